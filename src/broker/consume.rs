@@ -1,0 +1,142 @@
+//! The hub's consumers: one per agency queue, manual acks, a configured prefetch. A message is
+//! acknowledged only after its transaction committed and its dead letters were confirmed. A
+//! transient fault closes the connection (so every unacknowledged message goes back to its
+//! queue), waits, reconnects and goes on. Shutdown stops taking work, finishes the message in
+//! hand and leaves the rest unacknowledged for the next start.
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, message::Delivery};
+use tokio::sync::watch;
+
+use super::{BrokerError, Names, publish};
+use crate::pipeline::{Hub, Inbound};
+use crate::store::StoreError;
+use crate::store::inbound::{self, Applied};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("consumer for {0} was cancelled by the broker")]
+    Cancelled(String),
+}
+
+impl From<lapin::Error> for RunError {
+    fn from(e: lapin::Error) -> Self {
+        RunError::Broker(BrokerError::Amqp(e))
+    }
+}
+
+/// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
+pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        match run_connected(&hub, shutdown.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!("consuming stopped: {e}; reconnecting in {:.1} s", backoff.as_secs_f32());
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(15));
+            }
+        }
+    }
+}
+
+async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    let conn = super::connect(&hub.settings.broker.url).await?;
+    let names = Names::new(&hub.settings.broker.prefix);
+    let mut tasks = tokio::task::JoinSet::new();
+    for agency in hub.settings.agencies.keys() {
+        let consume_ch = conn.create_channel().await?;
+        consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
+        let dead_ch = publish::confirm_channel(&conn).await?;
+        let queue = names.inbound_queue(agency);
+        tasks.spawn(consume_queue(hub.clone(), names.clone(), consume_ch, dead_ch, agency.clone(), queue, shutdown.clone()));
+    }
+    tracing::info!(queues = tasks.len(), "consuming");
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.unwrap_or_else(|e| Err(RunError::Cancelled(e.to_string())));
+        if let Err(e) = outcome {
+            // One queue failing means the connection or store is in doubt: stop all, reconnect.
+            tasks.abort_all();
+            result = Err(e);
+            break;
+        }
+    }
+    let _ = conn.close(200, "tracker stopping".into()).await;
+    result
+}
+
+async fn consume_queue(
+    hub: Arc<Hub>,
+    names: Names,
+    ch: Channel,
+    dead_ch: Channel,
+    agency: String,
+    queue: String,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let tag = format!("tracker-{agency}-{}", uuid::Uuid::new_v4().simple());
+    let mut consumer = ch.basic_consume(queue.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => {
+                let _ = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                let _ = ch.close(200, "tracker stopping".into()).await;
+                return Ok(());
+            }
+            next = consumer.next() => match next {
+                None => return Err(RunError::Cancelled(queue)),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(delivery)) => handle(&hub, &names, &dead_ch, &agency, delivery).await?,
+            },
+        }
+    }
+}
+
+async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, delivery: Delivery) -> Result<(), RunError> {
+    let msg = Inbound {
+        queue_agency: agency.to_string(),
+        routing_key: delivery.routing_key.to_string(),
+        message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
+        user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
+        body: delivery.data,
+    };
+    let applied = match hub.process(&msg).await {
+        Ok(applied) => applied,
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => {
+            // The store refused data the connector accepted: a defect to fix, not to retry forever.
+            tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message the store refused: {e}");
+            delivery.acker.reject(BasicRejectOptions { requeue: false }).await?;
+            return Ok(());
+        }
+    };
+    let dead_letters = match &applied {
+        Applied::Stored { dead_letters, .. } | Applied::Duplicate { dead_letters } => dead_letters,
+    };
+    if !dead_letters.is_empty() {
+        for dl in dead_letters {
+            tracing::warn!(code = %dl.code, position = dl.position, "refused: {}", dl.reason);
+            publish::dead_letter(dead_ch, names, dl).await?;
+        }
+        let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
+        inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
+    }
+    delivery.acker.ack(BasicAckOptions::default()).await?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The command line: one closed enum of commands and one `match` that runs them.
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::broker::{Names, consume, provision, publish};
+use crate::clock::Clock;
+use crate::connectors::{Connector, Publisher, Registry};
+use crate::pipeline::Hub;
+use crate::settings::Settings;
+use crate::{bench, demo, person, schemas, store, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "tracker", version, about = "Justice information-sharing hub")]
+pub struct Cli {
+    /// Directory holding default.toml and <TRACKER_ENV>.toml.
+    #[arg(long, global = true, env = "TRACKER_CONFIG_DIR", default_value = "config")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations.
+    Migrate,
+    /// Declare the broker contract: exchanges, queues, bindings (idempotent).
+    Provision,
+    /// Run the hub: consume every agency's queue until SIGINT or SIGTERM.
+    Run,
+    /// Publish files as an agency's adapter would (message id = file name).
+    Send {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        connector: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Provision, run the hub, send the sample month and print what was stored.
+    Demo {
+        #[arg(long, default_value = "samples")]
+        samples: PathBuf,
+    },
+    /// Connector files.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
+    /// Avro schemas.
+    Schemas {
+        #[command(subcommand)]
+        command: SchemasCommand,
+    },
+    /// People in the person index.
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Print the events a payload becomes (touches neither broker nor store).
+    Test { connector_file: PathBuf, payload: PathBuf },
+    /// Load and check every connector file.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemasCommand {
+    /// Fail if a schema changed incompatibly with its last released version.
+    Check {
+        #[arg(long, default_value = "schemas/released.json")]
+        released: PathBuf,
+    },
+    /// Record the current schemas as the released version.
+    Release {
+        #[arg(long, default_value = "schemas/released.json")]
+        released: PathBuf,
+    },
+    /// Print the envelope writer schema and its fingerprint.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Show a person's identifiers, names and timeline.
+    Show {
+        /// e.g. PNC:2019/0012345G
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Builds the shared hub: settings checked, connectors loaded, store migrated.
+pub async fn build_hub(settings: Settings) -> anyhow::Result<Hub> {
+    let connectors = Registry::load(&settings.paths.connectors)?;
+    settings.check_connectors(&connectors.names())?;
+    let schemas = schemas::get()?;
+    let pool = store::connect(&settings.database.url, settings.database.max_connections)
+        .await
+        .context("connecting to Postgres")?;
+    store::migrate(&pool).await?;
+    let clock = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed);
+    Ok(Hub { settings, connectors, schemas, pool, clock })
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Commands that need no configuration.
+    match &cli.command {
+        Command::Connector { command: ConnectorCommand::Test { connector_file, payload } } => {
+            let connector = Connector::load(connector_file)?;
+            let body = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
+            let outcome = connector.parse(&body, &Publisher { agency: "(test)", codes: &[] });
+            let json = match outcome {
+                Ok(items) => crate::connectors::describe(&items),
+                Err(r) => serde_json::json!({"refused": r.code, "reason": r.reason}),
+            };
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Schemas { command } => return schemas_command(command),
+        _ => {}
+    }
+    let settings = Settings::load(&cli.config)?;
+    telemetry::init(settings.log.format, &settings.log.level);
+    match cli.command {
+        Command::Migrate => {
+            let pool = store::connect(&settings.database.url, 2).await?;
+            store::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::Provision => {
+            let declared = provision::provision(&settings).await?;
+            for d in declared {
+                println!("declared {d}");
+            }
+        }
+        Command::Run => {
+            let hub = Arc::new(build_hub(settings).await?);
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("signal received: finishing the message in hand, then stopping");
+                let _ = stop.send(true);
+            });
+            consume::run(hub, stopped).await?;
+            tracing::info!("stopped cleanly");
+        }
+        Command::Send { agency, connector, files } => {
+            let names = Names::new(&settings.broker.prefix);
+            let conn = crate::broker::connect(&settings.broker.url).await?;
+            let ch = publish::confirm_channel(&conn).await?;
+            for f in &files {
+                publish::send_file(&ch, &names, &agency, &connector, f).await?;
+                println!("sent {} as {agency}.{connector} (confirmed)", f.display());
+            }
+            conn.close(200, "sent".into()).await?;
+        }
+        Command::Demo { samples } => {
+            let mut settings = settings;
+            if settings.clock.fixed.is_empty() {
+                // The sample month's expected outcomes assume this clock.
+                settings.clock.fixed = "2026-11-28T00:00:00Z".into();
+            }
+            let hub = Arc::new(build_hub(settings).await?);
+            demo::run(hub, &samples).await?;
+        }
+        Command::Connector { command: ConnectorCommand::Check } => {
+            let registry = Registry::load(&settings.paths.connectors)?;
+            settings.check_connectors(&registry.names())?;
+            for name in registry.names() {
+                println!("ok {name}");
+            }
+        }
+        Command::Connector { .. } | Command::Schemas { .. } => unreachable!("handled above"),
+        Command::Person { command: PersonCommand::Show { key, json } } => {
+            let key = person::parse_key(&key)?;
+            let pool = store::connect(&settings.database.url, 2).await?;
+            match person::load(&pool, &key).await {
+                Ok(p) if json => println!("{}", serde_json::to_string_pretty(&p)?),
+                Ok(p) => print!("{}", person::render_table(&p)),
+                Err(person::PersonError::NotFound(k)) => {
+                    eprintln!("no person has {k}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Bench { command } => bench::run(settings, command).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schemas_command(command: &SchemasCommand) -> anyhow::Result<ExitCode> {
+    let current = schemas::get()?;
+    match command {
+        SchemasCommand::Show => {
+            println!("fingerprint (CRC-64-AVRO): {}", current.fingerprint_hex());
+            println!("{}", serde_json::to_string_pretty(&current.envelope_json)?);
+        }
+        SchemasCommand::Release { released } => {
+            std::fs::write(released, serde_json::to_string_pretty(&current.files)? + "\n")?;
+            println!("recorded {} schemas as released in {}", current.files.len(), released.display());
+        }
+        SchemasCommand::Check { released } => {
+            let text = std::fs::read_to_string(released).with_context(|| format!("reading {}", released.display()))?;
+            let old = serde_json::from_str(&text)?;
+            let problems = schemas::check_compatibility(&old)?;
+            if problems.is_empty() {
+                println!("schemas are backward compatible with {}", released.display());
+            } else {
+                for p in &problems {
+                    eprintln!("incompatible: {p}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

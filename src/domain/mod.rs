@@ -1,0 +1,3 @@
+//! Domain types shared across the hub: person identifiers and the canonical event vocabulary.
+pub mod event_types;
+pub mod identifiers;

@@ -1,0 +1,26 @@
+//! Tracker: a justice information-sharing hub.
+//!
+//! Layout:
+//! - `settings`, `clock`, `telemetry`: configuration, the hub's clock, logging.
+//! - `domain`: person identifiers and the canonical event vocabulary.
+//! - `schemas`: the Avro schemas (`schemas/*.avsc`), validation, encoding, compatibility.
+//! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map.
+//! - `store`: Postgres: migrations, raw archive, inbox, events, projections.
+//! - `identity`: the person index linking agency identifiers to one subject.
+//! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
+//! - `pipeline`: one inbound message, from archive to acknowledgement.
+//! - `person`, `demo`, `bench`, `cli`: the commands.
+pub mod bench;
+pub mod broker;
+pub mod cli;
+pub mod clock;
+pub mod connectors;
+pub mod demo;
+pub mod domain;
+pub mod identity;
+pub mod person;
+pub mod pipeline;
+pub mod schemas;
+pub mod settings;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,203 @@
+//! One inbound message, from receipt to the point it may be acknowledged: check who sent it,
+//! archive the raw payload, run the connector, validate every event against the schemas, store
+//! it all in one transaction. The caller publishes the dead letters, then acks.
+use chrono::{DateTime, Utc};
+use serde_json::{Value as Json, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::connectors::{ItemOutcome, Publisher, Refusal, Registry};
+use crate::domain::event_types;
+use crate::schemas::Schemas;
+use crate::settings::Settings;
+use crate::store::StoreError;
+use crate::store::inbound::{self, Applied, Envelope, ReadyEvent, ReadyItem};
+
+/// Event ids are UUIDv5 in this namespace of (agency, message id, item position, event type).
+const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_8b3d_4c59_9e27_d1a0_b5c4_e3f2);
+
+/// Everything processing needs, shared by every consumer.
+pub struct Hub {
+    pub settings: Settings,
+    pub connectors: Registry,
+    pub schemas: &'static Schemas,
+    pub pool: PgPool,
+    pub clock: Clock,
+}
+
+/// A message as it arrived on the broker.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The agency whose queue it came from.
+    pub queue_agency: String,
+    pub routing_key: String,
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+pub fn event_id(agency: &str, message_id: &str, position: u32, event_type: &str) -> Uuid {
+    Uuid::new_v5(&EVENT_NAMESPACE, format!("{agency}\u{1f}{message_id}\u{1f}{position}\u{1f}{event_type}").as_bytes())
+}
+
+/// The message id, or (when the publisher gave none) SHA-256 of routing key and body.
+pub fn message_id(msg: &Inbound) -> String {
+    match &msg.message_id {
+        Some(id) if !id.trim().is_empty() => id.clone(),
+        _ => {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(msg.routing_key.as_bytes());
+            h.update([0u8]);
+            h.update(&msg.body);
+            format!("sha256:{}", hex::encode(h.finalize()))
+        }
+    }
+}
+
+impl Hub {
+    /// Processes one message. `Err` is transient only: nothing was lost, try again later.
+    pub async fn process(&self, msg: &Inbound) -> Result<Applied, StoreError> {
+        let now = self.clock.now();
+        let (key_agency, connector) = msg.routing_key.split_once('.').unwrap_or((msg.routing_key.as_str(), ""));
+        let env = Envelope {
+            agency: msg.queue_agency.clone(),
+            connector: connector.to_string(),
+            routing_key: msg.routing_key.clone(),
+            message_id: message_id(msg),
+        };
+        let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
+        let _enter = span.enter();
+        let headers = json!({ "user_id": msg.user_id, "routing_key": msg.routing_key });
+        let archive_id = inbound::archive(&self.pool, &env, &msg.body, &headers, now).await?;
+        if inbound::seen(&self.pool, &env).await? {
+            tracing::info!("already processed: nothing changes");
+            return Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(&self.pool, &env).await? });
+        }
+        let items = match self.admit(msg, key_agency, connector) {
+            Ok(()) => self.prepare(&env, &msg.body, now),
+            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
+        };
+        let applied = inbound::apply(&self.pool, &env, archive_id, &items, now).await?;
+        if let Applied::Stored { events, refused, kept, conflicts, .. } = &applied {
+            tracing::info!(events, refused, kept, conflicts, "stored");
+        }
+        Ok(applied)
+    }
+
+    /// Checks the message may be read at all: who sent it, with which connector, how big.
+    fn admit(&self, msg: &Inbound, key_agency: &str, connector: &str) -> Result<(), Refusal> {
+        if key_agency != msg.queue_agency {
+            return Err(Refusal::new(
+                "wrong_agency",
+                format!("routing key {} names agency {key_agency}, but arrived on {}'s queue", msg.routing_key, msg.queue_agency),
+            ));
+        }
+        if let Some(user) = &msg.user_id
+            && user != key_agency
+            && user != "guest"
+        {
+            return Err(Refusal::new(
+                "wrong_agency",
+                format!("published by broker user {user} under agency {key_agency}'s routing key"),
+            ));
+        }
+        let agency = self
+            .settings
+            .agency(key_agency)
+            .ok_or_else(|| Refusal::new("unknown_agency", format!("agency {key_agency} is not configured")))?;
+        if !agency.connectors.iter().any(|c| c == connector) {
+            return Err(Refusal::new(
+                "unknown_connector",
+                format!("agency {key_agency} does not publish with connector {connector:?} (it uses {})", agency.connectors.join(", ")),
+            ));
+        }
+        let limit = self.settings.limits.max_message_bytes;
+        if msg.body.len() > limit {
+            return Err(Refusal::new("too_large", format!("message is {} bytes; the limit is {limit}", msg.body.len())));
+        }
+        Ok(())
+    }
+
+    /// Runs the connector and validates every event (pure: no broker, no store).
+    pub fn prepare(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
+        let Some(connector) = self.connectors.get(&env.connector) else {
+            let refusal = Refusal::new("unknown_connector", format!("no connector {:?} is loaded", env.connector));
+            return vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }];
+        };
+        let codes = self.settings.agency(&env.agency).map(|a| a.codes.clone()).unwrap_or_default();
+        let publisher = Publisher { agency: &env.agency, codes: &codes };
+        match connector.parse(body, &publisher) {
+            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }],
+            Ok(outcomes) => outcomes.into_iter().map(|o| ready(self.schemas, env, o, now)).collect(),
+        }
+    }
+}
+
+/// Gives each draft event its id and validates it by encoding the stored envelope.
+fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<Utc>) -> ReadyItem {
+    match outcome {
+        ItemOutcome::Kept { position, label } => ReadyItem::Kept { position, label },
+        ItemOutcome::Refused { position, refusal, raw } => ReadyItem::Refused { position, refusal, raw },
+        ItemOutcome::Events { position, subject, events } => {
+            let mut ready_events = Vec::with_capacity(events.len());
+            for e in events {
+                let Some(data_class) = event_types::data_class(&e.event_type) else {
+                    let refusal = Refusal::new("schema", format!("event type {} has no data class", e.event_type));
+                    return ReadyItem::Refused { position, refusal, raw: Vec::new() };
+                };
+                let event_id = event_id(&env.agency, &env.message_id, position, &e.event_type);
+                let payload = Json::Object(e.payload);
+                let update = update_json(env, &subject, event_id, &e.event_type, data_class, e.occurred_at, now, &payload);
+                match schemas.encode_datum(&update) {
+                    Ok(avro) => ready_events.push(ReadyEvent {
+                        event_id,
+                        event_type: e.event_type,
+                        data_class,
+                        occurred_at: e.occurred_at,
+                        payload,
+                        avro,
+                    }),
+                    Err(err) => {
+                        let refusal = Refusal::new("schema", format!("item {position}: {} does not fit its schema: {err}", e.event_type));
+                        return ReadyItem::Refused { position, refusal, raw: Vec::new() };
+                    }
+                }
+            }
+            ReadyItem::Events { position, subject, events: ready_events }
+        }
+    }
+}
+
+/// The stored `Update`: the subject as the payload named them (the subject id is attached per
+/// recipient at delivery, since identity review may change it).
+#[allow(clippy::too_many_arguments)]
+pub fn update_json(
+    env: &Envelope,
+    subject: &crate::connectors::mapping::DraftSubject,
+    event_id: Uuid,
+    event_type: &str,
+    data_class: &str,
+    occurred_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    payload: &Json,
+) -> Json {
+    json!({
+        "event_id": event_id.to_string(),
+        "event_type": event_type,
+        "data_class": data_class,
+        "occurred_at": occurred_at.to_rfc3339(),
+        "recorded_at": recorded_at.to_rfc3339(),
+        "source": {"agency": env.agency, "connector": env.connector, "message_id": env.message_id},
+        "subject": {
+            "subject_id": null,
+            "identifiers": subject.identifiers.iter().map(|i| json!({"scheme": i.scheme().as_str(), "value": i.value()})).collect::<Vec<_>>(),
+            "name": subject.name,
+            "date_of_birth": subject.date_of_birth,
+        },
+        "payload": payload,
+        "redacted": [],
+        "disclosure": null,
+    })
+}

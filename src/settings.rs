@@ -1,0 +1,145 @@
+//! Typed configuration: `config/default.toml`, then `config/<TRACKER_ENV>.toml`, then
+//! `TRACKER__SECTION__KEY` environment variables. Unknown keys are refused, so a typo never
+//! silently falls back to a default.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: clock.fixed {0:?} is not an RFC 3339 instant")]
+    Clock(String),
+    #[error("configuration: agency {agency} uses unknown connector {connector:?}")]
+    UnknownConnector { agency: String, connector: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub broker: BrokerSettings,
+    pub database: DatabaseSettings,
+    pub limits: Limits,
+    pub paths: Paths,
+    pub clock: ClockSettings,
+    pub log: LogSettings,
+    pub agencies: BTreeMap<String, AgencySettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSettings {
+    pub url: String,
+    pub prefix: String,
+    pub prefetch: u16,
+    pub management_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    pub connectors: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    pub fixed: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum AgencyKind {
+    Police,
+    Court,
+    Probation,
+    Treatment,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencySettings {
+    pub kind: AgencyKind,
+    pub name: String,
+    pub connectors: Vec<String>,
+    /// Codes the agency's own payloads carry; a payload code must start with one of them.
+    pub codes: Vec<String>,
+}
+
+impl Settings {
+    /// Loads the layered configuration from `config_dir`.
+    pub fn load(config_dir: &Path) -> Result<Self, SettingsError> {
+        let env_name = std::env::var("TRACKER_ENV").unwrap_or_default();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")).required(true));
+        if !env_name.is_empty() {
+            builder = builder.add_source(config::File::from(config_dir.join(format!("{env_name}.toml"))).required(true));
+        }
+        let builder = builder.add_source(
+            config::Environment::with_prefix("TRACKER")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.fixed_clock()?;
+        Ok(settings)
+    }
+
+    /// The instant the clock is fixed to, if any.
+    pub fn fixed_clock(&self) -> Result<Option<DateTime<Utc>>, SettingsError> {
+        let text = self.clock.fixed.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| SettingsError::Clock(text.to_string()))
+    }
+
+    /// Checks every agency names connectors that exist.
+    pub fn check_connectors(&self, known: &[String]) -> Result<(), SettingsError> {
+        for (agency, a) in &self.agencies {
+            for c in &a.connectors {
+                if !known.contains(c) {
+                    return Err(SettingsError::UnknownConnector { agency: agency.clone(), connector: c.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn agency(&self, id: &str) -> Option<&AgencySettings> {
+        self.agencies.get(id)
+    }
+}

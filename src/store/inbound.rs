@@ -1,0 +1,303 @@
+//! Storing one inbound message: the raw archive (first, on its own), then one transaction with
+//! the inbox row (dedupe), identity links, events (projections follow by trigger), kept items
+//! and refusals. Refusals double as the dead-letter outbox.
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::connectors::Refusal;
+use crate::connectors::mapping::DraftSubject;
+use crate::identity::{self, Link};
+
+/// Where a message came from.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub agency: String,
+    pub connector: String,
+    pub routing_key: String,
+    pub message_id: String,
+}
+
+/// A canonical event ready to store: validated and encoded.
+#[derive(Debug, Clone)]
+pub struct ReadyEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub data_class: &'static str,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: Json,
+    pub avro: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum ReadyItem {
+    Events { position: u32, subject: DraftSubject, events: Vec<ReadyEvent> },
+    Kept { position: u32, label: String },
+    Refused { position: u32, refusal: Refusal, raw: Vec<u8> },
+}
+
+/// A refusal to dead-letter (and mark once the broker confirms it).
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub refusal_id: i64,
+    pub envelope: Envelope,
+    pub position: i32,
+    pub code: String,
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum Applied {
+    /// First time: what was stored, and the dead letters to publish.
+    Stored { events: usize, refused: usize, kept: usize, conflicts: usize, dead_letters: Vec<DeadLetter> },
+    /// Seen before: nothing changed; dead letters not yet confirmed are returned again.
+    Duplicate { dead_letters: Vec<DeadLetter> },
+}
+
+/// Archives the raw payload, once per (agency, message id, body).
+pub async fn archive(pool: &PgPool, env: &Envelope, body: &[u8], headers: &Json, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(body));
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO raw_archive (agency, connector, routing_key, message_id, body_sha256, body, headers, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (agency, message_id, body_sha256) DO NOTHING RETURNING id",
+    )
+    .bind(&env.agency)
+    .bind(&env.connector)
+    .bind(&env.routing_key)
+    .bind(&env.message_id)
+    .bind(&sha)
+    .bind(body)
+    .bind(headers)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => Ok(sqlx::query_scalar("SELECT id FROM raw_archive WHERE agency = $1 AND message_id = $2 AND body_sha256 = $3")
+            .bind(&env.agency)
+            .bind(&env.message_id)
+            .bind(&sha)
+            .fetch_one(pool)
+            .await?),
+    }
+}
+
+/// Whether the inbox already holds this message.
+pub async fn seen(pool: &PgPool, env: &Envelope) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar::<_, i32>("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .fetch_optional(pool)
+        .await?
+        .is_some())
+}
+
+/// Dead letters of a message the broker has not yet confirmed.
+pub async fn pending_dead_letters(pool: &PgPool, env: &Envelope) -> Result<Vec<DeadLetter>, StoreError> {
+    let rows: Vec<(i64, String, String, i32, String, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, connector, routing_key, item_position, code, reason, raw FROM refusals
+         WHERE agency = $1 AND message_id = $2 AND dead_lettered_at IS NULL ORDER BY item_position",
+    )
+    .bind(&env.agency)
+    .bind(&env.message_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, connector, routing_key, position, code, reason, raw)| DeadLetter {
+            refusal_id: id,
+            envelope: Envelope { agency: env.agency.clone(), connector, routing_key, message_id: env.message_id.clone() },
+            position,
+            code,
+            reason,
+            raw,
+        })
+        .collect())
+}
+
+pub async fn mark_dead_lettered(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE refusals SET dead_lettered_at = $2 WHERE id = ANY($1)").bind(ids).bind(now).execute(pool).await?;
+    Ok(())
+}
+
+/// Applies a message in one transaction. Nothing is visible until it commits.
+pub async fn apply(
+    pool: &PgPool,
+    env: &Envelope,
+    archive_id: i64,
+    items: &[ReadyItem],
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let mut tx = pool.begin().await?;
+    let (mut events, mut refused, mut kept, mut conflicts) = (0usize, 0usize, 0usize, 0usize);
+    for item in items {
+        match item {
+            ReadyItem::Events { events: e, .. } => events += e.len(),
+            ReadyItem::Refused { .. } => refused += 1,
+            ReadyItem::Kept { .. } => kept += 1,
+        }
+    }
+    let outcome = if refused > 0 && events == 0 && kept == 0 {
+        "refused"
+    } else if refused > 0 {
+        "partial"
+    } else if events == 0 && kept > 0 {
+        "kept"
+    } else {
+        "applied"
+    };
+    let first_time = sqlx::query(
+        "INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (agency, message_id) DO NOTHING",
+    )
+    .bind(&env.agency)
+    .bind(&env.message_id)
+    .bind(&env.connector)
+    .bind(archive_id)
+    .bind(outcome)
+    .bind(items.len() as i32)
+    .bind(events as i32)
+    .bind(refused as i32)
+    .bind(kept as i32)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !first_time {
+        tx.rollback().await?;
+        return Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env).await? });
+    }
+    if events > 0 {
+        identity::lock_index(&mut tx).await?;
+    }
+    let mut dead_letters = Vec::new();
+    for item in items {
+        match item {
+            ReadyItem::Events { position, subject, events } => {
+                let link = identity::link(&mut tx, subject, &env.agency, now).await?;
+                record_rejections(&mut tx, env, *position, subject, now).await?;
+                let subject_id = match &link {
+                    Link::Subject(id) => Some(*id),
+                    Link::Conflict(_) | Link::Unidentified => None,
+                };
+                let identifiers = serde_json::to_value(
+                    subject.identifiers.iter().map(|i| serde_json::json!({"scheme": i.scheme().as_str(), "value": i.value()})).collect::<Vec<_>>(),
+                )
+                .unwrap_or(Json::Null);
+                let dob = subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
+                            connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                         ON CONFLICT (event_id) DO NOTHING",
+                    )
+                    .bind(e.event_id)
+                    .bind(&e.event_type)
+                    .bind(e.data_class)
+                    .bind(subject_id)
+                    .bind(e.occurred_at)
+                    .bind(now)
+                    .bind(&env.agency)
+                    .bind(&env.connector)
+                    .bind(&env.message_id)
+                    .bind(*position as i32)
+                    .bind(&identifiers)
+                    .bind(&subject.name)
+                    .bind(dob)
+                    .bind(&e.payload)
+                    .bind(&e.avro)
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Link::Conflict(subjects) = &link {
+                        conflicts += 1;
+                        sqlx::query(
+                            "INSERT INTO identity_conflicts (event_id, agency, message_id, identifiers, subject_ids, detected_at)
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+                        )
+                        .bind(e.event_id)
+                        .bind(&env.agency)
+                        .bind(&env.message_id)
+                        .bind(&identifiers)
+                        .bind(subjects)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            ReadyItem::Kept { position, label } => {
+                sqlx::query(
+                    "INSERT INTO kept_items (agency, connector, message_id, item_position, label, kept_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(&env.agency)
+                .bind(&env.connector)
+                .bind(&env.message_id)
+                .bind(*position as i32)
+                .bind(label)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ReadyItem::Refused { position, refusal, raw } => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO refusals (agency, connector, routing_key, message_id, item_position, code, reason, raw, refused_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(&env.agency)
+                .bind(&env.connector)
+                .bind(&env.routing_key)
+                .bind(&env.message_id)
+                .bind(*position as i32)
+                .bind(refusal.code)
+                .bind(&refusal.reason)
+                .bind(raw)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                dead_letters.push(DeadLetter {
+                    refusal_id: id,
+                    envelope: env.clone(),
+                    position: *position as i32,
+                    code: refusal.code.to_string(),
+                    reason: refusal.reason.clone(),
+                    raw: raw.clone(),
+                });
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Applied::Stored { events, refused, kept, conflicts, dead_letters })
+}
+
+async fn record_rejections(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    env: &Envelope,
+    position: u32,
+    subject: &DraftSubject,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for r in &subject.rejected {
+        tracing::warn!(agency = %env.agency, message_id = %env.message_id, position, "identifier not used: {r}");
+        sqlx::query(
+            "INSERT INTO identifier_rejections (agency, message_id, item_position, scheme, value, reason, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .bind(position as i32)
+        .bind(r.scheme.as_str())
+        .bind(&r.value)
+        .bind(&r.reason)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

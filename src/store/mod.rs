@@ -1,0 +1,100 @@
+//! Postgres: the connection pool, migrations, and the error split every caller relies on —
+//! *transient* (the database is away: stop, retry, lose nothing) or *permanent* (this input can
+//! never be stored: refuse it with the reason).
+pub mod inbound;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Transient(sqlx::Error),
+    #[error("database refused the data: {0}")]
+    Permanent(sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let transient = match &e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                // connection exceptions, serialization failures, insufficient resources, operator intervention
+                c.starts_with("08") || c == "40001" || c == "40P01" || c.starts_with("53") || c.starts_with("57")
+            }),
+            _ => false,
+        };
+        if transient { StoreError::Transient(e) } else { StoreError::Permanent(e) }
+    }
+}
+
+/// The migrations in `migrations/`, embedded so the binary needs no files at run time.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "pipeline", include_str!("../../migrations/0001_pipeline.sql")),
+    (2, "projections", include_str!("../../migrations/0002_projections.sql")),
+];
+
+fn migrator() -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr;
+    sqlx::migrate::Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                sqlx::migrate::Migration::new(
+                    *version,
+                    std::borrow::Cow::Borrowed(*name),
+                    sqlx::migrate::MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Opens a pool; Postgres NOTICEs are not worth the log lines.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.log_statements(tracing::log::LevelFilter::Trace);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    migrator().run(pool).await?;
+    Ok(())
+}
+
+/// Creates a new empty database beside the one `url` names and returns its URL (tests and
+/// benchmarks each get their own, so they run side by side and leave the real one alone).
+pub async fn create_scratch_database(url: &str, prefix: &str) -> Result<String, StoreError> {
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let pool = connect(url, 1).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
+    pool.close().await;
+    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+/// Drops a database made by [`create_scratch_database`].
+pub async fn drop_scratch_database(admin_url: &str, scratch_url: &str) -> Result<(), StoreError> {
+    let Some((_, name)) = scratch_url.rsplit_once('/') else { return Ok(()) };
+    let pool = connect(admin_url, 1).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
