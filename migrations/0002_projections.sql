@@ -81,7 +81,7 @@ CREATE TABLE consents (
     event_id uuid PRIMARY KEY REFERENCES events (event_id), subject_id uuid, source text NOT NULL, decision text NOT NULL,
     scope text NOT NULL, effective_date date, expiry_date date, recorded_at timestamptz NOT NULL
 );
-CREATE INDEX consents_subject ON consents (subject_id, recorded_at);
+CREATE INDEX consents_subject_recorded ON consents (subject_id, recorded_at);
 DO $$ DECLARE t text; BEGIN
     FOREACH t IN ARRAY ARRAY['custody_events','charges','bail_decisions','hearings','offences_pleas','orders','warrants',
         'supervisions','appointments','breaches','order_terminations','pre_sentence_reports','risk_registrations',

@@ -17,7 +17,12 @@ use crate::{bench, demo, person, schemas, store, telemetry};
 #[command(name = "tracker", version, about = "Justice information-sharing hub")]
 pub struct Cli {
     /// Directory holding default.toml and <TRACKER_ENV>.toml.
-    #[arg(long, global = true, env = "TRACKER_CONFIG_DIR", default_value = "config")]
+    #[arg(
+        long,
+        global = true,
+        env = "TRACKER_CONFIG_DIR",
+        default_value = "config"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -70,7 +75,10 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCommand {
     /// Print the events a payload becomes (touches neither broker nor store).
-    Test { connector_file: PathBuf, payload: PathBuf },
+    Test {
+        connector_file: PathBuf,
+        payload: PathBuf,
+    },
     /// Load and check every connector file.
     Check,
 }
@@ -112,16 +120,36 @@ pub async fn build_hub(settings: Settings) -> anyhow::Result<Hub> {
         .context("connecting to Postgres")?;
     store::migrate(&pool).await?;
     let clock = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed);
-    Ok(Hub { settings, connectors, schemas, pool, clock })
+    Ok(Hub {
+        settings,
+        connectors,
+        schemas,
+        pool,
+        clock,
+        stats: Default::default(),
+    })
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that need no configuration.
     match &cli.command {
-        Command::Connector { command: ConnectorCommand::Test { connector_file, payload } } => {
+        Command::Connector {
+            command:
+                ConnectorCommand::Test {
+                    connector_file,
+                    payload,
+                },
+        } => {
             let connector = Connector::load(connector_file)?;
-            let body = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
-            let outcome = connector.parse(&body, &Publisher { agency: "(test)", codes: &[] });
+            let body =
+                std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
+            let outcome = connector.parse(
+                &body,
+                &Publisher {
+                    agency: "(test)",
+                    codes: &[],
+                },
+            );
             let json = match outcome {
                 Ok(items) => crate::connectors::describe(&items),
                 Err(r) => serde_json::json!({"refused": r.code, "reason": r.reason}),
@@ -133,7 +161,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let settings = Settings::load(&cli.config)?;
-    telemetry::init(settings.log.format, &settings.log.level);
+    // The demo prints its own summary; its log shows only what went wrong.
+    let level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        settings.log.level.as_str()
+    };
+    telemetry::init(settings.log.format, level);
     match cli.command {
         Command::Migrate => {
             let pool = store::connect(&settings.database.url, 2).await?;
@@ -157,7 +191,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             consume::run(hub, stopped).await?;
             tracing::info!("stopped cleanly");
         }
-        Command::Send { agency, connector, files } => {
+        Command::Send {
+            agency,
+            connector,
+            files,
+        } => {
             let names = Names::new(&settings.broker.prefix);
             let conn = crate::broker::connect(&settings.broker.url).await?;
             let ch = publish::confirm_channel(&conn).await?;
@@ -176,7 +214,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hub = Arc::new(build_hub(settings).await?);
             demo::run(hub, &samples).await?;
         }
-        Command::Connector { command: ConnectorCommand::Check } => {
+        Command::Connector {
+            command: ConnectorCommand::Check,
+        } => {
             let registry = Registry::load(&settings.paths.connectors)?;
             settings.check_connectors(&registry.names())?;
             for name in registry.names() {
@@ -184,7 +224,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Connector { .. } | Command::Schemas { .. } => unreachable!("handled above"),
-        Command::Person { command: PersonCommand::Show { key, json } } => {
+        Command::Person {
+            command: PersonCommand::Show { key, json },
+        } => {
             let key = person::parse_key(&key)?;
             let pool = store::connect(&settings.database.url, 2).await?;
             match person::load(&pool, &key).await {
@@ -210,15 +252,26 @@ fn schemas_command(command: &SchemasCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&current.envelope_json)?);
         }
         SchemasCommand::Release { released } => {
-            std::fs::write(released, serde_json::to_string_pretty(&current.files)? + "\n")?;
-            println!("recorded {} schemas as released in {}", current.files.len(), released.display());
+            std::fs::write(
+                released,
+                serde_json::to_string_pretty(&current.files)? + "\n",
+            )?;
+            println!(
+                "recorded {} schemas as released in {}",
+                current.files.len(),
+                released.display()
+            );
         }
         SchemasCommand::Check { released } => {
-            let text = std::fs::read_to_string(released).with_context(|| format!("reading {}", released.display()))?;
+            let text = std::fs::read_to_string(released)
+                .with_context(|| format!("reading {}", released.display()))?;
             let old = serde_json::from_str(&text)?;
             let problems = schemas::check_compatibility(&old)?;
             if problems.is_empty() {
-                println!("schemas are backward compatible with {}", released.display());
+                println!(
+                    "schemas are backward compatible with {}",
+                    released.display()
+                );
             } else {
                 for p in &problems {
                     eprintln!("incompatible: {p}");
@@ -234,13 +287,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

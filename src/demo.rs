@@ -28,25 +28,36 @@ struct Expected {
 /// The send plan: the month in date order, then `bad/`.
 pub fn send_plan(samples: &Path) -> anyhow::Result<Vec<PlannedSend>> {
     let path = samples.join("expected.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let expected: Expected = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let expected: Expected =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     Ok(expected.send)
 }
 
 /// Waits until the inbox holds the message (the hub has committed it).
-pub async fn wait_processed(pool: &PgPool, agency: &str, message_id: &str, timeout: Duration) -> anyhow::Result<()> {
+pub async fn wait_processed(
+    pool: &PgPool,
+    agency: &str,
+    message_id: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        let done: Option<i32> = sqlx::query_scalar("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
-            .bind(agency)
-            .bind(message_id)
-            .fetch_optional(pool)
-            .await?;
+        let done: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
+                .bind(agency)
+                .bind(message_id)
+                .fetch_optional(pool)
+                .await?;
         if done.is_some() {
             return Ok(());
         }
         if start.elapsed() > timeout {
-            bail!("the hub did not process {agency}/{message_id} within {} s", timeout.as_secs());
+            bail!(
+                "the hub did not process {agency}/{message_id} within {} s",
+                timeout.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -59,8 +70,13 @@ pub async fn send_all(hub: &Hub, samples: &Path, plan: &[PlannedSend]) -> anyhow
     let ch = publish::confirm_channel(&conn).await?;
     for p in plan {
         let path: PathBuf = samples.join(&p.file);
-        publish::send_file(&ch, &names, &p.agency, &p.connector, &path).await.with_context(|| format!("sending {}", p.file))?;
-        let message_id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        publish::send_file(&ch, &names, &p.agency, &p.connector, &path)
+            .await
+            .with_context(|| format!("sending {}", p.file))?;
+        let message_id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         wait_processed(&hub.pool, &p.agency, message_id, Duration::from_secs(60)).await?;
     }
     let _ = conn.close(200, "sent".into()).await;
@@ -70,14 +86,22 @@ pub async fn send_all(hub: &Hub, samples: &Path, plan: &[PlannedSend]) -> anyhow
 pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
     let plan = send_plan(samples)?;
     let declared = provision::provision(&hub.settings).await?;
-    println!("Provisioned {} exchanges and queues on {}", declared.len(), crate::broker::redact_url(&hub.settings.broker.url));
+    println!(
+        "Provisioned {} exchanges and queues on {}",
+        declared.len(),
+        crate::broker::redact_url(&hub.settings.broker.url)
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let consumers = tokio::spawn(consume::run(hub.clone(), stopped));
     let sent = send_all(&hub, samples, &plan).await;
     let _ = stop.send(true);
     consumers.await.context("hub task")??;
     sent?;
-    println!("Sent {} payloads from {} (the sample month, then bad/)\n", plan.len(), samples.display());
+    println!(
+        "Sent {} payloads from {} (the sample month, then bad/)\n",
+        plan.len(),
+        samples.display()
+    );
     print!("{}", summary(&hub.pool).await?);
     Ok(())
 }
@@ -85,7 +109,10 @@ pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
 /// What the store holds: per agency, per person, and every refusal.
 pub async fn summary(pool: &PgPool) -> anyhow::Result<String> {
     let mut out = String::from("Stored, per publishing agency:\n");
-    out.push_str(&format!("  {:<15} {:>8} {:>8} {:>8} {:>8} {:>7}\n", "agency", "messages", "applied", "refused", "kept", "events"));
+    out.push_str(&format!(
+        "  {:<15} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
+        "agency", "messages", "applied", "refused", "kept", "events"
+    ));
     let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT agency, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial')),
                 sum(refused), sum(kept), sum(events)
@@ -94,7 +121,9 @@ pub async fn summary(pool: &PgPool) -> anyhow::Result<String> {
     .fetch_all(pool)
     .await?;
     for (agency, messages, applied, refused, kept, events) in rows {
-        out.push_str(&format!("  {agency:<15} {messages:>8} {applied:>8} {refused:>8} {kept:>8} {events:>7}\n"));
+        out.push_str(&format!(
+            "  {agency:<15} {messages:>8} {applied:>8} {refused:>8} {kept:>8} {events:>7}\n"
+        ));
     }
     out.push_str("\nPeople (one subject across every agency that knows them):\n");
     let people: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
@@ -108,16 +137,29 @@ pub async fn summary(pool: &PgPool) -> anyhow::Result<String> {
     .fetch_all(pool)
     .await?;
     for (id, name, ids, per_agency) in people {
-        out.push_str(&format!("  {name} ({})\n    identifiers: {ids}\n    events: {per_agency}\n", &id.to_string()[..8]));
+        out.push_str(&format!(
+            "  {name} ({})\n    identifiers: {ids}\n    events: {per_agency}\n",
+            &id.to_string()[..8]
+        ));
     }
     out.push_str("\nRefused (each dead-lettered with its reason):\n");
-    let refusals: Vec<(String, String, i32, String)> =
-        sqlx::query_as("SELECT connector, message_id, item_position, reason FROM refusals ORDER BY id").fetch_all(pool).await?;
+    let refusals: Vec<(String, String, i32, String)> = sqlx::query_as(
+        "SELECT connector, message_id, item_position, reason FROM refusals ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
     for (connector, message_id, position, reason) in refusals {
-        let at = if position == 0 { "whole payload".to_string() } else { format!("item {position}") };
+        let at = if position == 0 {
+            "whole payload".to_string()
+        } else {
+            format!("item {position}")
+        };
         out.push_str(&format!("  {connector} {message_id} ({at}): {reason}\n"));
     }
-    let kept: Vec<(String, String)> = sqlx::query_as("SELECT message_id, label FROM kept_items ORDER BY message_id").fetch_all(pool).await?;
+    let kept: Vec<(String, String)> =
+        sqlx::query_as("SELECT message_id, label FROM kept_items ORDER BY message_id")
+            .fetch_all(pool)
+            .await?;
     if !kept.is_empty() {
         out.push_str("\nKept, not routed (event types Tracker does not handle):\n");
         for (message_id, label) in kept {

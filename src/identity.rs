@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::connectors::mapping::DraftSubject;
 
 /// Serialises identity decisions across hub processes (one advisory lock for the index).
-const INDEX_LOCK: i64 = 0x7472_6163_6b65_72;
+const INDEX_LOCK: i64 = 0x0074_7261_636b_6572;
 
 /// What linking an item's identifiers found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,10 @@ pub enum Link {
 }
 
 pub async fn lock_index(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INDEX_LOCK).execute(&mut **tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(INDEX_LOCK)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -34,7 +37,11 @@ pub async fn link(
     if subject.identifiers.is_empty() {
         return Ok(Link::Unidentified);
     }
-    let schemes: Vec<&str> = subject.identifiers.iter().map(|i| i.scheme().as_str()).collect();
+    let schemes: Vec<&str> = subject
+        .identifiers
+        .iter()
+        .map(|i| i.scheme().as_str())
+        .collect();
     let values: Vec<&str> = subject.identifiers.iter().map(|i| i.value()).collect();
     let found: Vec<Uuid> = sqlx::query_scalar(
         "SELECT DISTINCT si.subject_id FROM subject_identifiers si
@@ -48,7 +55,11 @@ pub async fn link(
     let subject_id = match found.as_slice() {
         [] => {
             let id = Uuid::new_v4();
-            sqlx::query("INSERT INTO subjects (subject_id, created_at) VALUES ($1, $2)").bind(id).bind(now).execute(&mut **tx).await?;
+            sqlx::query("INSERT INTO subjects (subject_id, created_at) VALUES ($1, $2)")
+                .bind(id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
             id
         }
         [one] => *one,
@@ -67,7 +78,10 @@ pub async fn link(
     .execute(&mut **tx)
     .await?;
     if subject.name.is_some() || subject.date_of_birth.is_some() {
-        let dob = subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let dob = subject
+            .date_of_birth
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         sqlx::query(
             "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -84,10 +98,16 @@ pub async fn link(
 }
 
 /// Finds the subject an identifier belongs to.
-pub async fn find(pool: &sqlx::PgPool, scheme: &str, value: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT subject_id FROM subject_identifiers WHERE scheme = $1 AND value = $2")
-        .bind(scheme)
-        .bind(value)
-        .fetch_optional(pool)
-        .await
+pub async fn find(
+    pool: &sqlx::PgPool,
+    scheme: &str,
+    value: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT subject_id FROM subject_identifiers WHERE scheme = $1 AND value = $2",
+    )
+    .bind(scheme)
+    .bind(value)
+    .fetch_optional(pool)
+    .await
 }

@@ -103,7 +103,9 @@ impl Settings {
         let mut builder = config::Config::builder()
             .add_source(config::File::from(config_dir.join("default.toml")).required(true));
         if !env_name.is_empty() {
-            builder = builder.add_source(config::File::from(config_dir.join(format!("{env_name}.toml"))).required(true));
+            builder = builder.add_source(
+                config::File::from(config_dir.join(format!("{env_name}.toml"))).required(true),
+            );
         }
         let builder = builder.add_source(
             config::Environment::with_prefix("TRACKER")
@@ -132,7 +134,10 @@ impl Settings {
         for (agency, a) in &self.agencies {
             for c in &a.connectors {
                 if !known.contains(c) {
-                    return Err(SettingsError::UnknownConnector { agency: agency.clone(), connector: c.clone() });
+                    return Err(SettingsError::UnknownConnector {
+                        agency: agency.clone(),
+                        connector: c.clone(),
+                    });
                 }
             }
         }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{Channel, message::Delivery};
 use tokio::sync::watch;
@@ -43,7 +45,10 @@ pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(
         match run_connected(&hub, shutdown.clone()).await {
             Ok(()) => return Ok(()),
             Err(e) => {
-                tracing::warn!("consuming stopped: {e}; reconnecting in {:.1} s", backoff.as_secs_f32());
+                tracing::warn!(
+                    "consuming stopped: {e}; reconnecting in {:.1} s",
+                    backoff.as_secs_f32()
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => return Ok(()),
@@ -60,10 +65,20 @@ async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Resul
     let mut tasks = tokio::task::JoinSet::new();
     for agency in hub.settings.agencies.keys() {
         let consume_ch = conn.create_channel().await?;
-        consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
+        consume_ch
+            .basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default())
+            .await?;
         let dead_ch = publish::confirm_channel(&conn).await?;
         let queue = names.inbound_queue(agency);
-        tasks.spawn(consume_queue(hub.clone(), names.clone(), consume_ch, dead_ch, agency.clone(), queue, shutdown.clone()));
+        tasks.spawn(consume_queue(
+            hub.clone(),
+            names.clone(),
+            consume_ch,
+            dead_ch,
+            agency.clone(),
+            queue,
+            shutdown.clone(),
+        ));
     }
     tracing::info!(queues = tasks.len(), "consuming");
     let mut result = Ok(());
@@ -90,13 +105,21 @@ async fn consume_queue(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
     let tag = format!("tracker-{agency}-{}", uuid::Uuid::new_v4().simple());
-    let mut consumer = ch.basic_consume(queue.as_str().into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    let mut consumer = ch
+        .basic_consume(
+            queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     loop {
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
+                // Stop taking work; what was prefetched but not acked returns to the queue when the
+                // connection closes.
                 let _ = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                let _ = ch.close(200, "tracker stopping".into()).await;
                 return Ok(());
             }
             next = consumer.next() => match next {
@@ -108,12 +131,26 @@ async fn consume_queue(
     }
 }
 
-async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, delivery: Delivery) -> Result<(), RunError> {
+async fn handle(
+    hub: &Hub,
+    names: &Names,
+    dead_ch: &Channel,
+    agency: &str,
+    delivery: Delivery,
+) -> Result<(), RunError> {
     let msg = Inbound {
         queue_agency: agency.to_string(),
         routing_key: delivery.routing_key.to_string(),
-        message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
-        user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
+        message_id: delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string()),
+        user_id: delivery
+            .properties
+            .user_id()
+            .as_ref()
+            .map(|u| u.to_string()),
         body: delivery.data,
     };
     let applied = match hub.process(&msg).await {
@@ -122,7 +159,10 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         Err(e) => {
             // The store refused data the connector accepted: a defect to fix, not to retry forever.
             tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message the store refused: {e}");
-            delivery.acker.reject(BasicRejectOptions { requeue: false }).await?;
+            delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await?;
             return Ok(());
         }
     };
@@ -138,5 +178,8 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }
     delivery.acker.ack(BasicAckOptions::default()).await?;
+    hub.stats
+        .acknowledged
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Ok(())
 }

@@ -33,9 +33,20 @@ pub struct ReadyEvent {
 
 #[derive(Debug)]
 pub enum ReadyItem {
-    Events { position: u32, subject: DraftSubject, events: Vec<ReadyEvent> },
-    Kept { position: u32, label: String },
-    Refused { position: u32, refusal: Refusal, raw: Vec<u8> },
+    Events {
+        position: u32,
+        subject: DraftSubject,
+        events: Vec<ReadyEvent>,
+    },
+    Kept {
+        position: u32,
+        label: String,
+    },
+    Refused {
+        position: u32,
+        refusal: Refusal,
+        raw: Vec<u8>,
+    },
 }
 
 /// A refusal to dead-letter (and mark once the broker confirms it).
@@ -52,13 +63,25 @@ pub struct DeadLetter {
 #[derive(Debug)]
 pub enum Applied {
     /// First time: what was stored, and the dead letters to publish.
-    Stored { events: usize, refused: usize, kept: usize, conflicts: usize, dead_letters: Vec<DeadLetter> },
+    Stored {
+        events: usize,
+        refused: usize,
+        kept: usize,
+        conflicts: usize,
+        dead_letters: Vec<DeadLetter>,
+    },
     /// Seen before: nothing changed; dead letters not yet confirmed are returned again.
     Duplicate { dead_letters: Vec<DeadLetter> },
 }
 
 /// Archives the raw payload, once per (agency, message id, body).
-pub async fn archive(pool: &PgPool, env: &Envelope, body: &[u8], headers: &Json, now: DateTime<Utc>) -> Result<i64, StoreError> {
+pub async fn archive(
+    pool: &PgPool,
+    env: &Envelope,
+    body: &[u8],
+    headers: &Json,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
     use sha2::Digest;
     let sha = hex::encode(sha2::Sha256::digest(body));
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -77,28 +100,38 @@ pub async fn archive(pool: &PgPool, env: &Envelope, body: &[u8], headers: &Json,
     .await?;
     match inserted {
         Some(id) => Ok(id),
-        None => Ok(sqlx::query_scalar("SELECT id FROM raw_archive WHERE agency = $1 AND message_id = $2 AND body_sha256 = $3")
-            .bind(&env.agency)
-            .bind(&env.message_id)
-            .bind(&sha)
-            .fetch_one(pool)
-            .await?),
+        None => Ok(sqlx::query_scalar(
+            "SELECT id FROM raw_archive WHERE agency = $1 AND message_id = $2 AND body_sha256 = $3",
+        )
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .bind(&sha)
+        .fetch_one(pool)
+        .await?),
     }
 }
 
 /// Whether the inbox already holds this message.
 pub async fn seen(pool: &PgPool, env: &Envelope) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar::<_, i32>("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
-        .bind(&env.agency)
-        .bind(&env.message_id)
-        .fetch_optional(pool)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query_scalar::<_, i32>("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
+            .bind(&env.agency)
+            .bind(&env.message_id)
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
+    )
 }
 
+/// (id, connector, routing key, item position, code, reason, raw bytes)
+type RefusalRow = (i64, String, String, i32, String, String, Vec<u8>);
+
 /// Dead letters of a message the broker has not yet confirmed.
-pub async fn pending_dead_letters(pool: &PgPool, env: &Envelope) -> Result<Vec<DeadLetter>, StoreError> {
-    let rows: Vec<(i64, String, String, i32, String, String, Vec<u8>)> = sqlx::query_as(
+pub async fn pending_dead_letters(
+    pool: &PgPool,
+    env: &Envelope,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let rows: Vec<RefusalRow> = sqlx::query_as(
         "SELECT id, connector, routing_key, item_position, code, reason, raw FROM refusals
          WHERE agency = $1 AND message_id = $2 AND dead_lettered_at IS NULL ORDER BY item_position",
     )
@@ -108,19 +141,34 @@ pub async fn pending_dead_letters(pool: &PgPool, env: &Envelope) -> Result<Vec<D
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, connector, routing_key, position, code, reason, raw)| DeadLetter {
-            refusal_id: id,
-            envelope: Envelope { agency: env.agency.clone(), connector, routing_key, message_id: env.message_id.clone() },
-            position,
-            code,
-            reason,
-            raw,
-        })
+        .map(
+            |(id, connector, routing_key, position, code, reason, raw)| DeadLetter {
+                refusal_id: id,
+                envelope: Envelope {
+                    agency: env.agency.clone(),
+                    connector,
+                    routing_key,
+                    message_id: env.message_id.clone(),
+                },
+                position,
+                code,
+                reason,
+                raw,
+            },
+        )
         .collect())
 }
 
-pub async fn mark_dead_lettered(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE refusals SET dead_lettered_at = $2 WHERE id = ANY($1)").bind(ids).bind(now).execute(pool).await?;
+pub async fn mark_dead_lettered(
+    pool: &PgPool,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE refusals SET dead_lettered_at = $2 WHERE id = ANY($1)")
+        .bind(ids)
+        .bind(now)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -170,7 +218,9 @@ pub async fn apply(
         == 1;
     if !first_time {
         tx.rollback().await?;
-        return Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env).await? });
+        return Ok(Applied::Duplicate {
+            dead_letters: pending_dead_letters(pool, env).await?,
+        });
     }
     if events > 0 {
         identity::lock_index(&mut tx).await?;
@@ -178,7 +228,11 @@ pub async fn apply(
     let mut dead_letters = Vec::new();
     for item in items {
         match item {
-            ReadyItem::Events { position, subject, events } => {
+            ReadyItem::Events {
+                position,
+                subject,
+                events,
+            } => {
                 let link = identity::link(&mut tx, subject, &env.agency, now).await?;
                 record_rejections(&mut tx, env, *position, subject, now).await?;
                 let subject_id = match &link {
@@ -189,7 +243,10 @@ pub async fn apply(
                     subject.identifiers.iter().map(|i| serde_json::json!({"scheme": i.scheme().as_str(), "value": i.value()})).collect::<Vec<_>>(),
                 )
                 .unwrap_or(Json::Null);
-                let dob = subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                let dob = subject
+                    .date_of_birth
+                    .as_deref()
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
                 for e in events {
                     sqlx::query(
                         "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
@@ -245,7 +302,11 @@ pub async fn apply(
                 .execute(&mut *tx)
                 .await?;
             }
-            ReadyItem::Refused { position, refusal, raw } => {
+            ReadyItem::Refused {
+                position,
+                refusal,
+                raw,
+            } => {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO refusals (agency, connector, routing_key, message_id, item_position, code, reason, raw, refused_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -273,7 +334,13 @@ pub async fn apply(
         }
     }
     tx.commit().await?;
-    Ok(Applied::Stored { events, refused, kept, conflicts, dead_letters })
+    Ok(Applied::Stored {
+        events,
+        refused,
+        kept,
+        conflicts,
+        dead_letters,
+    })
 }
 
 async fn record_rejections(
