@@ -1,6 +1,16 @@
-//! Benchmarks that print figures (never timed tests).
-use clap::Subcommand;
+//! Benchmarks that print figures (never timed tests). `tracker bench inbound` pushes police
+//! custody files totalling N rows through a sandboxed hub, and beside it measures the raw broker
+//! pass-through (consume → publish with confirm → ack, no work) with the same messages.
+use std::time::{Duration, Instant};
 
+use clap::Subcommand;
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel};
+
+use crate::broker::publish;
+use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
@@ -14,6 +24,149 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(_settings: Settings, _command: BenchCommand) -> anyhow::Result<()> {
-    anyhow::bail!("the inbound benchmark is not built yet")
+pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Inbound { rows, rows_per_file } => inbound(settings, rows, rows_per_file).await,
+    }
+}
+
+const CHECK_LETTERS: &[u8; 23] = b"ZABCDEFGHJKLMNPQRTUVWXY";
+const HEADER: &str = "RecordType,CustodyRef,ForceStation,EventDate,EventTime,PNCID,CRO,ASN,Surname,Forenames,DOB,Sex,Ethnicity,Address,Postcode,OffenceCode,OffenceWording,OffenceDate,BailStatus,BailConditions,NextCourtCode,NextCourtDate,DT1Opiates,DT1Cocaine,OfficerRef\r\n";
+
+/// A valid PNC id for person `n`.
+fn pnc(n: usize) -> String {
+    let yy = 2000 + n % 25;
+    let serial = n % 10_000_000;
+    let number = (yy % 100) as u64 * 10_000_000 + serial as u64;
+    format!("{yy}/{serial:07}{}", CHECK_LETTERS[(number % 23) as usize] as char)
+}
+
+/// Police custody files: each person arrested, charged and bailed (3 rows); every person appears
+/// in two files, so linking finds known people as well as new ones.
+pub fn police_files(rows: usize, rows_per_file: usize) -> Vec<Vec<u8>> {
+    let people = (rows / 6).max(1);
+    let mut files = Vec::new();
+    let mut file = String::from(HEADER);
+    let mut in_file = 0;
+    for row in 0..rows {
+        let detention = row / 3;
+        let person = detention % people;
+        let (kind, time, extra) = match row % 3 {
+            0 => ("ARR", "10:05", "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,,,,,,"),
+            1 => ("CHG", "13:30", "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,UB,,B05LV00,19/11/2026,,"),
+            _ => ("BAIL", "13:35", ",,,UB,,B05LV00,19/11/2026,,"),
+        };
+        file.push_str(&format!(
+            "{kind},05CL/26/{detention:06},05CL,01/11/2026,{time},{},,26CL{detention:08}A,SURNAME{person},Given,01/01/1990,M,W1,\"{person} Long Road, Liverpool\",L1 1AA,{extra},5521\r\n",
+            pnc(person)
+        ));
+        in_file += 1;
+        if in_file == rows_per_file {
+            files.push(std::mem::replace(&mut file, String::from(HEADER)).into_bytes());
+            in_file = 0;
+        }
+    }
+    if in_file > 0 {
+        files.push(file.into_bytes());
+    }
+    files
+}
+
+/// Publishes every body with confirms, keeping them all in flight, then waits for the confirms.
+async fn publish_all(ch: &Channel, exchange: &str, key: &str, bodies: &[Vec<u8>], id_prefix: &str) -> anyhow::Result<()> {
+    let mut confirms = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.iter().enumerate() {
+        let props = BasicProperties::default().with_message_id(format!("{id_prefix}-{i:06}").into()).with_delivery_mode(2);
+        let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
+        confirms.push(ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?);
+    }
+    for c in confirms {
+        let c = c.await?;
+        anyhow::ensure!(c.is_ack() && c.take_message().is_none(), "a benchmark message was not confirmed");
+    }
+    Ok(())
+}
+
+/// The raw broker baseline: messages moved from quorum queue A to quorum queue B, each publish
+/// confirmed before the ack, with the hub's prefetch. Returns the time the move took.
+async fn pass_through(sandbox: &Sandbox, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {
+    let conn = crate::broker::connect(&sandbox.hub.settings.broker.url).await?;
+    let ch = publish::confirm_channel(&conn).await?;
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    let (a, b) = (format!("{}.bench.a", sandbox.hub.settings.broker.prefix), format!("{}.bench.b", sandbox.hub.settings.broker.prefix));
+    for q in [&a, &b] {
+        ch.queue_declare(q.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, args.clone()).await?;
+    }
+    publish_all(&ch, "", &a, bodies, "baseline").await?;
+    let consume_ch = conn.create_channel().await?;
+    consume_ch.basic_qos(sandbox.hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
+    let mut consumer = consume_ch.basic_consume(a.as_str().into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < bodies.len() {
+        let Some(delivery) = consumer.next().await else { anyhow::bail!("baseline consumer closed") };
+        let delivery = delivery?;
+        publish::publish_confirmed(&ch, "", &b, &delivery.data, delivery.properties.clone()).await?;
+        delivery.acker.ack(BasicAckOptions::default()).await?;
+        moved += 1;
+    }
+    let took = start.elapsed();
+    for q in [&a, &b] {
+        ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await?;
+    }
+    let _ = conn.close(200, "bench done".into()).await;
+    Ok(took)
+}
+
+async fn inbound(mut settings: Settings, rows: usize, rows_per_file: usize) -> anyhow::Result<()> {
+    settings.clock.fixed = "2026-11-28T00:00:00Z".into();
+    let files = police_files(rows, rows_per_file);
+    let bytes: usize = files.iter().map(Vec::len).sum();
+    let sandbox = Sandbox::start(settings, "bench").await?;
+    println!("Inbound benchmark: {rows} custody rows in {} police CSV files of {rows_per_file} rows ({} KiB each)", files.len(), bytes / files.len() / 1024);
+    println!("machine: {} cores; build: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), if cfg!(debug_assertions) { "debug" } else { "release" });
+
+    let baseline = pass_through(&sandbox, &files).await?;
+    let msgs = files.len() as f64;
+    println!(
+        "raw broker pass-through (consume → publish, confirmed → ack): {:>8.0} msg/s  ({:.2} s)",
+        msgs / baseline.as_secs_f64(),
+        baseline.as_secs_f64()
+    );
+
+    let start = Instant::now();
+    publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &files, "bench").await?;
+    sandbox.wait_acknowledged(files.len() as u64, Duration::from_secs(3600)).await?;
+    let took = start.elapsed().as_secs_f64();
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&sandbox.hub.pool).await?;
+    let refused: i64 = sqlx::query_scalar("SELECT count(*) FROM refusals").fetch_one(&sandbox.hub.pool).await?;
+    anyhow::ensure!(events as usize == rows && refused == 0, "expected {rows} events and no refusals, got {events} and {refused}");
+    println!(
+        "hub (archive → parse → validate → link → store → ack):        {:>8.0} msg/s  {:>8.0} events/s  ({took:.2} s)",
+        msgs / took,
+        events as f64 / took
+    );
+    sandbox.finish().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_pncs_pass_their_check() {
+        use crate::domain::identifiers::{Identifier, Scheme};
+        for n in [0, 1, 22, 12345, 999_999] {
+            Identifier::parse(Scheme::Pnc, &pnc(n)).expect("valid PNC");
+        }
+    }
+
+    #[test]
+    fn files_hold_the_rows_asked_for() {
+        let files = police_files(1000, 300);
+        assert_eq!(files.len(), 4);
+        let rows: usize = files.iter().map(|f| f.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() - 1).sum();
+        assert_eq!(rows, 1000);
+    }
 }

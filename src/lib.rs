@@ -9,6 +9,7 @@
 //! - `identity`: the person index linking agency identifiers to one subject.
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
+//! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `person`, `demo`, `bench`, `cli`: the commands.
 pub mod bench;
 pub mod broker;
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod identity;
 pub mod person;
 pub mod pipeline;
+pub mod sandbox;
 pub mod schemas;
 pub mod settings;
 pub mod store;

@@ -1,0 +1,81 @@
+//! A hub of its own: a fresh database beside the configured one and a random broker name
+//! prefix, provisioned and consuming. Tests and benchmarks use it so they run side by side
+//! against the real services and leave nothing behind.
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Channel, Connection};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::broker::{Names, consume, provision, publish};
+use crate::pipeline::Hub;
+use crate::settings::Settings;
+
+pub struct Sandbox {
+    pub hub: Arc<Hub>,
+    pub names: Names,
+    pub conn: Connection,
+    /// A confirm-mode channel for the caller's own publishing.
+    pub ch: Channel,
+    admin_url: String,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<Result<(), consume::RunError>>>,
+}
+
+impl Sandbox {
+    /// Gives `settings` a fresh database and prefix, provisions, and starts consuming.
+    pub async fn start(mut settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
+        settings.broker.prefix = format!("{label}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let admin_url = settings.database.url.clone();
+        settings.database.url = crate::store::create_scratch_database(&admin_url, &format!("tracker_{label}")).await?;
+        provision::provision(&settings).await.context("provisioning")?;
+        let names = Names::new(&settings.broker.prefix);
+        let hub = Arc::new(crate::cli::build_hub(settings).await?);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(consume::run(hub.clone(), stopped));
+        let conn = crate::broker::connect(&hub.settings.broker.url).await?;
+        let ch = publish::confirm_channel(&conn).await?;
+        Ok(Sandbox { hub, names, conn, ch, admin_url, stop, task: Some(task) })
+    }
+
+    pub fn acknowledged(&self) -> u64 {
+        self.hub.stats.acknowledged.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the hub has acknowledged `n` messages in all.
+    pub async fn wait_acknowledged(&self, n: u64, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while self.acknowledged() < n {
+            anyhow::ensure!(start.elapsed() < timeout, "the hub acknowledged {} of {n} messages", self.acknowledged());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// Stops the hub, deletes its queues and exchanges, drops its database.
+    pub async fn finish(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.await.context("hub task")??;
+        }
+        let mut queues = vec![self.names.dead_queue()];
+        for agency in self.hub.settings.agencies.keys() {
+            queues.push(self.names.inbound_queue(agency));
+            queues.push(self.names.outbound_queue(agency));
+        }
+        for q in queues {
+            self.ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await?;
+        }
+        for x in [self.names.inbound_exchange(), self.names.outbound_exchange(), self.names.dead_exchange()] {
+            self.ch.exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default()).await?;
+        }
+        let _ = self.conn.close(200, "sandbox done".into()).await;
+        self.hub.pool.close().await;
+        crate::store::drop_scratch_database(&self.admin_url, &self.hub.settings.database.url).await?;
+        Ok(())
+    }
+}
