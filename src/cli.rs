@@ -162,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let settings = Settings::load(&cli.config)?;
     // The demo prints its own summary; its log shows only what went wrong.
-    let level = if matches!(cli.command, Command::Demo { .. }) {
+    let level = if matches!(cli.command, Command::Demo { .. } | Command::Bench { .. }) {
         "warn"
     } else {
         settings.log.level.as_str()

@@ -1,6 +1,8 @@
 //! The person index: agency identifiers seen together link to one subject. Identifiers that
 //! point at two subjects are never merged: the record is linked to neither and raised for review.
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -27,74 +29,119 @@ pub async fn lock_index(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Links `subject`'s valid identifiers (call with the index locked).
-pub async fn link(
+/// Links every item's identifiers, in order (call with the index locked). Items of one message
+/// that name the same new person share one new subject. Returns one `Link` per item.
+pub async fn link_all(
     tx: &mut Transaction<'_, Postgres>,
-    subject: &DraftSubject,
+    subjects: &[&DraftSubject],
     agency: &str,
     now: DateTime<Utc>,
-) -> Result<Link, sqlx::Error> {
-    if subject.identifiers.is_empty() {
-        return Ok(Link::Unidentified);
-    }
-    let schemes: Vec<&str> = subject
-        .identifiers
-        .iter()
-        .map(|i| i.scheme().as_str())
-        .collect();
-    let values: Vec<&str> = subject.identifiers.iter().map(|i| i.value()).collect();
-    let found: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT si.subject_id FROM subject_identifiers si
-         JOIN UNNEST($1::text[], $2::text[]) AS k(scheme, value) ON si.scheme = k.scheme AND si.value = k.value
-         ORDER BY 1",
-    )
-    .bind(&schemes)
-    .bind(&values)
-    .fetch_all(&mut **tx)
-    .await?;
-    let subject_id = match found.as_slice() {
-        [] => {
-            let id = Uuid::new_v4();
-            sqlx::query("INSERT INTO subjects (subject_id, created_at) VALUES ($1, $2)")
-                .bind(id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            id
-        }
-        [one] => *one,
-        many => return Ok(Link::Conflict(many.to_vec())),
-    };
-    sqlx::query(
-        "INSERT INTO subject_identifiers (scheme, value, subject_id, source_agency, first_seen_at)
-         SELECT k.scheme, k.value, $3, $4, $5 FROM UNNEST($1::text[], $2::text[]) AS k(scheme, value)
-         ON CONFLICT (scheme, value) DO NOTHING",
-    )
-    .bind(&schemes)
-    .bind(&values)
-    .bind(subject_id)
-    .bind(agency)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if subject.name.is_some() || subject.date_of_birth.is_some() {
-        let dob = subject
-            .date_of_birth
-            .as_deref()
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-        sqlx::query(
-            "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+) -> Result<Vec<Link>, sqlx::Error> {
+    let mut known: HashMap<(&'static str, String), Uuid> = HashMap::new();
+    let (schemes, values): (Vec<&str>, Vec<&str>) =
+        subjects.iter().flat_map(|s| s.identifiers.iter()).map(|i| (i.scheme().as_str(), i.value())).unzip();
+    if !schemes.is_empty() {
+        let rows: Vec<(String, String, Uuid)> = sqlx::query_as(
+            "SELECT si.scheme, si.value, si.subject_id FROM subject_identifiers si
+             JOIN (SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[])) AS k(scheme, value)
+               ON si.scheme = k.scheme AND si.value = k.value",
         )
-        .bind(subject_id)
-        .bind(subject.name.clone().unwrap_or_default())
-        .bind(dob)
+        .bind(&schemes)
+        .bind(&values)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (scheme, value, subject) in rows {
+            if let Some(s) = crate::domain::identifiers::Scheme::parse(&scheme) {
+                known.insert((s.as_str(), value), subject);
+            }
+        }
+    }
+    let mut links = Vec::with_capacity(subjects.len());
+    let mut new_subjects = Vec::new();
+    let mut new_ids: (Vec<&str>, Vec<String>, Vec<Uuid>) = Default::default();
+    let mut details: Vec<(Uuid, String, Option<NaiveDate>)> = Vec::new();
+    for subject in subjects {
+        if subject.identifiers.is_empty() {
+            links.push(Link::Unidentified);
+            continue;
+        }
+        let mut found: Vec<Uuid> =
+            subject.identifiers.iter().filter_map(|i| known.get(&(i.scheme().as_str(), i.value().to_string())).copied()).collect();
+        found.sort();
+        found.dedup();
+        let id = match found.as_slice() {
+            [] => {
+                let id = Uuid::new_v4();
+                new_subjects.push(id);
+                id
+            }
+            [one] => *one,
+            many => {
+                links.push(Link::Conflict(many.to_vec()));
+                continue;
+            }
+        };
+        for i in &subject.identifiers {
+            let key = (i.scheme().as_str(), i.value().to_string());
+            if !known.contains_key(&key) {
+                known.insert(key, id);
+                new_ids.0.push(i.scheme().as_str());
+                new_ids.1.push(i.value().to_string());
+                new_ids.2.push(id);
+            }
+        }
+        if subject.name.is_some() || subject.date_of_birth.is_some() {
+            let dob = subject.date_of_birth.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            let row = (id, subject.name.clone().unwrap_or_default(), dob);
+            if !details.contains(&row) {
+                details.push(row);
+            }
+        }
+        links.push(Link::Subject(id));
+    }
+    if !new_subjects.is_empty() {
+        sqlx::query("INSERT INTO subjects (subject_id, created_at) SELECT id, $2 FROM UNNEST($1::uuid[]) AS t(id)")
+            .bind(&new_subjects)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !new_ids.0.is_empty() {
+        sqlx::query(
+            "INSERT INTO subject_identifiers (scheme, value, subject_id, source_agency, first_seen_at)
+             SELECT k.scheme, k.value, k.subject_id, $4, $5 FROM UNNEST($1::text[], $2::text[], $3::uuid[]) AS k(scheme, value, subject_id)
+             ON CONFLICT (scheme, value) DO NOTHING",
+        )
+        .bind(&new_ids.0)
+        .bind(&new_ids.1)
+        .bind(&new_ids.2)
         .bind(agency)
         .bind(now)
         .execute(&mut **tx)
         .await?;
     }
-    Ok(Link::Subject(subject_id))
+    if !details.is_empty() {
+        let (ids, names, dobs): (Vec<Uuid>, Vec<String>, Vec<Option<NaiveDate>>) =
+            details.into_iter().fold(Default::default(), |mut acc, (i, n, d)| {
+                acc.0.push(i);
+                acc.1.push(n);
+                acc.2.push(d);
+                acc
+            });
+        sqlx::query(
+            "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
+             SELECT d.subject_id, d.name, d.dob, $4, $5 FROM UNNEST($1::uuid[], $2::text[], $3::date[]) AS d(subject_id, name, dob)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&names)
+        .bind(&dobs)
+        .bind(agency)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(links)
 }
 
 /// Finds the subject an identifier belongs to.

@@ -225,52 +225,26 @@ pub async fn apply(
     if events > 0 {
         identity::lock_index(&mut tx).await?;
     }
+    let subjects: Vec<&DraftSubject> = items
+        .iter()
+        .filter_map(|i| match i {
+            ReadyItem::Events { subject, .. } => Some(subject),
+            _ => None,
+        })
+        .collect();
+    let links = identity::link_all(&mut tx, &subjects, &env.agency, now).await?;
+    let mut rows = EventRows::default();
+    let mut links = links.into_iter();
     let mut dead_letters = Vec::new();
     for item in items {
         match item {
-            ReadyItem::Events {
-                position,
-                subject,
-                events,
-            } => {
-                let link = identity::link(&mut tx, subject, &env.agency, now).await?;
+            ReadyItem::Events { position, subject, events } => {
+                let link = links.next().unwrap_or(Link::Unidentified);
                 record_rejections(&mut tx, env, *position, subject, now).await?;
-                let subject_id = match &link {
-                    Link::Subject(id) => Some(*id),
-                    Link::Conflict(_) | Link::Unidentified => None,
-                };
-                let identifiers = serde_json::to_value(
-                    subject.identifiers.iter().map(|i| serde_json::json!({"scheme": i.scheme().as_str(), "value": i.value()})).collect::<Vec<_>>(),
-                )
-                .unwrap_or(Json::Null);
-                let dob = subject
-                    .date_of_birth
-                    .as_deref()
-                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                let identifiers = Json::Array(
+                    subject.identifiers.iter().map(|i| serde_json::json!({"scheme": i.scheme().as_str(), "value": i.value()})).collect(),
+                );
                 for e in events {
-                    sqlx::query(
-                        "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
-                            connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                         ON CONFLICT (event_id) DO NOTHING",
-                    )
-                    .bind(e.event_id)
-                    .bind(&e.event_type)
-                    .bind(e.data_class)
-                    .bind(subject_id)
-                    .bind(e.occurred_at)
-                    .bind(now)
-                    .bind(&env.agency)
-                    .bind(&env.connector)
-                    .bind(&env.message_id)
-                    .bind(*position as i32)
-                    .bind(&identifiers)
-                    .bind(&subject.name)
-                    .bind(dob)
-                    .bind(&e.payload)
-                    .bind(&e.avro)
-                    .execute(&mut *tx)
-                    .await?;
                     if let Link::Conflict(subjects) = &link {
                         conflicts += 1;
                         sqlx::query(
@@ -286,6 +260,7 @@ pub async fn apply(
                         .execute(&mut *tx)
                         .await?;
                     }
+                    rows.push(e, &link, *position, &identifiers, subject);
                 }
             }
             ReadyItem::Kept { position, label } => {
@@ -302,11 +277,7 @@ pub async fn apply(
                 .execute(&mut *tx)
                 .await?;
             }
-            ReadyItem::Refused {
-                position,
-                refusal,
-                raw,
-            } => {
+            ReadyItem::Refused { position, refusal, raw } => {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO refusals (agency, connector, routing_key, message_id, item_position, code, reason, raw, refused_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -333,6 +304,7 @@ pub async fn apply(
             }
         }
     }
+    rows.insert(&mut tx, env, now).await?;
     tx.commit().await?;
     Ok(Applied::Stored {
         events,
@@ -341,6 +313,77 @@ pub async fn apply(
         conflicts,
         dead_letters,
     })
+}
+
+/// Events of one message as column arrays, inserted with one UNNEST statement.
+#[derive(Default)]
+struct EventRows {
+    ids: Vec<Uuid>,
+    types: Vec<String>,
+    classes: Vec<&'static str>,
+    subjects: Vec<Option<Uuid>>,
+    occurred: Vec<DateTime<Utc>>,
+    positions: Vec<i32>,
+    identifiers: Vec<Json>,
+    names: Vec<Option<String>>,
+    dobs: Vec<Option<chrono::NaiveDate>>,
+    payloads: Vec<Json>,
+    avro: Vec<Vec<u8>>,
+}
+
+impl EventRows {
+    fn push(&mut self, e: &ReadyEvent, link: &Link, position: u32, identifiers: &Json, subject: &DraftSubject) {
+        self.ids.push(e.event_id);
+        self.types.push(e.event_type.clone());
+        self.classes.push(e.data_class);
+        self.subjects.push(match link {
+            Link::Subject(id) => Some(*id),
+            Link::Conflict(_) | Link::Unidentified => None,
+        });
+        self.occurred.push(e.occurred_at);
+        self.positions.push(position as i32);
+        self.identifiers.push(identifiers.clone());
+        self.names.push(subject.name.clone());
+        self.dobs.push(subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()));
+        self.payloads.push(e.payload.clone());
+        self.avro.push(e.avro.clone());
+    }
+
+    async fn insert(self, tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, env: &Envelope, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        // ORDER BY ordinality keeps the item order, so `seq` follows the payload.
+        sqlx::query(
+            "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
+                connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro)
+             SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, $13, $14, $15, e.position, e.identifiers,
+                    e.name, e.dob, e.payload, e.avro
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::int[], $7::jsonb[],
+                         $8::text[], $9::date[], $10::jsonb[], $11::bytea[])
+                  WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro, n)
+             ORDER BY e.n
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&self.ids)
+        .bind(&self.types)
+        .bind(&self.classes)
+        .bind(&self.subjects)
+        .bind(&self.occurred)
+        .bind(&self.positions)
+        .bind(&self.identifiers)
+        .bind(&self.names)
+        .bind(&self.dobs)
+        .bind(&self.payloads)
+        .bind(&self.avro)
+        .bind(now)
+        .bind(&env.agency)
+        .bind(&env.connector)
+        .bind(&env.message_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn record_rejections(
