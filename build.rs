@@ -2,8 +2,7 @@
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("schemas");
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("schemas");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .expect("schemas/ exists")
@@ -16,21 +15,12 @@ fn main() {
     );
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let stem = f
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 schema file name");
-        out.push_str(&format!(
-            "    ({stem:?}, include_str!({:?})),\n",
-            f.display().to_string()
-        ));
+        let stem = f.file_stem().and_then(|s| s.to_str()).expect("utf-8 schema file name");
+        out.push_str(&format!("    ({stem:?}, include_str!({:?})),\n", f.display().to_string()));
     }
     out.push_str("];\n");
     let released = dir.join("released.json");
     println!("cargo:rerun-if-changed={}", released.display());
-    fs::write(
-        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("schema_files.rs"),
-        out,
-    )
-    .expect("write schema list");
+    fs::write(PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("schema_files.rs"), out)
+        .expect("write schema list");
 }

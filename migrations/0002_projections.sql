@@ -177,7 +177,8 @@ BEGIN
         INSERT INTO treatment_episodes VALUES (NEW.event_id, NEW.subject_id, p->>'provider', p->>'episode_event',
             (p->>'event_date')::date, p->>'referral_source', p->>'discharge_reason', p->>'modality') ON CONFLICT DO NOTHING;
     WHEN 'ConsentChanged' THEN
-        INSERT INTO consents VALUES (NEW.event_id, NEW.subject_id, NEW.agency, p->>'decision', p->>'scope',
+        INSERT INTO consents (event_id, subject_id, source, decision, scope, effective_date, expiry_date, recorded_at)
+            VALUES (NEW.event_id, NEW.subject_id, NEW.agency, p->>'decision', p->>'scope',
             (p->>'effective_date')::date, (p->>'expiry_date')::date, NEW.recorded_at) ON CONFLICT DO NOTHING;
     ELSE
         NULL;

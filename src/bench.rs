@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
 
@@ -53,7 +55,11 @@ pub fn police_files(rows: usize, rows_per_file: usize) -> Vec<Vec<u8>> {
         let person = detention % people;
         let (kind, time, extra) = match row % 3 {
             0 => ("ARR", "10:05", "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,,,,,,"),
-            1 => ("CHG", "13:30", "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,UB,,B05LV00,19/11/2026,,"),
+            1 => (
+                "CHG",
+                "13:30",
+                "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,UB,,B05LV00,19/11/2026,,",
+            ),
             _ => ("BAIL", "13:35", ",,,UB,,B05LV00,19/11/2026,,"),
         };
         file.push_str(&format!(
@@ -73,10 +79,17 @@ pub fn police_files(rows: usize, rows_per_file: usize) -> Vec<Vec<u8>> {
 }
 
 /// Publishes every body with confirms, keeping them all in flight, then waits for the confirms.
-async fn publish_all(ch: &Channel, exchange: &str, key: &str, bodies: &[Vec<u8>], id_prefix: &str) -> anyhow::Result<()> {
+async fn publish_all(
+    ch: &Channel,
+    exchange: &str,
+    key: &str,
+    bodies: &[Vec<u8>],
+    id_prefix: &str,
+) -> anyhow::Result<()> {
     let mut confirms = Vec::with_capacity(bodies.len());
     for (i, body) in bodies.iter().enumerate() {
-        let props = BasicProperties::default().with_message_id(format!("{id_prefix}-{i:06}").into()).with_delivery_mode(2);
+        let props =
+            BasicProperties::default().with_message_id(format!("{id_prefix}-{i:06}").into()).with_delivery_mode(2);
         let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
         confirms.push(ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?);
     }
@@ -94,14 +107,20 @@ async fn pass_through(sandbox: &Sandbox, bodies: &[Vec<u8>]) -> anyhow::Result<D
     let ch = publish::confirm_channel(&conn).await?;
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-    let (a, b) = (format!("{}.bench.a", sandbox.hub.settings.broker.prefix), format!("{}.bench.b", sandbox.hub.settings.broker.prefix));
+    let (a, b) = (
+        format!("{}.bench.a", sandbox.hub.settings.broker.prefix),
+        format!("{}.bench.b", sandbox.hub.settings.broker.prefix),
+    );
     for q in [&a, &b] {
-        ch.queue_declare(q.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, args.clone()).await?;
+        ch.queue_declare(q.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, args.clone())
+            .await?;
     }
     publish_all(&ch, "", &a, bodies, "baseline").await?;
     let consume_ch = conn.create_channel().await?;
     consume_ch.basic_qos(sandbox.hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
-    let mut consumer = consume_ch.basic_consume(a.as_str().into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    let mut consumer = consume_ch
+        .basic_consume(a.as_str().into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await?;
     let start = Instant::now();
     let mut moved = 0;
     while moved < bodies.len() {
@@ -124,8 +143,16 @@ async fn inbound(mut settings: Settings, rows: usize, rows_per_file: usize) -> a
     let files = police_files(rows, rows_per_file);
     let bytes: usize = files.iter().map(Vec::len).sum();
     let sandbox = Sandbox::start(settings, "bench").await?;
-    println!("Inbound benchmark: {rows} custody rows in {} police CSV files of {rows_per_file} rows ({} KiB each)", files.len(), bytes / files.len() / 1024);
-    println!("machine: {} cores; build: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!(
+        "Inbound benchmark: {rows} custody rows in {} police CSV files of {rows_per_file} rows ({} KiB each)",
+        files.len(),
+        bytes / files.len() / 1024
+    );
+    println!(
+        "machine: {} cores; build: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
 
     let baseline = pass_through(&sandbox, &files).await?;
     let msgs = files.len() as f64;
@@ -141,7 +168,10 @@ async fn inbound(mut settings: Settings, rows: usize, rows_per_file: usize) -> a
     let took = start.elapsed().as_secs_f64();
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&sandbox.hub.pool).await?;
     let refused: i64 = sqlx::query_scalar("SELECT count(*) FROM refusals").fetch_one(&sandbox.hub.pool).await?;
-    anyhow::ensure!(events as usize == rows && refused == 0, "expected {rows} events and no refusals, got {events} and {refused}");
+    anyhow::ensure!(
+        events as usize == rows && refused == 0,
+        "expected {rows} events and no refusals, got {events} and {refused}"
+    );
     println!(
         "hub (archive → parse → validate → link → store → ack):        {:>8.0} msg/s  {:>8.0} events/s  ({took:.2} s)",
         msgs / took,

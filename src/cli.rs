@@ -6,23 +6,20 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::broker::{Names, consume, provision, publish};
+use crate::broker::{Names, provision, publish};
 use crate::clock::Clock;
 use crate::connectors::{Connector, Publisher, Registry};
 use crate::pipeline::Hub;
 use crate::settings::Settings;
+use crate::sharing::Sharing;
+use crate::sharing::agreements::Agreements;
 use crate::{bench, demo, person, schemas, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "tracker", version, about = "Justice information-sharing hub")]
 pub struct Cli {
     /// Directory holding default.toml and <TRACKER_ENV>.toml.
-    #[arg(
-        long,
-        global = true,
-        env = "TRACKER_CONFIG_DIR",
-        default_value = "config"
-    )]
+    #[arg(long, global = true, env = "TRACKER_CONFIG_DIR", default_value = "config")]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -75,10 +72,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCommand {
     /// Print the events a payload becomes (touches neither broker nor store).
-    Test {
-        connector_file: PathBuf,
-        payload: PathBuf,
-    },
+    Test { connector_file: PathBuf, payload: PathBuf },
     /// Load and check every connector file.
     Check,
 }
@@ -120,6 +114,7 @@ pub async fn build_hub(settings: Settings) -> anyhow::Result<Hub> {
         .context("connecting to Postgres")?;
     store::migrate(&pool).await?;
     let clock = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed);
+    let sharing = Sharing::new(&settings, Agreements::load(&settings.paths.agreements)?);
     Ok(Hub {
         settings,
         connectors,
@@ -127,29 +122,18 @@ pub async fn build_hub(settings: Settings) -> anyhow::Result<Hub> {
         pool,
         clock,
         stats: Default::default(),
+        sharing,
+        publisher_wakeup: Default::default(),
     })
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that need no configuration.
     match &cli.command {
-        Command::Connector {
-            command:
-                ConnectorCommand::Test {
-                    connector_file,
-                    payload,
-                },
-        } => {
+        Command::Connector { command: ConnectorCommand::Test { connector_file, payload } } => {
             let connector = Connector::load(connector_file)?;
-            let body =
-                std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
-            let outcome = connector.parse(
-                &body,
-                &Publisher {
-                    agency: "(test)",
-                    codes: &[],
-                },
-            );
+            let body = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
+            let outcome = connector.parse(&body, &Publisher { agency: "(test)", codes: &[] });
             let json = match outcome {
                 Ok(items) => crate::connectors::describe(&items),
                 Err(r) => serde_json::json!({"refused": r.code, "reason": r.reason}),
@@ -188,14 +172,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tracing::info!("signal received: finishing the message in hand, then stopping");
                 let _ = stop.send(true);
             });
-            consume::run(hub, stopped).await?;
+            crate::service::run(hub, stopped).await?;
             tracing::info!("stopped cleanly");
         }
-        Command::Send {
-            agency,
-            connector,
-            files,
-        } => {
+        Command::Send { agency, connector, files } => {
             let names = Names::new(&settings.broker.prefix);
             let conn = crate::broker::connect(&settings.broker.url).await?;
             let ch = publish::confirm_channel(&conn).await?;
@@ -214,9 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let hub = Arc::new(build_hub(settings).await?);
             demo::run(hub, &samples).await?;
         }
-        Command::Connector {
-            command: ConnectorCommand::Check,
-        } => {
+        Command::Connector { command: ConnectorCommand::Check } => {
             let registry = Registry::load(&settings.paths.connectors)?;
             settings.check_connectors(&registry.names())?;
             for name in registry.names() {
@@ -224,9 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Connector { .. } | Command::Schemas { .. } => unreachable!("handled above"),
-        Command::Person {
-            command: PersonCommand::Show { key, json },
-        } => {
+        Command::Person { command: PersonCommand::Show { key, json } } => {
             let key = person::parse_key(&key)?;
             let pool = store::connect(&settings.database.url, 2).await?;
             match person::load(&pool, &key).await {
@@ -249,29 +225,22 @@ fn schemas_command(command: &SchemasCommand) -> anyhow::Result<ExitCode> {
     match command {
         SchemasCommand::Show => {
             println!("fingerprint (CRC-64-AVRO): {}", current.fingerprint_hex());
+            println!(
+                "parsing canonical form: {}",
+                schemas::parsing_canonical_form(&current.envelope_json, "tracker.v1")
+            );
             println!("{}", serde_json::to_string_pretty(&current.envelope_json)?);
         }
         SchemasCommand::Release { released } => {
-            std::fs::write(
-                released,
-                serde_json::to_string_pretty(&current.files)? + "\n",
-            )?;
-            println!(
-                "recorded {} schemas as released in {}",
-                current.files.len(),
-                released.display()
-            );
+            std::fs::write(released, serde_json::to_string_pretty(&current.files)? + "\n")?;
+            println!("recorded {} schemas as released in {}", current.files.len(), released.display());
         }
         SchemasCommand::Check { released } => {
-            let text = std::fs::read_to_string(released)
-                .with_context(|| format!("reading {}", released.display()))?;
+            let text = std::fs::read_to_string(released).with_context(|| format!("reading {}", released.display()))?;
             let old = serde_json::from_str(&text)?;
             let problems = schemas::check_compatibility(&old)?;
             if problems.is_empty() {
-                println!(
-                    "schemas are backward compatible with {}",
-                    released.display()
-                );
+                println!("schemas are backward compatible with {}", released.display());
             } else {
                 for p in &problems {
                     eprintln!("incompatible: {p}");
@@ -287,14 +256,13 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

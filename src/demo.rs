@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use crate::broker::{Names, consume, provision, publish};
+use crate::broker::{Names, provision, publish};
 use crate::pipeline::Hub;
 
 /// One payload of the send plan (`samples/expected.json` → `send`).
@@ -28,36 +28,25 @@ struct Expected {
 /// The send plan: the month in date order, then `bad/`.
 pub fn send_plan(samples: &Path) -> anyhow::Result<Vec<PlannedSend>> {
     let path = samples.join("expected.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let expected: Expected =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let expected: Expected = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     Ok(expected.send)
 }
 
 /// Waits until the inbox holds the message (the hub has committed it).
-pub async fn wait_processed(
-    pool: &PgPool,
-    agency: &str,
-    message_id: &str,
-    timeout: Duration,
-) -> anyhow::Result<()> {
+pub async fn wait_processed(pool: &PgPool, agency: &str, message_id: &str, timeout: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        let done: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
-                .bind(agency)
-                .bind(message_id)
-                .fetch_optional(pool)
-                .await?;
+        let done: Option<i32> = sqlx::query_scalar("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
+            .bind(agency)
+            .bind(message_id)
+            .fetch_optional(pool)
+            .await?;
         if done.is_some() {
             return Ok(());
         }
         if start.elapsed() > timeout {
-            bail!(
-                "the hub did not process {agency}/{message_id} within {} s",
-                timeout.as_secs()
-            );
+            bail!("the hub did not process {agency}/{message_id} within {} s", timeout.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -73,10 +62,7 @@ pub async fn send_all(hub: &Hub, samples: &Path, plan: &[PlannedSend]) -> anyhow
         publish::send_file(&ch, &names, &p.agency, &p.connector, &path)
             .await
             .with_context(|| format!("sending {}", p.file))?;
-        let message_id = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let message_id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         wait_processed(&hub.pool, &p.agency, message_id, Duration::from_secs(60)).await?;
     }
     let _ = conn.close(200, "sent".into()).await;
@@ -92,16 +78,12 @@ pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
         crate::broker::redact_url(&hub.settings.broker.url)
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let consumers = tokio::spawn(consume::run(hub.clone(), stopped));
+    let consumers = tokio::spawn(crate::service::run(hub.clone(), stopped));
     let sent = send_all(&hub, samples, &plan).await;
     let _ = stop.send(true);
     consumers.await.context("hub task")??;
     sent?;
-    println!(
-        "Sent {} payloads from {} (the sample month, then bad/)\n",
-        plan.len(),
-        samples.display()
-    );
+    println!("Sent {} payloads from {} (the sample month, then bad/)\n", plan.len(), samples.display());
     print!("{}", summary(&hub.pool).await?);
     Ok(())
 }
@@ -121,9 +103,7 @@ pub async fn summary(pool: &PgPool) -> anyhow::Result<String> {
     .fetch_all(pool)
     .await?;
     for (agency, messages, applied, refused, kept, events) in rows {
-        out.push_str(&format!(
-            "  {agency:<15} {messages:>8} {applied:>8} {refused:>8} {kept:>8} {events:>7}\n"
-        ));
+        out.push_str(&format!("  {agency:<15} {messages:>8} {applied:>8} {refused:>8} {kept:>8} {events:>7}\n"));
     }
     out.push_str("\nPeople (one subject across every agency that knows them):\n");
     let people: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
@@ -143,23 +123,16 @@ pub async fn summary(pool: &PgPool) -> anyhow::Result<String> {
         ));
     }
     out.push_str("\nRefused (each dead-lettered with its reason):\n");
-    let refusals: Vec<(String, String, i32, String)> = sqlx::query_as(
-        "SELECT connector, message_id, item_position, reason FROM refusals ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let refusals: Vec<(String, String, i32, String)> =
+        sqlx::query_as("SELECT connector, message_id, item_position, reason FROM refusals ORDER BY id")
+            .fetch_all(pool)
+            .await?;
     for (connector, message_id, position, reason) in refusals {
-        let at = if position == 0 {
-            "whole payload".to_string()
-        } else {
-            format!("item {position}")
-        };
+        let at = if position == 0 { "whole payload".to_string() } else { format!("item {position}") };
         out.push_str(&format!("  {connector} {message_id} ({at}): {reason}\n"));
     }
     let kept: Vec<(String, String)> =
-        sqlx::query_as("SELECT message_id, label FROM kept_items ORDER BY message_id")
-            .fetch_all(pool)
-            .await?;
+        sqlx::query_as("SELECT message_id, label FROM kept_items ORDER BY message_id").fetch_all(pool).await?;
     if !kept.is_empty() {
         out.push_str("\nKept, not routed (event types Tracker does not handle):\n");
         for (message_id, label) in kept {

@@ -22,10 +22,7 @@ pub enum Link {
 }
 
 pub async fn lock_index(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(INDEX_LOCK)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INDEX_LOCK).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -65,8 +62,11 @@ pub async fn link_all(
             links.push(Link::Unidentified);
             continue;
         }
-        let mut found: Vec<Uuid> =
-            subject.identifiers.iter().filter_map(|i| known.get(&(i.scheme().as_str(), i.value().to_string())).copied()).collect();
+        let mut found: Vec<Uuid> = subject
+            .identifiers
+            .iter()
+            .filter_map(|i| known.get(&(i.scheme().as_str(), i.value().to_string())).copied())
+            .collect();
         found.sort();
         found.dedup();
         let id = match found.as_slice() {
@@ -145,16 +145,10 @@ pub async fn link_all(
 }
 
 /// Finds the subject an identifier belongs to.
-pub async fn find(
-    pool: &sqlx::PgPool,
-    scheme: &str,
-    value: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT subject_id FROM subject_identifiers WHERE scheme = $1 AND value = $2",
-    )
-    .bind(scheme)
-    .bind(value)
-    .fetch_optional(pool)
-    .await
+pub async fn find(pool: &sqlx::PgPool, scheme: &str, value: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT subject_id FROM subject_identifiers WHERE scheme = $1 AND value = $2")
+        .bind(scheme)
+        .bind(value)
+        .fetch_optional(pool)
+        .await
 }

@@ -7,7 +7,10 @@
 //! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map.
 //! - `store`: Postgres: migrations, raw archive, inbox, events, projections.
 //! - `identity`: the person index linking agency identifiers to one subject.
+//! - `sharing`: agreements, decisions per (update, recipient), catch-up, the disclosure log.
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
+//! - `service`: consumers and publisher running side by side.
+//! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `person`, `demo`, `bench`, `cli`: the commands.
@@ -21,8 +24,11 @@ pub mod domain;
 pub mod identity;
 pub mod person;
 pub mod pipeline;
+pub mod routing;
 pub mod sandbox;
 pub mod schemas;
+pub mod service;
 pub mod settings;
+pub mod sharing;
 pub mod store;
 pub mod telemetry;

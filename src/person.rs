@@ -52,9 +52,7 @@ pub enum PersonError {
 
 /// Parses `SCHEME:VALUE` into a checked identifier.
 pub fn parse_key(key: &str) -> Result<Identifier, PersonError> {
-    let (scheme, value) = key
-        .split_once(':')
-        .ok_or_else(|| PersonError::BadKey(key.into()))?;
+    let (scheme, value) = key.split_once(':').ok_or_else(|| PersonError::BadKey(key.into()))?;
     let scheme = Scheme::parse(scheme).ok_or_else(|| PersonError::BadKey(key.into()))?;
     Identifier::parse(scheme, value).map_err(|e| PersonError::BadIdentifier(e.to_string()))
 }
@@ -82,12 +80,7 @@ pub async fn load(pool: &PgPool, key: &Identifier) -> Result<Person, PersonError
     .bind(subject_id)
     .fetch_all(pool)
     .await?;
-    Ok(Person {
-        subject_id,
-        identifiers,
-        details,
-        timeline,
-    })
+    Ok(Person { subject_id, identifiers, details, timeline })
 }
 
 /// A one-line summary of an event's payload for the timeline table.
@@ -100,49 +93,26 @@ fn summary(event_type: &str, p: &serde_json::Value) -> String {
                 parts.push(format!("opiates {} cocaine {}", s("opiates"), s("cocaine")));
             }
             if !s("next_court").is_empty() {
-                parts.push(format!(
-                    "to {} on {}",
-                    s("next_court"),
-                    s("next_court_date")
-                ));
+                parts.push(format!("to {} on {}", s("next_court"), s("next_court_date")));
             }
             parts.retain(|x| !x.is_empty());
             parts.join(" ")
         }
-        "BailDecision" | "WarrantExecuted" => format!(
-            "{} to {} on {}",
-            s("bail_status"),
-            s("next_court"),
-            s("next_court_date")
-        ),
-        "HearingResulted" => format!(
-            "{} {} {} {}",
-            s("court"),
-            s("hearing_type"),
-            s("outcome"),
-            s("next_hearing_date")
-        ),
+        "BailDecision" | "WarrantExecuted" => {
+            format!("{} to {} on {}", s("bail_status"), s("next_court"), s("next_court_date"))
+        }
+        "HearingResulted" => {
+            format!("{} {} {} {}", s("court"), s("hearing_type"), s("outcome"), s("next_hearing_date"))
+        }
         "OrderMade" => format!(
             "{} {} {}",
             s("court"),
             s("order_type"),
-            p.get("length_months")
-                .map(|v| v.to_string())
-                .unwrap_or_default()
+            p.get("length_months").map(|v| v.to_string()).unwrap_or_default()
         ),
         "WarrantIssued" => format!("{} {} {}", s("court"), s("warrant_type"), s("reason")),
-        "SupervisionStarted" => format!(
-            "order {} {} at {}",
-            s("order_id"),
-            s("order_type"),
-            s("court")
-        ),
-        "AppointmentOutcome" => format!(
-            "{} {} {}",
-            s("appointment_type"),
-            s("appointment_date"),
-            s("outcome_code")
-        ),
+        "SupervisionStarted" => format!("order {} {} at {}", s("order_id"), s("order_type"), s("court")),
+        "AppointmentOutcome" => format!("{} {} {}", s("appointment_type"), s("appointment_date"), s("outcome_code")),
         "BreachInitiated" => format!("order {} to {}", s("order_id"), s("court")),
         "PreSentenceReport" => format!("{} for {}", s("status"), s("court")),
         "RiskRegistration" => format!("{} {}", s("action"), s("register_type")),
@@ -155,13 +125,9 @@ fn summary(event_type: &str, p: &serde_json::Value) -> String {
             s("benzodiazepines")
         ),
         "TreatmentEpisode" => format!("{} {}", s("episode_event"), s("event_date")),
-        "ConsentChanged" => format!(
-            "{} {} from {} to {}",
-            s("decision"),
-            s("scope"),
-            s("effective_date"),
-            s("expiry_date")
-        ),
+        "ConsentChanged" => {
+            format!("{} {} from {} to {}", s("decision"), s("scope"), s("effective_date"), s("expiry_date"))
+        }
         _ => String::new(),
     }
 }
@@ -169,21 +135,12 @@ fn summary(event_type: &str, p: &serde_json::Value) -> String {
 pub fn render_table(p: &Person) -> String {
     let mut out = format!("Subject {}\n\nIdentifiers:\n", p.subject_id);
     for i in &p.identifiers {
-        out.push_str(&format!(
-            "  {:<10} {:<16} (first from {})\n",
-            i.scheme, i.value, i.source_agency
-        ));
+        out.push_str(&format!("  {:<10} {:<16} (first from {})\n", i.scheme, i.value, i.source_agency));
     }
     out.push_str("\nNames and dates of birth seen:\n");
     for d in &p.details {
-        let dob = d
-            .date_of_birth
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "-".into());
-        out.push_str(&format!(
-            "  {:<28} {:<10}  ({})\n",
-            d.name, dob, d.source_agency
-        ));
+        let dob = d.date_of_birth.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+        out.push_str(&format!("  {:<28} {:<10}  ({})\n", d.name, dob, d.source_agency));
     }
     out.push_str(&format!("\nTimeline ({} events):\n", p.timeline.len()));
     for e in &p.timeline {

@@ -26,6 +26,9 @@ pub struct Hub {
     pub pool: PgPool,
     pub clock: Clock,
     pub stats: Stats,
+    pub sharing: crate::sharing::Sharing,
+    /// Woken after each commit that queued deliveries.
+    pub publisher_wakeup: tokio::sync::Notify,
 }
 
 /// Counters of the hub's work (tests wait on them; metrics read them).
@@ -47,10 +50,7 @@ pub struct Inbound {
 }
 
 pub fn event_id(agency: &str, message_id: &str, position: u32, event_type: &str) -> Uuid {
-    Uuid::new_v5(
-        &EVENT_NAMESPACE,
-        format!("{agency}\u{1f}{message_id}\u{1f}{position}\u{1f}{event_type}").as_bytes(),
-    )
+    Uuid::new_v5(&EVENT_NAMESPACE, format!("{agency}\u{1f}{message_id}\u{1f}{position}\u{1f}{event_type}").as_bytes())
 }
 
 /// The message id, or (when the publisher gave none) SHA-256 of routing key and body.
@@ -72,10 +72,7 @@ impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
     pub async fn process(&self, msg: &Inbound) -> Result<Applied, StoreError> {
         let now = self.clock.now();
-        let (key_agency, connector) = msg
-            .routing_key
-            .split_once('.')
-            .unwrap_or((msg.routing_key.as_str(), ""));
+        let (key_agency, connector) = msg.routing_key.split_once('.').unwrap_or((msg.routing_key.as_str(), ""));
         let env = Envelope {
             agency: msg.queue_agency.clone(),
             connector: connector.to_string(),
@@ -83,9 +80,7 @@ impl Hub {
             message_id: message_id(msg),
         };
         let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-        self.process_in_span(msg, env, key_agency, connector, now)
-            .instrument(span)
-            .await
+        self.process_in_span(msg, env, key_agency, connector, now).instrument(span).await
     }
 
     async fn process_in_span(
@@ -100,27 +95,17 @@ impl Hub {
         let archive_id = inbound::archive(&self.pool, &env, &msg.body, &headers, now).await?;
         if inbound::seen(&self.pool, &env).await? {
             tracing::info!("already processed: nothing changes");
-            return Ok(Applied::Duplicate {
-                dead_letters: inbound::pending_dead_letters(&self.pool, &env).await?,
-            });
+            return Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(&self.pool, &env).await? });
         }
         let items = match self.admit(msg, key_agency, connector) {
             Ok(()) => self.prepare(&env, &msg.body, now),
-            Err(refusal) => vec![ReadyItem::Refused {
-                position: 0,
-                refusal,
-                raw: msg.body.clone(),
-            }],
+            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
         };
-        let applied = inbound::apply(&self.pool, &env, archive_id, &items, now).await?;
-        if let Applied::Stored {
-            events,
-            refused,
-            kept,
-            conflicts,
-            ..
-        } = &applied
-        {
+        let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now).await?;
+        if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
+            self.publisher_wakeup.notify_one();
+        }
+        if let Applied::Stored { events, refused, kept, conflicts, .. } = &applied {
             tracing::info!(events, refused, kept, conflicts, "stored");
         }
         Ok(applied)
@@ -146,12 +131,10 @@ impl Hub {
                 format!("published by broker user {user} under agency {key_agency}'s routing key"),
             ));
         }
-        let agency = self.settings.agency(key_agency).ok_or_else(|| {
-            Refusal::new(
-                "unknown_agency",
-                format!("agency {key_agency} is not configured"),
-            )
-        })?;
+        let agency = self
+            .settings
+            .agency(key_agency)
+            .ok_or_else(|| Refusal::new("unknown_agency", format!("agency {key_agency} is not configured")))?;
         if !agency.connectors.iter().any(|c| c == connector) {
             return Err(Refusal::new(
                 "unknown_connector",
@@ -174,35 +157,14 @@ impl Hub {
     /// Runs the connector and validates every event (pure: no broker, no store).
     pub fn prepare(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
         let Some(connector) = self.connectors.get(&env.connector) else {
-            let refusal = Refusal::new(
-                "unknown_connector",
-                format!("no connector {:?} is loaded", env.connector),
-            );
-            return vec![ReadyItem::Refused {
-                position: 0,
-                refusal,
-                raw: body.to_vec(),
-            }];
+            let refusal = Refusal::new("unknown_connector", format!("no connector {:?} is loaded", env.connector));
+            return vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }];
         };
-        let codes = self
-            .settings
-            .agency(&env.agency)
-            .map(|a| a.codes.clone())
-            .unwrap_or_default();
-        let publisher = Publisher {
-            agency: &env.agency,
-            codes: &codes,
-        };
+        let codes = self.settings.agency(&env.agency).map(|a| a.codes.clone()).unwrap_or_default();
+        let publisher = Publisher { agency: &env.agency, codes: &codes };
         match connector.parse(body, &publisher) {
-            Err(refusal) => vec![ReadyItem::Refused {
-                position: 0,
-                refusal,
-                raw: body.to_vec(),
-            }],
-            Ok(outcomes) => outcomes
-                .into_iter()
-                .map(|o| ready(self.schemas, env, o, now))
-                .collect(),
+            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }],
+            Ok(outcomes) => outcomes.into_iter().map(|o| ready(self.schemas, env, o, now)).collect(),
         }
     }
 }
@@ -211,45 +173,18 @@ impl Hub {
 fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<Utc>) -> ReadyItem {
     match outcome {
         ItemOutcome::Kept { position, label } => ReadyItem::Kept { position, label },
-        ItemOutcome::Refused {
-            position,
-            refusal,
-            raw,
-        } => ReadyItem::Refused {
-            position,
-            refusal,
-            raw,
-        },
-        ItemOutcome::Events {
-            position,
-            subject,
-            events,
-        } => {
+        ItemOutcome::Refused { position, refusal, raw } => ReadyItem::Refused { position, refusal, raw },
+        ItemOutcome::Events { position, subject, events } => {
             let mut ready_events = Vec::with_capacity(events.len());
             for e in events {
                 let Some(data_class) = event_types::data_class(&e.event_type) else {
-                    let refusal = Refusal::new(
-                        "schema",
-                        format!("event type {} has no data class", e.event_type),
-                    );
-                    return ReadyItem::Refused {
-                        position,
-                        refusal,
-                        raw: Vec::new(),
-                    };
+                    let refusal = Refusal::new("schema", format!("event type {} has no data class", e.event_type));
+                    return ReadyItem::Refused { position, refusal, raw: Vec::new() };
                 };
                 let event_id = event_id(&env.agency, &env.message_id, position, &e.event_type);
                 let payload = Json::Object(e.payload);
-                let update = update_json(
-                    env,
-                    &subject,
-                    event_id,
-                    &e.event_type,
-                    data_class,
-                    e.occurred_at,
-                    now,
-                    &payload,
-                );
+                let update =
+                    update_json(env, &subject, event_id, &e.event_type, data_class, e.occurred_at, now, &payload);
                 match schemas.encode_datum(&update) {
                     Ok(avro) => ready_events.push(ReadyEvent {
                         event_id,
@@ -262,24 +197,13 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                     Err(err) => {
                         let refusal = Refusal::new(
                             "schema",
-                            format!(
-                                "item {position}: {} does not fit its schema: {err}",
-                                e.event_type
-                            ),
+                            format!("item {position}: {} does not fit its schema: {err}", e.event_type),
                         );
-                        return ReadyItem::Refused {
-                            position,
-                            refusal,
-                            raw: Vec::new(),
-                        };
+                        return ReadyItem::Refused { position, refusal, raw: Vec::new() };
                     }
                 }
             }
-            ReadyItem::Events {
-                position,
-                subject,
-                events: ready_events,
-            }
+            ReadyItem::Events { position, subject, events: ready_events }
         }
     }
 }

@@ -36,7 +36,7 @@ impl Sandbox {
         let names = Names::new(&settings.broker.prefix);
         let hub = Arc::new(crate::cli::build_hub(settings).await?);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(consume::run(hub.clone(), stopped));
+        let task = tokio::spawn(crate::service::run(hub.clone(), stopped));
         let conn = crate::broker::connect(&hub.settings.broker.url).await?;
         let ch = publish::confirm_channel(&conn).await?;
         Ok(Sandbox { hub, names, conn, ch, admin_url, stop, task: Some(task) })

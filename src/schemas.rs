@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use apache_avro::rabin::Rabin;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::Schema;
 use apache_avro::types::Value;
@@ -67,44 +66,25 @@ impl Schemas {
     fn build(sources: &[(&str, &str)]) -> Result<Schemas, SchemaError> {
         let mut files = BTreeMap::new();
         for (stem, text) in sources {
-            let json: Json = serde_json::from_str(text).map_err(|e| SchemaError::Invalid {
-                file: format!("{stem}.avsc"),
-                message: e.to_string(),
-            })?;
+            let json: Json = serde_json::from_str(text)
+                .map_err(|e| SchemaError::Invalid { file: format!("{stem}.avsc"), message: e.to_string() })?;
             files.insert(stem.to_string(), json);
         }
         let envelope_json = expand(&files)?;
-        let schema = Schema::parse(&envelope_json).map_err(|e| SchemaError::Invalid {
-            file: format!("{ENVELOPE}.avsc"),
-            message: e.to_string(),
-        })?;
+        let schema = Schema::parse(&envelope_json)
+            .map_err(|e| SchemaError::Invalid { file: format!("{ENVELOPE}.avsc"), message: e.to_string() })?;
         let envelope: &'static Schema = Box::leak(Box::new(schema));
-        let fp = envelope.fingerprint::<Rabin>().bytes;
-        let mut fingerprint = [0u8; 8];
-        fingerprint.copy_from_slice(&fp[..8]);
-        let writer = GenericDatumWriter::builder(envelope)
-            .build()
-            .map_err(|e| SchemaError::Avro(e.to_string()))?;
-        let reader = GenericDatumReader::builder(envelope)
-            .build()
-            .map_err(|e| SchemaError::Avro(e.to_string()))?;
+        let fingerprint = rabin_fingerprint(parsing_canonical_form(&envelope_json, NAMESPACE).as_bytes()).to_le_bytes();
+        let writer = GenericDatumWriter::builder(envelope).build().map_err(|e| SchemaError::Avro(e.to_string()))?;
+        let reader = GenericDatumReader::builder(envelope).build().map_err(|e| SchemaError::Avro(e.to_string()))?;
         let events = event_schemas(envelope)?;
-        Ok(Schemas {
-            files,
-            envelope_json,
-            envelope,
-            writer,
-            reader,
-            fingerprint,
-            events,
-        })
+        Ok(Schemas { files, envelope_json, envelope, writer, reader, fingerprint, events })
     }
 
-    /// The fingerprint as fastavro and most tools print it (big-endian hex).
+    /// The fingerprint in hex, bytes in the order they are written (as the Avro specification
+    /// and fastavro print it).
     pub fn fingerprint_hex(&self) -> String {
-        let mut be = self.fingerprint;
-        be.reverse();
-        hex::encode(be)
+        hex::encode(self.fingerprint)
     }
 
     pub fn envelope(&self) -> &Schema {
@@ -114,9 +94,7 @@ impl Schemas {
     /// Validates an `Update` (JSON shape) against the envelope and encodes it as an Avro datum.
     pub fn encode_datum(&self, update: &Json) -> Result<Vec<u8>, SchemaError> {
         let value = to_avro(update, self.envelope, ENVELOPE)?;
-        self.writer
-            .write_value_to_vec(value)
-            .map_err(|e| SchemaError::Avro(e.to_string()))
+        self.writer.write_value_to_vec(value).map_err(|e| SchemaError::Avro(e.to_string()))
     }
 
     /// Single-object encoding: `C3 01`, the fingerprint, then the datum.
@@ -132,10 +110,7 @@ impl Schemas {
     /// Decodes a datum written with the envelope back to the JSON shape.
     pub fn decode_datum(&self, bytes: &[u8]) -> Result<Json, SchemaError> {
         let mut cursor = bytes;
-        let value = self
-            .reader
-            .read_value(&mut cursor)
-            .map_err(|e| SchemaError::Avro(e.to_string()))?;
+        let value = self.reader.read_value(&mut cursor).map_err(|e| SchemaError::Avro(e.to_string()))?;
         Ok(from_avro(&value))
     }
 
@@ -145,10 +120,7 @@ impl Schemas {
             return Err(SchemaError::Avro("not single-object encoded".into()));
         }
         if bytes[2..10] != self.fingerprint {
-            return Err(SchemaError::Avro(format!(
-                "unknown schema fingerprint {}",
-                hex::encode(&bytes[2..10])
-            )));
+            return Err(SchemaError::Avro(format!("unknown schema fingerprint {}", hex::encode(&bytes[2..10]))));
         }
         self.decode_datum(&bytes[10..])
     }
@@ -173,20 +145,10 @@ fn event_schemas(envelope: &Schema) -> Result<BTreeMap<String, EventSchema>, Sch
             let mut nested = BTreeMap::new();
             for f in &r.fields {
                 if let Some(inner) = record_inside(&f.schema) {
-                    nested.insert(
-                        f.name.clone(),
-                        inner.fields.iter().map(|g| g.name.clone()).collect(),
-                    );
+                    nested.insert(f.name.clone(), inner.fields.iter().map(|g| g.name.clone()).collect());
                 }
             }
-            out.insert(
-                r.name.name().to_string(),
-                EventSchema {
-                    union_index: i as u32,
-                    fields,
-                    nested,
-                },
-            );
+            out.insert(r.name.name().to_string(), EventSchema { union_index: i as u32, fields, nested });
         }
     }
     Ok(out)
@@ -210,10 +172,9 @@ fn expand(files: &BTreeMap<String, Json>) -> Result<Json, SchemaError> {
             named.insert(full_name(name, json), stem.clone());
         }
     }
-    let root = files.get(ENVELOPE).ok_or_else(|| SchemaError::Invalid {
-        file: format!("{ENVELOPE}.avsc"),
-        message: "missing".into(),
-    })?;
+    let root = files
+        .get(ENVELOPE)
+        .ok_or_else(|| SchemaError::Invalid { file: format!("{ENVELOPE}.avsc"), message: "missing".into() })?;
     let mut defined = BTreeSet::new();
     inline(root, files, &named, &mut defined)
 }
@@ -222,10 +183,7 @@ fn full_name(name: &str, json: &Json) -> String {
     if name.contains('.') {
         name.to_string()
     } else {
-        let ns = json
-            .get("namespace")
-            .and_then(Json::as_str)
-            .unwrap_or(NAMESPACE);
+        let ns = json.get("namespace").and_then(Json::as_str).unwrap_or(NAMESPACE);
         format!("{ns}.{name}")
     }
 }
@@ -238,30 +196,20 @@ fn inline(
 ) -> Result<Json, SchemaError> {
     Ok(match json {
         Json::String(s) => {
-            let full = if s.contains('.') {
-                s.clone()
-            } else {
-                format!("{NAMESPACE}.{s}")
-            };
+            let full = if s.contains('.') { s.clone() } else { format!("{NAMESPACE}.{s}") };
             match named.get(&full) {
                 Some(stem) if !defined.contains(&full) => {
-                    let def = files
-                        .get(stem)
-                        .ok_or_else(|| SchemaError::Avro(format!("no file for {full}")))?;
+                    let def = files.get(stem).ok_or_else(|| SchemaError::Avro(format!("no file for {full}")))?;
                     inline(def, files, named, defined)?
                 }
                 _ => json.clone(),
             }
         }
-        Json::Array(items) => Json::Array(
-            items
-                .iter()
-                .map(|i| inline(i, files, named, defined))
-                .collect::<Result<_, _>>()?,
-        ),
+        Json::Array(items) => {
+            Json::Array(items.iter().map(|i| inline(i, files, named, defined)).collect::<Result<_, _>>()?)
+        }
         Json::Object(obj) => {
-            if let (Some(Json::String(kind)), Some(Json::String(name))) =
-                (obj.get("type"), obj.get("name"))
+            if let (Some(Json::String(kind)), Some(Json::String(name))) = (obj.get("type"), obj.get("name"))
                 && matches!(kind.as_str(), "record" | "enum" | "fixed")
             {
                 defined.insert(full_name(name, json));
@@ -281,11 +229,84 @@ fn inline(
     })
 }
 
-fn mismatch(path: &str, message: impl Into<String>) -> SchemaError {
-    SchemaError::Mismatch {
-        path: path.to_string(),
-        message: message.into(),
+/// The Parsing Canonical Form of the Avro specification: full names, only the attributes that
+/// matter for reading (logical types, docs and defaults stripped), fixed attribute order, no
+/// whitespace. (apache-avro keeps `{"type":"string"}` for logical types, which other libraries
+/// do not; subscribers find the schema by this fingerprint, so it must be the standard one.)
+pub fn parsing_canonical_form(schema: &Json, namespace: &str) -> String {
+    match schema {
+        Json::String(s) => Json::String(full(s, namespace)).to_string(),
+        Json::Array(branches) => {
+            format!("[{}]", branches.iter().map(|b| parsing_canonical_form(b, namespace)).collect::<Vec<_>>().join(","))
+        }
+        Json::Object(obj) => {
+            let kind = obj.get("type").cloned().unwrap_or(Json::Null);
+            let kind_name = kind.as_str().unwrap_or_default();
+            if !matches!(kind_name, "record" | "error" | "enum" | "fixed" | "array" | "map") {
+                // A primitive (possibly with a logical type): its simple form.
+                return parsing_canonical_form(&kind, namespace);
+            }
+            let mut parts = Vec::new();
+            let mut inner_ns = namespace.to_string();
+            if let Some(name) = obj.get("name").and_then(Json::as_str) {
+                let ns = obj.get("namespace").and_then(Json::as_str).unwrap_or(namespace);
+                let full_name = full(name, ns);
+                inner_ns = full_name.rsplit_once('.').map_or(String::new(), |(n, _)| n.to_string());
+                parts.push(format!("\"name\":{}", Json::String(full_name)));
+            }
+            let kind_out = if kind_name == "error" { "record" } else { kind_name };
+            parts.push(format!("\"type\":{}", Json::String(kind_out.to_string())));
+            if let Some(Json::Array(fields)) = obj.get("fields") {
+                let fs: Vec<String> = fields
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{{\"name\":{},\"type\":{}}}",
+                            f.get("name").cloned().unwrap_or(Json::Null),
+                            parsing_canonical_form(f.get("type").unwrap_or(&Json::Null), &inner_ns)
+                        )
+                    })
+                    .collect();
+                parts.push(format!("\"fields\":[{}]", fs.join(",")));
+            }
+            if let Some(symbols) = obj.get("symbols") {
+                parts.push(format!("\"symbols\":{symbols}"));
+            }
+            if let Some(items) = obj.get("items") {
+                parts.push(format!("\"items\":{}", parsing_canonical_form(items, &inner_ns)));
+            }
+            if let Some(values) = obj.get("values") {
+                parts.push(format!("\"values\":{}", parsing_canonical_form(values, &inner_ns)));
+            }
+            if let Some(size) = obj.get("size") {
+                parts.push(format!("\"size\":{size}"));
+            }
+            format!("{{{}}}", parts.join(","))
+        }
+        other => other.to_string(),
     }
+}
+
+const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
+
+fn full(name: &str, namespace: &str) -> String {
+    if name.contains('.') || PRIMITIVES.contains(&name) || namespace.is_empty() {
+        name.to_string()
+    } else {
+        format!("{namespace}.{name}")
+    }
+}
+
+/// CRC-64-AVRO (Rabin) fingerprint, as the Avro specification defines it.
+pub fn rabin_fingerprint(bytes: &[u8]) -> u64 {
+    const EMPTY: u64 = 0xc15d_213a_a4d7_a795;
+    let table: Vec<u64> =
+        (0..256u64).map(|i| (0..8).fold(i, |fp, _| (fp >> 1) ^ (EMPTY & (fp & 1).wrapping_neg()))).collect();
+    bytes.iter().fold(EMPTY, |fp, b| (fp >> 8) ^ table[((fp ^ u64::from(*b)) & 0xff) as usize])
+}
+
+fn mismatch(path: &str, message: impl Into<String>) -> SchemaError {
+    SchemaError::Mismatch { path: path.to_string(), message: message.into() }
 }
 
 /// Converts the JSON shape to an Avro value, validating it against `schema`.
@@ -295,55 +316,30 @@ pub fn to_avro(json: &Json, schema: &Schema, path: &str) -> Result<Value, Schema
             Json::Null => Value::Null,
             _ => return Err(mismatch(path, "expected null")),
         },
-        Schema::Boolean => Value::Boolean(
-            json.as_bool()
-                .ok_or_else(|| mismatch(path, "expected a boolean"))?,
-        ),
+        Schema::Boolean => Value::Boolean(json.as_bool().ok_or_else(|| mismatch(path, "expected a boolean"))?),
         Schema::Int => {
-            let n = json
-                .as_i64()
-                .ok_or_else(|| mismatch(path, "expected an integer"))?;
+            let n = json.as_i64().ok_or_else(|| mismatch(path, "expected an integer"))?;
             Value::Int(i32::try_from(n).map_err(|_| mismatch(path, "integer out of range"))?)
         }
-        Schema::Long => Value::Long(
-            json.as_i64()
-                .ok_or_else(|| mismatch(path, "expected an integer"))?,
-        ),
-        Schema::Double => Value::Double(
-            json.as_f64()
-                .ok_or_else(|| mismatch(path, "expected a number"))?,
-        ),
-        Schema::String => Value::String(
-            json.as_str()
-                .ok_or_else(|| mismatch(path, "expected text"))?
-                .to_string(),
-        ),
+        Schema::Long => Value::Long(json.as_i64().ok_or_else(|| mismatch(path, "expected an integer"))?),
+        Schema::Double => Value::Double(json.as_f64().ok_or_else(|| mismatch(path, "expected a number"))?),
+        Schema::String => Value::String(json.as_str().ok_or_else(|| mismatch(path, "expected text"))?.to_string()),
         Schema::Uuid(_) => {
-            let s = json
-                .as_str()
-                .ok_or_else(|| mismatch(path, "expected a UUID"))?;
+            let s = json.as_str().ok_or_else(|| mismatch(path, "expected a UUID"))?;
             Value::Uuid(uuid::Uuid::parse_str(s).map_err(|_| mismatch(path, "not a UUID"))?)
         }
         Schema::Date => {
-            let s = json
-                .as_str()
-                .ok_or_else(|| mismatch(path, "expected a date YYYY-MM-DD"))?;
-            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| mismatch(path, "not a date YYYY-MM-DD"))?;
+            let s = json.as_str().ok_or_else(|| mismatch(path, "expected a date YYYY-MM-DD"))?;
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| mismatch(path, "not a date YYYY-MM-DD"))?;
             Value::Date(days_since_epoch(d))
         }
         Schema::TimestampMicros => {
-            let s = json
-                .as_str()
-                .ok_or_else(|| mismatch(path, "expected an RFC 3339 instant"))?;
-            let t = DateTime::parse_from_rfc3339(s)
-                .map_err(|_| mismatch(path, "not an RFC 3339 instant"))?;
+            let s = json.as_str().ok_or_else(|| mismatch(path, "expected an RFC 3339 instant"))?;
+            let t = DateTime::parse_from_rfc3339(s).map_err(|_| mismatch(path, "not an RFC 3339 instant"))?;
             Value::TimestampMicros(t.timestamp_micros())
         }
         Schema::Array(a) => {
-            let items = json
-                .as_array()
-                .ok_or_else(|| mismatch(path, "expected a list"))?;
+            let items = json.as_array().ok_or_else(|| mismatch(path, "expected a list"))?;
             Value::Array(
                 items
                     .iter()
@@ -383,15 +379,10 @@ pub fn to_avro(json: &Json, schema: &Schema, path: &str) -> Result<Value, Schema
             }
         }
         Schema::Record(r) => {
-            let obj = json
-                .as_object()
-                .ok_or_else(|| mismatch(path, format!("expected a {} record", r.name.name())))?;
+            let obj = json.as_object().ok_or_else(|| mismatch(path, format!("expected a {} record", r.name.name())))?;
             for key in obj.keys() {
                 if !r.lookup.contains_key(key) {
-                    return Err(mismatch(
-                        &format!("{path}.{key}"),
-                        format!("{} has no field {key}", r.name.name()),
-                    ));
+                    return Err(mismatch(&format!("{path}.{key}"), format!("{} has no field {key}", r.name.name())));
                 }
             }
             let mut fields = Vec::with_capacity(r.fields.len());
@@ -413,10 +404,7 @@ pub fn to_avro(json: &Json, schema: &Schema, path: &str) -> Result<Value, Schema
             Value::Record(fields)
         }
         other => {
-            return Err(mismatch(
-                path,
-                format!("schema type {other:?} is not used by Tracker"),
-            ));
+            return Err(mismatch(path, format!("schema type {other:?} is not used by Tracker")));
         }
     })
 }
@@ -427,10 +415,8 @@ fn payload_to_avro(
     schema: &Schema,
     path: &str,
 ) -> Result<Value, SchemaError> {
-    let event_type = envelope
-        .get("event_type")
-        .and_then(Json::as_str)
-        .ok_or_else(|| mismatch(path, "event_type missing"))?;
+    let event_type =
+        envelope.get("event_type").and_then(Json::as_str).ok_or_else(|| mismatch(path, "event_type missing"))?;
     let Schema::Union(u) = schema else {
         return Err(mismatch(path, "payload is not a union"));
     };
@@ -440,10 +426,7 @@ fn payload_to_avro(
         .enumerate()
         .find(|(_, v)| matches!(v, Schema::Record(r) if r.name.name() == event_type))
         .ok_or_else(|| mismatch(path, format!("no schema for event type {event_type}")))?;
-    Ok(Value::Union(
-        i as u32,
-        Box::new(to_avro(payload, branch, path)?),
-    ))
+    Ok(Value::Union(i as u32, Box::new(to_avro(payload, branch, path)?)))
 }
 
 fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -464,11 +447,7 @@ pub fn from_avro(value: &Value) -> Json {
         Value::Uuid(u) => Json::String(u.to_string()),
         Value::Date(d) => {
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-            Json::String(
-                (epoch + chrono::Duration::days(i64::from(*d)))
-                    .format("%Y-%m-%d")
-                    .to_string(),
-            )
+            Json::String((epoch + chrono::Duration::days(i64::from(*d))).format("%Y-%m-%d").to_string())
         }
         Value::TimestampMicros(us) => Json::String(
             DateTime::<Utc>::from_timestamp_micros(*us)
@@ -477,12 +456,7 @@ pub fn from_avro(value: &Value) -> Json {
         ),
         Value::Union(_, inner) => from_avro(inner),
         Value::Array(items) => Json::Array(items.iter().map(from_avro).collect()),
-        Value::Record(fields) => Json::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), from_avro(v)))
-                .collect(),
-        ),
+        Value::Record(fields) => Json::Object(fields.iter().map(|(k, v)| (k.clone(), from_avro(v))).collect()),
         Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), from_avro(v))).collect()),
         other => Json::String(format!("{other:?}")),
     }
@@ -494,11 +468,10 @@ pub fn check_compatibility(released: &BTreeMap<String, Json>) -> Result<Vec<Stri
     let current = get()?;
     let old = Schemas::build_from_json(released)?;
     let mut problems = Vec::new();
-    if let Err(e) = apache_avro::schema_compatibility::SchemaCompatibility::can_read(
-        old.envelope,
-        current.envelope,
-    ) {
-        problems.push(format!("Update (with every event type): new schemas cannot read data written with the released ones: {e}"));
+    if let Err(e) = apache_avro::schema_compatibility::SchemaCompatibility::can_read(old.envelope, current.envelope) {
+        problems.push(format!(
+            "Update (with every event type): new schemas cannot read data written with the released ones: {e}"
+        ));
     }
     for name in old.events.keys() {
         if !current.events.contains_key(name) {
@@ -510,14 +483,8 @@ pub fn check_compatibility(released: &BTreeMap<String, Json>) -> Result<Vec<Stri
 
 impl Schemas {
     fn build_from_json(files: &BTreeMap<String, Json>) -> Result<Schemas, SchemaError> {
-        let texts: Vec<(String, String)> = files
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect();
-        let refs: Vec<(&str, &str)> = texts
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let texts: Vec<(String, String)> = files.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let refs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         Schemas::build(&refs)
     }
 }
@@ -545,6 +512,13 @@ mod tests {
                         "name": "Daniel O'Hara", "date_of_birth": "1991-02-14"},
             "payload": {"custody_ref": "05CL/26/004512", "offence_date": "2026-10-28"},
         })
+    }
+
+    #[test]
+    fn rabin_fingerprint_matches_the_specification_examples() {
+        // From the Avro specification's test vectors: fingerprint of the schema "int".
+        assert_eq!(rabin_fingerprint(br#""int""#), 0x7275_d51a_3f39_5c8f);
+        assert_eq!(parsing_canonical_form(&serde_json::json!({"type": "int", "logicalType": "date"}), "x"), r#""int""#);
     }
 
     #[test]

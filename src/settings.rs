@@ -26,6 +26,7 @@ pub struct Settings {
     pub paths: Paths,
     pub clock: ClockSettings,
     pub log: LogSettings,
+    pub sharing: SharingSettings,
     pub agencies: BTreeMap<String, AgencySettings>,
 }
 
@@ -55,6 +56,26 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Paths {
     pub connectors: PathBuf,
+    /// One file of sharing agreements per owning agency (or kind of agency).
+    pub agreements: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharingSettings {
+    /// How long an event keeps an agency involved with the person it names.
+    pub involvement_months: u32,
+}
+
+/// How a subscriber receives its deliveries.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryFormat {
+    /// Avro single-object encoding of `tracker.v1.Update`.
+    #[default]
+    Avro,
+    /// The same record as plain JSON.
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,24 +115,22 @@ pub struct AgencySettings {
     pub connectors: Vec<String>,
     /// Codes the agency's own payloads carry; a payload code must start with one of them.
     pub codes: Vec<String>,
+    #[serde(default)]
+    pub delivery: DeliveryFormat,
 }
 
 impl Settings {
     /// Loads the layered configuration from `config_dir`.
     pub fn load(config_dir: &Path) -> Result<Self, SettingsError> {
         let env_name = std::env::var("TRACKER_ENV").unwrap_or_default();
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(config_dir.join("default.toml")).required(true));
+        let mut builder =
+            config::Config::builder().add_source(config::File::from(config_dir.join("default.toml")).required(true));
         if !env_name.is_empty() {
-            builder = builder.add_source(
-                config::File::from(config_dir.join(format!("{env_name}.toml"))).required(true),
-            );
+            builder =
+                builder.add_source(config::File::from(config_dir.join(format!("{env_name}.toml"))).required(true));
         }
         let builder = builder.add_source(
-            config::Environment::with_prefix("TRACKER")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+            config::Environment::with_prefix("TRACKER").prefix_separator("__").separator("__").try_parsing(true),
         );
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.fixed_clock()?;
@@ -134,10 +153,7 @@ impl Settings {
         for (agency, a) in &self.agencies {
             for c in &a.connectors {
                 if !known.contains(c) {
-                    return Err(SettingsError::UnknownConnector {
-                        agency: agency.clone(),
-                        connector: c.clone(),
-                    });
+                    return Err(SettingsError::UnknownConnector { agency: agency.clone(), connector: c.clone() });
                 }
             }
         }

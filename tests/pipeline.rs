@@ -74,17 +74,10 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
 
     // Each person is one subject across the agencies that know them.
     let daniel = subject_of(&hub, "PNC", "2019/0012345G").await;
-    for (scheme, value) in [
-        ("CRO", "012345/19R"),
-        ("CRN", "X481516"),
-        ("TREATMENT", "TRK0004417"),
-        ("NHS", "4857773457"),
-    ] {
-        assert_eq!(
-            subject_of(&hub, scheme, value).await,
-            daniel,
-            "{scheme} {value} links to Daniel"
-        );
+    for (scheme, value) in
+        [("CRO", "012345/19R"), ("CRN", "X481516"), ("TREATMENT", "TRK0004417"), ("NHS", "4857773457")]
+    {
+        assert_eq!(subject_of(&hub, scheme, value).await, daniel, "{scheme} {value} links to Daniel");
     }
     let agencies: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT agency FROM events WHERE subject_id = $1 ORDER BY 1")
@@ -92,35 +85,25 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
             .fetch_all(hub.pool())
             .await
             .unwrap();
-    assert_eq!(
-        agencies,
-        ["court-b05lv00", "police-05", "probation", "treatment"]
-    );
+    assert_eq!(agencies, ["court-b05lv00", "police-05", "probation", "treatment"]);
     let marek = subject_of(&hub, "NOMS", "A1234BC").await;
     assert_eq!(subject_of(&hub, "PNC", "2010/0098765E").await, marek);
     let chloe = subject_of(&hub, "TREATMENT", "TRK0004502").await;
     assert_eq!(subject_of(&hub, "PNC", "2021/0456789D").await, chloe);
     // Four people of the month, and Shannon from the good row of the bad CSV file.
     assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 5);
-    assert_eq!(
-        hub.count("SELECT count(*) FROM identity_conflicts").await,
-        0
-    );
+    assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts").await, 0);
 
     // What each message became.
     assert_eq!(hub.count("SELECT count(*) FROM inbox").await, 26);
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 45);
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT name FROM subject_details WHERE subject_id = $1 ORDER BY 1",
-    )
-    .bind(chloe)
-    .fetch_all(hub.pool())
-    .await
-    .unwrap();
-    assert!(
-        names.contains(&"CHLOË BRENNAN".to_string()),
-        "Windows-1252 name decoded: {names:?}"
-    );
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT name FROM subject_details WHERE subject_id = $1 ORDER BY 1")
+            .bind(chloe)
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    assert!(names.contains(&"CHLOË BRENNAN".to_string()), "Windows-1252 name decoded: {names:?}");
 
     // The bad CSV: row 2 applied, rows 3 and 4 refused alone with their row numbers.
     let bad_csv = "police-custody-05CL-20261112-1400-bad-rows.csv";
@@ -132,17 +115,9 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
             .unwrap();
     assert_eq!(refusals.len(), 2);
     assert_eq!((refusals[0].0, refusals[0].1.as_str()), (3, "field_count"));
-    assert!(
-        refusals[0].2.starts_with("row 3: has 24 fields"),
-        "{}",
-        refusals[0].2
-    );
+    assert!(refusals[0].2.starts_with("row 3: has 24 fields"), "{}", refusals[0].2);
     assert_eq!((refusals[1].0, refusals[1].1.as_str()), (4, "bad_value"));
-    assert!(
-        refusals[1].2.contains("row 4") && refusals[1].2.contains("31/11/2026"),
-        "{}",
-        refusals[1].2
-    );
+    assert!(refusals[1].2.contains("row 4") && refusals[1].2.contains("31/11/2026"), "{}", refusals[1].2);
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE message_id = $1")
         .bind(bad_csv)
         .fetch_one(hub.pool())
@@ -152,25 +127,16 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
 
     // Whole-file refusals: nothing from them is applied, each says why.
     for (file, code, says) in [
-        (
-            "court-results-B05LV00-20261119-not-well-formed.xml",
-            "malformed",
-            "line 12",
-        ),
+        ("court-results-B05LV00-20261119-not-well-formed.xml", "malformed", "line 12"),
         ("probation-0011-not-json.json", "malformed", "column 247"),
-        (
-            "treatment-MERSDRG1-20261128-000420-truncated.dat",
-            "truncated",
-            "says 5 records, the file has 2",
-        ),
+        ("treatment-MERSDRG1-20261128-000420-truncated.dat", "truncated", "says 5 records, the file has 2"),
     ] {
-        let (position, got_code, reason): (i32, String, String) = sqlx::query_as(
-            "SELECT item_position, code, reason FROM refusals WHERE message_id = $1",
-        )
-        .bind(file)
-        .fetch_one(hub.pool())
-        .await
-        .unwrap();
+        let (position, got_code, reason): (i32, String, String) =
+            sqlx::query_as("SELECT item_position, code, reason FROM refusals WHERE message_id = $1")
+                .bind(file)
+                .fetch_one(hub.pool())
+                .await
+                .unwrap();
         assert_eq!((position, got_code.as_str()), (0, code), "{file}");
         assert!(reason.contains(says), "{file}: {reason}");
         let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE message_id = $1")
@@ -182,107 +148,67 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
     }
 
     // The unknown probation event type is kept and counted, not refused.
-    let kept: Vec<(String, String)> = sqlx::query_as("SELECT message_id, label FROM kept_items")
-        .fetch_all(hub.pool())
-        .await
-        .unwrap();
+    let kept: Vec<(String, String)> =
+        sqlx::query_as("SELECT message_id, label FROM kept_items").fetch_all(hub.pool()).await.unwrap();
     assert_eq!(
         kept,
-        [(
-            "probation-0010-unknown-event-type.json".to_string(),
-            "probation-case.address.changed".to_string()
-        )]
+        [("probation-0010-unknown-event-type.json".to_string(), "probation-case.address.changed".to_string())]
     );
-    let outcome: String = sqlx::query_scalar(
-        "SELECT outcome FROM inbox WHERE message_id = 'probation-0010-unknown-event-type.json'",
-    )
-    .fetch_one(hub.pool())
-    .await
-    .unwrap();
+    let outcome: String =
+        sqlx::query_scalar("SELECT outcome FROM inbox WHERE message_id = 'probation-0010-unknown-event-type.json'")
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
     assert_eq!(outcome, "kept");
 
     // Every refusal is dead-lettered with its reason, connector, original key and its own raw bytes.
     let dead = hub.drain(&hub.names.dead_queue()).await;
     assert_eq!(dead.len(), 5);
-    let row3 = dead
-        .iter()
-        .find(|m| header_text(m, "tracker-error").starts_with("row 3"))
-        .expect("row 3 dead letter");
+    let row3 = dead.iter().find(|m| header_text(m, "tracker-error").starts_with("row 3")).expect("row 3 dead letter");
     assert_eq!(header_text(row3, "tracker-connector"), "police-custody");
-    assert_eq!(
-        header_text(row3, "tracker-original-routing-key"),
-        "police-05.police-custody"
-    );
+    assert_eq!(header_text(row3, "tracker-original-routing-key"), "police-05.police-custody");
     assert_eq!(header_text(row3, "tracker-original-message-id"), bad_csv);
-    assert!(
-        String::from_utf8_lossy(&row3.delivery.data).starts_with("CHG,05CL/26/004601"),
-        "the row's own bytes"
-    );
-    assert_eq!(
-        hub.count("SELECT count(*) FROM refusals WHERE dead_lettered_at IS NULL")
-            .await,
-        0
-    );
+    assert!(String::from_utf8_lossy(&row3.delivery.data).starts_with("CHG,05CL/26/004601"), "the row's own bytes");
+    assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE dead_lettered_at IS NULL").await, 0);
 
     // Events are validated Avro: the stored bytes decode to the stored payload.
-    let (avro, payload): (Vec<u8>, serde_json::Value) = sqlx::query_as(
-        "SELECT avro, payload FROM events WHERE event_type = 'OrderMade' AND subject_id = $1",
-    )
-    .bind(daniel)
-    .fetch_one(hub.pool())
-    .await
-    .unwrap();
+    let (avro, payload): (Vec<u8>, serde_json::Value) =
+        sqlx::query_as("SELECT avro, payload FROM events WHERE event_type = 'OrderMade' AND subject_id = $1")
+            .bind(daniel)
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
     let decoded = hub.hub.schemas.decode_datum(&avro).unwrap();
     assert_eq!(decoded["payload"]["requirements"], payload["requirements"]);
     assert_eq!(decoded["payload"]["requirements"][1]["type"], "DRR");
 
     // Projections: Daniel's order and its requirements; the October clock change respected.
     assert_eq!(hub.count("SELECT count(*) FROM orders").await, 3);
-    assert_eq!(
-        hub.count("SELECT count(*) FROM order_requirements WHERE requirement = 'DRR'")
-            .await,
-        1
-    );
-    let arrested: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
-        "SELECT occurred_at FROM events WHERE event_type = 'Arrested' AND subject_id = $1",
+    assert_eq!(hub.count("SELECT count(*) FROM order_requirements WHERE requirement = 'DRR'").await, 1);
+    let arrested: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT occurred_at FROM events WHERE event_type = 'Arrested' AND subject_id = $1")
+            .bind(daniel)
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(arrested.to_rfc3339(), "2026-10-28T14:35:00+00:00", "GMT after 25 October");
+    let supervised: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT occurred_at FROM events WHERE event_type = 'SupervisionStarted' AND subject_id = $1",
     )
-    .bind(daniel)
+    .bind(marek)
     .fetch_one(hub.pool())
     .await
     .unwrap();
-    assert_eq!(
-        arrested.to_rfc3339(),
-        "2026-10-28T14:35:00+00:00",
-        "GMT after 25 October"
-    );
-    let supervised: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT occurred_at FROM events WHERE event_type = 'SupervisionStarted' AND subject_id = $1").bind(marek).fetch_one(hub.pool()).await.unwrap();
-    assert_eq!(
-        supervised.to_rfc3339(),
-        "2026-06-02T08:30:00+00:00",
-        "+01:00 offset honoured"
-    );
+    assert_eq!(supervised.to_rfc3339(), "2026-06-02T08:30:00+00:00", "+01:00 offset honoured");
 
     // person show: every identifier and the timeline across agencies.
-    let person = tracker::person::load(
-        hub.pool(),
-        &tracker::person::parse_key("PNC:20190012345G").unwrap(),
-    )
-    .await
-    .unwrap();
+    let person =
+        tracker::person::load(hub.pool(), &tracker::person::parse_key("PNC:20190012345G").unwrap()).await.unwrap();
     assert_eq!(person.identifiers.len(), 5);
     assert_eq!(person.timeline.len(), 19);
-    assert!(
-        person
-            .timeline
-            .windows(2)
-            .all(|w| w[0].occurred_at <= w[1].occurred_at)
-    );
+    assert!(person.timeline.windows(2).all(|w| w[0].occurred_at <= w[1].occurred_at));
     let table = tracker::person::render_table(&person);
-    assert!(
-        table.contains("TRK0004417") && table.contains("OrderMade"),
-        "{table}"
-    );
+    assert!(table.contains("TRK0004417") && table.contains("OrderMade"), "{table}");
 
     hub.finish().await;
 }
@@ -296,11 +222,7 @@ async fn publishing_everything_a_second_time_changes_no_row() {
     assert_eq!(dead_before, 5);
     hub.send_sample_plan().await;
     assert_eq!(row_counts(&hub).await, before);
-    assert_eq!(
-        hub.queue_depth(&hub.names.dead_queue()).await,
-        0,
-        "no dead letter twice"
-    );
+    assert_eq!(hub.queue_depth(&hub.names.dead_queue()).await, 0, "no dead letter twice");
     hub.finish().await;
 }
 
@@ -309,50 +231,25 @@ async fn a_payload_naming_another_agency_or_too_large_is_refused_whole() {
     let hub = TestHub::start_with(|s| s.limits.max_message_bytes = 4096).await;
     let samples = Path::new(SAMPLES);
     // A B05LV00 batch published by Bradford's court.
-    hub.send(
-        "court-b13bd00",
-        "court-results",
-        &samples.join("court-results-B05LV00-20261031.xml"),
-    )
-    .await;
-    let reason: String =
-        sqlx::query_scalar("SELECT reason FROM refusals WHERE agency = 'court-b13bd00'")
-            .fetch_one(hub.pool())
-            .await
-            .unwrap();
-    assert!(
-        reason.contains("B05LV00") && reason.contains("court-b13bd00"),
-        "{reason}"
-    );
-    // A Merseyside custody file published by West Yorkshire: each row names force 05.
-    hub.send(
-        "police-13",
-        "police-custody",
-        &samples.join("police-custody-05AN-20261110-1200.csv"),
-    )
-    .await;
-    assert_eq!(
-        hub.count(
-            "SELECT count(*) FROM refusals WHERE agency = 'police-13' AND code = 'wrong_publisher'"
-        )
-        .await,
-        2
-    );
-    // A connector the agency does not use.
-    hub.send_bytes("probation.police-custody", "x-1", b"RecordType\r\n")
-        .await;
-    assert_eq!(
-        hub.count("SELECT count(*) FROM refusals WHERE code = 'unknown_connector'")
-            .await,
-        1
-    );
-    // Too large.
-    hub.send_bytes("probation.probation-events", "big-1", &vec![b' '; 5000])
-        .await;
-    let reason: String = sqlx::query_scalar("SELECT reason FROM refusals WHERE code = 'too_large'")
+    hub.send("court-b13bd00", "court-results", &samples.join("court-results-B05LV00-20261031.xml")).await;
+    let reason: String = sqlx::query_scalar("SELECT reason FROM refusals WHERE agency = 'court-b13bd00'")
         .fetch_one(hub.pool())
         .await
         .unwrap();
+    assert!(reason.contains("B05LV00") && reason.contains("court-b13bd00"), "{reason}");
+    // A Merseyside custody file published by West Yorkshire: each row names force 05.
+    hub.send("police-13", "police-custody", &samples.join("police-custody-05AN-20261110-1200.csv")).await;
+    assert_eq!(
+        hub.count("SELECT count(*) FROM refusals WHERE agency = 'police-13' AND code = 'wrong_publisher'").await,
+        2
+    );
+    // A connector the agency does not use.
+    hub.send_bytes("probation.police-custody", "x-1", b"RecordType\r\n").await;
+    assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE code = 'unknown_connector'").await, 1);
+    // Too large.
+    hub.send_bytes("probation.probation-events", "big-1", &vec![b' '; 5000]).await;
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM refusals WHERE code = 'too_large'").fetch_one(hub.pool()).await.unwrap();
     assert_eq!(reason, "message is 5000 bytes; the limit is 4096");
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 0);
     assert_eq!(hub.drain(&hub.names.dead_queue()).await.len(), 5);
@@ -371,54 +268,32 @@ async fn identifiers_for_two_people_are_not_merged_and_a_bad_check_links_nobody(
             "additionalInformation":{{"registerTypeCode":"MAPP","registrationDate":"2026-11-05","n":{n}}}}}"#
         )
     };
-    hub.send_bytes(
-        "probation.probation-events",
-        "a",
-        event(r#"{"type":"CRN","value":"X100001"}"#, 1).as_bytes(),
-    )
-    .await;
-    hub.send_bytes(
-        "probation.probation-events",
-        "b",
-        event(r#"{"type":"PNC","value":"2019/0012345G"}"#, 2).as_bytes(),
-    )
-    .await;
+    hub.send_bytes("probation.probation-events", "a", event(r#"{"type":"CRN","value":"X100001"}"#, 1).as_bytes()).await;
+    hub.send_bytes("probation.probation-events", "b", event(r#"{"type":"PNC","value":"2019/0012345G"}"#, 2).as_bytes())
+        .await;
     // CRN of the first person, PNC of the second: a conflict, stored, linked to neither.
     hub.send_bytes(
         "probation.probation-events",
         "c",
-        event(
-            r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#,
-            3,
-        )
-        .as_bytes(),
+        event(r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#, 3).as_bytes(),
     )
     .await;
     // A PNC with the wrong check letter links nobody, and says why.
-    hub.send_bytes(
-        "probation.probation-events",
-        "d",
-        event(r#"{"type":"PNC","value":"2019/0012345H"}"#, 4).as_bytes(),
-    )
-    .await;
+    hub.send_bytes("probation.probation-events", "d", event(r#"{"type":"PNC","value":"2019/0012345H"}"#, 4).as_bytes())
+        .await;
     assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 2);
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 4);
+    assert_eq!(hub.count("SELECT count(*) FROM events WHERE message_id = 'c' AND subject_id IS NULL").await, 1);
     assert_eq!(
-        hub.count("SELECT count(*) FROM events WHERE message_id = 'c' AND subject_id IS NULL")
+        hub.count("SELECT count(*) FROM identity_conflicts WHERE message_id = 'c' AND cardinality(subject_ids) = 2")
             .await,
         1
     );
-    assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts WHERE message_id = 'c' AND cardinality(subject_ids) = 2").await, 1);
-    let reason: String =
-        sqlx::query_scalar("SELECT reason FROM identifier_rejections WHERE message_id = 'd'")
-            .fetch_one(hub.pool())
-            .await
-            .unwrap();
+    let reason: String = sqlx::query_scalar("SELECT reason FROM identifier_rejections WHERE message_id = 'd'")
+        .fetch_one(hub.pool())
+        .await
+        .unwrap();
     assert_eq!(reason, "check letter is H, expected G");
-    assert_eq!(
-        hub.count("SELECT count(*) FROM events WHERE message_id = 'd' AND subject_id IS NULL")
-            .await,
-        1
-    );
+    assert_eq!(hub.count("SELECT count(*) FROM events WHERE message_id = 'd' AND subject_id IS NULL").await, 1);
     hub.finish().await;
 }

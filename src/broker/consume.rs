@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
-};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, message::Delivery};
 use tokio::sync::watch;
@@ -45,10 +43,7 @@ pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(
         match run_connected(&hub, shutdown.clone()).await {
             Ok(()) => return Ok(()),
             Err(e) => {
-                tracing::warn!(
-                    "consuming stopped: {e}; reconnecting in {:.1} s",
-                    backoff.as_secs_f32()
-                );
+                tracing::warn!("consuming stopped: {e}; reconnecting in {:.1} s", backoff.as_secs_f32());
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => return Ok(()),
@@ -65,9 +60,7 @@ async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Resul
     let mut tasks = tokio::task::JoinSet::new();
     for agency in hub.settings.agencies.keys() {
         let consume_ch = conn.create_channel().await?;
-        consume_ch
-            .basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default())
-            .await?;
+        consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
         let dead_ch = publish::confirm_channel(&conn).await?;
         let queue = names.inbound_queue(agency);
         tasks.spawn(consume_queue(
@@ -131,26 +124,12 @@ async fn consume_queue(
     }
 }
 
-async fn handle(
-    hub: &Hub,
-    names: &Names,
-    dead_ch: &Channel,
-    agency: &str,
-    delivery: Delivery,
-) -> Result<(), RunError> {
+async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, delivery: Delivery) -> Result<(), RunError> {
     let msg = Inbound {
         queue_agency: agency.to_string(),
         routing_key: delivery.routing_key.to_string(),
-        message_id: delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|m| m.to_string()),
-        user_id: delivery
-            .properties
-            .user_id()
-            .as_ref()
-            .map(|u| u.to_string()),
+        message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
+        user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
         body: delivery.data,
     };
     let applied = match hub.process(&msg).await {
@@ -159,10 +138,7 @@ async fn handle(
         Err(e) => {
             // The store refused data the connector accepted: a defect to fix, not to retry forever.
             tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message the store refused: {e}");
-            delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
-                .await?;
+            delivery.acker.reject(BasicRejectOptions { requeue: false }).await?;
             return Ok(());
         }
     };
@@ -178,8 +154,6 @@ async fn handle(
         inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }
     delivery.acker.ack(BasicAckOptions::default()).await?;
-    hub.stats
-        .acknowledged
-        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    hub.stats.acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Ok(())
 }

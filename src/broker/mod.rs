@@ -26,9 +26,7 @@ pub struct Names {
 
 impl Names {
     pub fn new(prefix: &str) -> Names {
-        Names {
-            prefix: prefix.to_string(),
-        }
+        Names { prefix: prefix.to_string() }
     }
     pub fn inbound_exchange(&self) -> String {
         format!("{}.inbound", self.prefix)

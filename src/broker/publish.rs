@@ -24,27 +24,15 @@ pub async fn publish_confirmed(
     body: &[u8],
     props: BasicProperties,
 ) -> Result<(), BrokerError> {
-    let opts = BasicPublishOptions {
-        mandatory: true,
-        ..Default::default()
-    };
-    let confirm = ch
-        .basic_publish(exchange.into(), key.into(), opts, body, props)
-        .await?
-        .await?;
+    let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
+    let confirm = ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?.await?;
     if confirm.is_nack() {
-        return Err(BrokerError::Refused {
-            what: format!("{exchange}/{key}"),
-            why: "nack".into(),
-        });
+        return Err(BrokerError::Refused { what: format!("{exchange}/{key}"), why: "nack".into() });
     }
     if let Some(returned) = confirm.take_message() {
         return Err(BrokerError::Refused {
             what: format!("{exchange}/{key}"),
-            why: format!(
-                "unroutable ({}): is the hub provisioned?",
-                returned.reply_text
-            ),
+            why: format!("unroutable ({}): is the hub provisioned?", returned.reply_text),
         });
     }
     Ok(())
@@ -58,69 +46,27 @@ pub async fn send_file(
     connector: &str,
     path: &Path,
 ) -> Result<(), BrokerError> {
-    let body = std::fs::read(path).map_err(|e| BrokerError::Refused {
-        what: path.display().to_string(),
-        why: e.to_string(),
-    })?;
-    let message_id = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
-    let props = BasicProperties::default()
-        .with_message_id(message_id.into())
-        .with_delivery_mode(2);
-    publish_confirmed(
-        ch,
-        &names.inbound_exchange(),
-        &format!("{agency}.{connector}"),
-        &body,
-        props,
-    )
-    .await
+    let body = std::fs::read(path)
+        .map_err(|e| BrokerError::Refused { what: path.display().to_string(), why: e.to_string() })?;
+    let message_id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let props = BasicProperties::default().with_message_id(message_id.into()).with_delivery_mode(2);
+    publish_confirmed(ch, &names.inbound_exchange(), &format!("{agency}.{connector}"), &body, props).await
 }
 
 /// Publishes one refusal to the dead-letter exchange with its reason in the headers.
 pub async fn dead_letter(ch: &Channel, names: &Names, dl: &DeadLetter) -> Result<(), BrokerError> {
     let mut headers = FieldTable::default();
-    headers.insert(
-        "tracker-error".into(),
-        AMQPValue::LongString(dl.reason.clone().into()),
-    );
-    headers.insert(
-        "tracker-error-code".into(),
-        AMQPValue::LongString(dl.code.clone().into()),
-    );
-    headers.insert(
-        "tracker-connector".into(),
-        AMQPValue::LongString(dl.envelope.connector.clone().into()),
-    );
-    headers.insert(
-        "tracker-agency".into(),
-        AMQPValue::LongString(dl.envelope.agency.clone().into()),
-    );
-    headers.insert(
-        "tracker-original-routing-key".into(),
-        AMQPValue::LongString(dl.envelope.routing_key.clone().into()),
-    );
-    headers.insert(
-        "tracker-original-message-id".into(),
-        AMQPValue::LongString(dl.envelope.message_id.clone().into()),
-    );
-    headers.insert(
-        "tracker-item-position".into(),
-        AMQPValue::LongInt(dl.position),
-    );
+    headers.insert("tracker-error".into(), AMQPValue::LongString(dl.reason.clone().into()));
+    headers.insert("tracker-error-code".into(), AMQPValue::LongString(dl.code.clone().into()));
+    headers.insert("tracker-connector".into(), AMQPValue::LongString(dl.envelope.connector.clone().into()));
+    headers.insert("tracker-agency".into(), AMQPValue::LongString(dl.envelope.agency.clone().into()));
+    headers
+        .insert("tracker-original-routing-key".into(), AMQPValue::LongString(dl.envelope.routing_key.clone().into()));
+    headers.insert("tracker-original-message-id".into(), AMQPValue::LongString(dl.envelope.message_id.clone().into()));
+    headers.insert("tracker-item-position".into(), AMQPValue::LongInt(dl.position));
     let props = BasicProperties::default()
         .with_message_id(format!("{}#{}", dl.envelope.message_id, dl.position).into())
         .with_delivery_mode(2)
         .with_headers(headers);
-    publish_confirmed(
-        ch,
-        &names.dead_exchange(),
-        &dl.envelope.routing_key,
-        &dl.raw,
-        props,
-    )
-    .await
+    publish_confirmed(ch, &names.dead_exchange(), &dl.envelope.routing_key, &dl.raw, props).await
 }

@@ -76,10 +76,7 @@ impl<'a> Scope<'a> {
     }
 
     fn with_item(&self, item: &'a Json) -> Scope<'a> {
-        Scope {
-            item,
-            file: self.file,
-        }
+        Scope { item, file: self.file }
     }
 }
 
@@ -129,9 +126,7 @@ pub fn condition_holds(cond: &Condition, scope: Scope) -> bool {
 /// Reads the subject: identifiers (checked), name and date of birth.
 pub fn subject(spec: &ConnectorSpec, scope: Scope) -> Result<DraftSubject, String> {
     let mut out = DraftSubject::default();
-    let add = |scheme: Scheme, value: String, out: &mut DraftSubject| match Identifier::parse(
-        scheme, &value,
-    ) {
+    let add = |scheme: Scheme, value: String, out: &mut DraftSubject| match Identifier::parse(scheme, &value) {
         Ok(id) if !out.identifiers.contains(&id) => out.identifiers.push(id),
         Ok(_) => {}
         Err(e) => out.rejected.push(e),
@@ -139,21 +134,15 @@ pub fn subject(spec: &ConnectorSpec, scope: Scope) -> Result<DraftSubject, Strin
     for id in &spec.subject.identifiers {
         match id {
             IdentifierSpec::Field { scheme, path } => {
-                let scheme = Scheme::parse(scheme)
-                    .ok_or_else(|| format!("unknown identifier scheme {scheme}"))?;
+                let scheme = Scheme::parse(scheme).ok_or_else(|| format!("unknown identifier scheme {scheme}"))?;
                 if let Some(v) = scope.text(path) {
                     add(scheme, v, &mut out);
                 }
             }
-            IdentifierSpec::List {
-                list,
-                scheme_path,
-                value_path,
-            } => {
+            IdentifierSpec::List { list, scheme_path, value_path } => {
                 for entry in scope.nodes(list) {
                     let s = scope.with_item(entry);
-                    let (Some(name), Some(value)) = (s.text(scheme_path), s.text(value_path))
-                    else {
+                    let (Some(name), Some(value)) = (s.text(scheme_path), s.text(value_path)) else {
                         continue;
                     };
                     match Scheme::parse(&name) {
@@ -169,14 +158,10 @@ pub fn subject(spec: &ConnectorSpec, scope: Scope) -> Result<DraftSubject, Strin
         }
     }
     if let Some(e) = &spec.subject.name {
-        out.name = eval(spec, e, scope, "subject.name")?
-            .as_str()
-            .map(str::to_owned);
+        out.name = eval(spec, e, scope, "subject.name")?.as_str().map(str::to_owned);
     }
     if let Some(e) = &spec.subject.date_of_birth {
-        out.date_of_birth = eval(spec, e, scope, "subject.date_of_birth")?
-            .as_str()
-            .map(str::to_owned);
+        out.date_of_birth = eval(spec, e, scope, "subject.date_of_birth")?.as_str().map(str::to_owned);
     }
     Ok(out)
 }
@@ -189,12 +174,7 @@ pub fn eval(spec: &ConnectorSpec, expr: &Expr, scope: Scope, field: &str) -> Res
     }
 }
 
-fn eval_spec(
-    spec: &ConnectorSpec,
-    s: &ExprSpec,
-    scope: Scope,
-    field: &str,
-) -> Result<Json, String> {
+fn eval_spec(spec: &ConnectorSpec, s: &ExprSpec, scope: Scope, field: &str) -> Result<Json, String> {
     if let Some(c) = &s.constant {
         return Ok(toml_to_json(c));
     }
@@ -207,9 +187,7 @@ fn eval_spec(
     }
     if let Some(fields) = &s.fields {
         let rec = record(spec, fields, scope, field)?;
-        let empty = rec
-            .as_object()
-            .is_some_and(|o| o.values().all(Json::is_null));
+        let empty = rec.as_object().is_some_and(|o| o.values().all(Json::is_null));
         return Ok(if empty { Json::Null } else { rec });
     }
     let (text, source) = if let Some(date) = &s.date {
@@ -220,50 +198,29 @@ fn eval_spec(
             (Some(d), None) if s.time.is_none() => Some(d),
             _ => None,
         };
-        (
-            joined,
-            format!("{date} {}", s.time.clone().unwrap_or_default()),
-        )
+        (joined, format!("{date} {}", s.time.clone().unwrap_or_default()))
     } else if let Some(paths) = &s.paths {
         let parts: Vec<String> = paths.iter().filter_map(|p| scope.text(p)).collect();
-        (
-            (!parts.is_empty()).then(|| parts.join(" ")),
-            paths.join("+"),
-        )
+        ((!parts.is_empty()).then(|| parts.join(" ")), paths.join("+"))
     } else if let Some(path) = &s.path {
         if s.kind == Kind::List
             && let Some(Json::Array(items)) = scope.node_raw(path)
         {
-            return Ok(Json::Array(
-                items
-                    .iter()
-                    .filter_map(scalar_text)
-                    .map(Json::String)
-                    .collect(),
-            ));
+            return Ok(Json::Array(items.iter().filter_map(scalar_text).map(Json::String).collect()));
         }
         (scope.text(path), path.clone())
     } else {
-        return Err(format!(
-            "{field}: the mapping gives no path, date, const, fields or each"
-        ));
+        return Err(format!("{field}: the mapping gives no path, date, const, fields or each"));
     };
     let Some(text) = text else {
         if s.required {
             return Err(format!("{field}: {source} is missing"));
         }
-        return Ok(if s.kind == Kind::List {
-            Json::Array(Vec::new())
-        } else {
-            Json::Null
-        });
+        return Ok(if s.kind == Kind::List { Json::Array(Vec::new()) } else { Json::Null });
     };
     let text = match &s.table {
         Some(name) => {
-            let table = spec
-                .tables
-                .get(name)
-                .ok_or_else(|| format!("{field}: no code table {name}"))?;
+            let table = spec.tables.get(name).ok_or_else(|| format!("{field}: no code table {name}"))?;
             table
                 .get(&text)
                 .cloned()
@@ -296,10 +253,7 @@ fn record(
 ) -> Result<Json, String> {
     let mut obj = Map::new();
     for (name, e) in fields {
-        obj.insert(
-            name.clone(),
-            eval(spec, e, scope, &format!("{field}.{name}"))?,
-        );
+        obj.insert(name.clone(), eval(spec, e, scope, &format!("{field}.{name}"))?);
     }
     Ok(Json::Object(obj))
 }
@@ -320,23 +274,16 @@ fn convert(text: &str, s: &ExprSpec, field: &str, source: &str) -> Result<Json, 
         }),
         Kind::Date => {
             let format = s.format.as_deref().unwrap_or("%Y-%m-%d");
-            let d = NaiveDate::parse_from_str(text, format)
-                .map_err(|_| bad(&format!("a date ({})", show(format))))?;
+            let d = NaiveDate::parse_from_str(text, format).map_err(|_| bad(&format!("a date ({})", show(format))))?;
             Json::String(d.format("%Y-%m-%d").to_string())
         }
-        Kind::Timestamp => Json::String(
-            timestamp(text, s)
-                .map_err(|w| bad(&w))?
-                .to_rfc3339_opts(SecondsFormat::Secs, true),
-        ),
+        Kind::Timestamp => {
+            Json::String(timestamp(text, s).map_err(|w| bad(&w))?.to_rfc3339_opts(SecondsFormat::Secs, true))
+        }
         Kind::List => {
             let sep = s.split.as_deref().unwrap_or(";");
             Json::Array(
-                text.split(sep)
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Json::String(p.into()))
-                    .collect(),
+                text.split(sep).map(str::trim).filter(|p| !p.is_empty()).map(|p| Json::String(p.into())).collect(),
             )
         }
     })
@@ -344,12 +291,7 @@ fn convert(text: &str, s: &ExprSpec, field: &str, source: &str) -> Result<Json, 
 
 /// A human form of a chrono format for error messages.
 fn show(format: &str) -> String {
-    format
-        .replace("%d", "dd")
-        .replace("%m", "mm")
-        .replace("%Y", "yyyy")
-        .replace("%H", "HH")
-        .replace("%M", "MM")
+    format.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy").replace("%H", "HH").replace("%M", "MM")
 }
 
 /// An instant: RFC 3339 with its own offset, or a local date/time in the declared zone.
@@ -360,28 +302,18 @@ fn timestamp(text: &str, s: &ExprSpec) -> Result<DateTime<Utc>, String> {
             .map_err(|_| "an instant with an offset (RFC 3339)".to_string());
     };
     let local = NaiveDateTime::parse_from_str(text, format)
-        .or_else(|_| {
-            NaiveDate::parse_from_str(text, format)
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-        })
+        .or_else(|_| NaiveDate::parse_from_str(text, format).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default()))
         .map_err(|_| format!("a date and time ({})", show(format)))?;
-    let zone: Tz = s
-        .zone
-        .as_deref()
-        .unwrap_or("UTC")
-        .parse()
-        .map_err(|_| "in a known time zone".to_string())?;
+    let zone: Tz = s.zone.as_deref().unwrap_or("UTC").parse().map_err(|_| "in a known time zone".to_string())?;
     Ok(match zone.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         // The hour repeated when clocks go back: the first (summer time) reading.
         LocalResult::Ambiguous(earlier, _) => earlier.with_timezone(&Utc),
         // The hour skipped when clocks go forward: read it as the zone's standard time.
-        LocalResult::None => {
-            match zone.from_local_datetime(&(local + chrono::Duration::hours(1))) {
-                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
-                LocalResult::None => return Err("a time that exists in its zone".into()),
-            }
-        }
+        LocalResult::None => match zone.from_local_datetime(&(local + chrono::Duration::hours(1))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            LocalResult::None => return Err("a time that exists in its zone".into()),
+        },
     })
 }
 
@@ -392,11 +324,7 @@ fn toml_to_json(v: &toml::Value) -> Json {
         toml::Value::Float(f) => Json::from(*f),
         toml::Value::Boolean(b) => Json::Bool(*b),
         toml::Value::Array(a) => Json::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Json::Object(
-            t.iter()
-                .map(|(k, v)| (k.clone(), toml_to_json(v)))
-                .collect(),
-        ),
+        toml::Value::Table(t) => Json::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
         toml::Value::Datetime(d) => Json::String(d.to_string()),
     }
 }
@@ -419,47 +347,23 @@ mod tests {
     fn local_times_follow_the_october_clock_change() {
         let s = spec_with(Kind::Timestamp, "%d/%m/%Y %H:%M", "Europe/London");
         // Summer time (BST, +01:00) before 25 October 2026, GMT after.
-        assert_eq!(
-            timestamp("24/10/2026 14:35", &s).unwrap().to_rfc3339(),
-            "2026-10-24T13:35:00+00:00"
-        );
-        assert_eq!(
-            timestamp("28/10/2026 14:35", &s).unwrap().to_rfc3339(),
-            "2026-10-28T14:35:00+00:00"
-        );
+        assert_eq!(timestamp("24/10/2026 14:35", &s).unwrap().to_rfc3339(), "2026-10-24T13:35:00+00:00");
+        assert_eq!(timestamp("28/10/2026 14:35", &s).unwrap().to_rfc3339(), "2026-10-28T14:35:00+00:00");
         // 01:30 happens twice on 25 October: the first (BST) reading.
-        assert_eq!(
-            timestamp("25/10/2026 01:30", &s).unwrap().to_rfc3339(),
-            "2026-10-25T00:30:00+00:00"
-        );
-        assert_eq!(
-            timestamp("25/10/2026 02:30", &s).unwrap().to_rfc3339(),
-            "2026-10-25T02:30:00+00:00"
-        );
+        assert_eq!(timestamp("25/10/2026 01:30", &s).unwrap().to_rfc3339(), "2026-10-25T00:30:00+00:00");
+        assert_eq!(timestamp("25/10/2026 02:30", &s).unwrap().to_rfc3339(), "2026-10-25T02:30:00+00:00");
     }
 
     #[test]
     fn offsets_are_honoured() {
-        let s = ExprSpec {
-            path: Some("t".into()),
-            kind: Kind::Timestamp,
-            ..Default::default()
-        };
-        assert_eq!(
-            timestamp("2026-06-02T09:30:00+01:00", &s)
-                .unwrap()
-                .to_rfc3339(),
-            "2026-06-02T08:30:00+00:00"
-        );
+        let s = ExprSpec { path: Some("t".into()), kind: Kind::Timestamp, ..Default::default() };
+        assert_eq!(timestamp("2026-06-02T09:30:00+01:00", &s).unwrap().to_rfc3339(), "2026-06-02T08:30:00+00:00");
     }
 
     #[test]
     fn an_impossible_date_names_field_and_value() {
         let s = spec_with(Kind::Date, "%d/%m/%Y", "UTC");
         let err = convert("31/11/2026", &s, "event_date", "EventDate").unwrap_err();
-        assert_eq!(
-            err,
-            "event_date: EventDate \"31/11/2026\" is not a date (dd/mm/yyyy)"
-        );
+        assert_eq!(err, "event_date: EventDate \"31/11/2026\" is not a date (dd/mm/yyyy)");
     }
 }

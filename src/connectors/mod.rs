@@ -27,10 +27,7 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(code: &'static str, reason: impl Into<String>) -> Refusal {
-        Refusal {
-            code,
-            reason: reason.into(),
-        }
+        Refusal { code, reason: reason.into() }
     }
 }
 
@@ -51,7 +48,10 @@ pub enum ItemOutcome {
         events: Vec<DraftEvent>,
     },
     /// No event type matched and the connector keeps such items (counted by label).
-    Kept { position: u32, label: String },
+    Kept {
+        position: u32,
+        label: String,
+    },
     Refused {
         position: u32,
         refusal: Refusal,
@@ -80,18 +80,10 @@ impl Registry {
     /// examples for tests and are skipped).
     pub fn load(dir: &Path) -> Result<Registry, ConnectorFileError> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| ConnectorFileError {
-                file: dir.display().to_string(),
-                line: 0,
-                message: e.to_string(),
-            })?
+            .map_err(|e| ConnectorFileError { file: dir.display().to_string(), line: 0, message: e.to_string() })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .filter(|p| {
-                !p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("error-"))
-            })
+            .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("error-")))
             .collect();
         paths.sort();
         let mut connectors = BTreeMap::new();
@@ -130,10 +122,7 @@ impl Connector {
             line: line_of(&text, &needle),
             message,
         })?;
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         if spec.name != stem {
             return Err(ConnectorFileError {
                 file,
@@ -141,24 +130,13 @@ impl Connector {
                 message: format!("name {:?} must match the file name {stem:?}", spec.name),
             });
         }
-        Ok(Connector {
-            name: spec.name.clone(),
-            file: path.to_path_buf(),
-            spec,
-        })
+        Ok(Connector { name: spec.name.clone(), file: path.to_path_buf(), spec })
     }
 
     /// Turns a payload into events, item by item. `Err` refuses the whole payload.
-    pub fn parse(
-        &self,
-        payload: &[u8],
-        publisher: &Publisher,
-    ) -> Result<Vec<ItemOutcome>, Refusal> {
+    pub fn parse(&self, payload: &[u8], publisher: &Publisher) -> Result<Vec<ItemOutcome>, Refusal> {
         let decoded = decode::decode(&self.spec, payload)?;
-        let file_scope = Scope {
-            item: &decoded.file,
-            file: &decoded.file,
-        };
+        let file_scope = Scope { item: &decoded.file, file: &decoded.file };
         if let Some(check) = &self.spec.publisher
             && check.path.starts_with('/')
         {
@@ -168,30 +146,13 @@ impl Connector {
         for item in decoded.items {
             let position = item.position;
             let outcome = match item.tree {
-                Err(refusal) => ItemOutcome::Refused {
-                    position,
-                    refusal,
-                    raw: item.raw,
-                },
-                Ok(tree) => match self.map_item(
-                    Scope {
-                        item: &tree,
-                        file: &decoded.file,
-                    },
-                    publisher,
-                ) {
-                    Ok(Mapped::Events(subject, events)) => ItemOutcome::Events {
-                        position,
-                        subject,
-                        events,
-                    },
+                Err(refusal) => ItemOutcome::Refused { position, refusal, raw: item.raw },
+                Ok(tree) => match self.map_item(Scope { item: &tree, file: &decoded.file }, publisher) {
+                    Ok(Mapped::Events(subject, events)) => ItemOutcome::Events { position, subject, events },
                     Ok(Mapped::Kept(label)) => ItemOutcome::Kept { position, label },
                     Err(refusal) => ItemOutcome::Refused {
                         position,
-                        refusal: Refusal {
-                            code: refusal.code,
-                            reason: format!("{}: {}", item.label, refusal.reason),
-                        },
+                        refusal: Refusal { code: refusal.code, reason: format!("{}: {}", item.label, refusal.reason) },
                         raw: item.raw,
                     },
                 },
@@ -208,27 +169,16 @@ impl Connector {
         {
             publisher_matches(scope, &check.path, publisher)?;
         }
-        let matching: Vec<_> = spec
-            .events
-            .iter()
-            .filter(|e| {
-                e.when
-                    .as_ref()
-                    .is_none_or(|c| mapping::condition_holds(c, scope))
-            })
-            .collect();
+        let matching: Vec<_> =
+            spec.events.iter().filter(|e| e.when.as_ref().is_none_or(|c| mapping::condition_holds(c, scope))).collect();
         if matching.is_empty() {
-            let label = spec
-                .unmatched_label
-                .as_deref()
-                .and_then(|p| scope.text(p))
-                .unwrap_or_else(|| "unlabelled".into());
+            let label =
+                spec.unmatched_label.as_deref().and_then(|p| scope.text(p)).unwrap_or_else(|| "unlabelled".into());
             return match spec.unmatched {
                 Unmatched::Keep => Ok(Mapped::Kept(label)),
-                Unmatched::Refuse => Err(Refusal::new(
-                    "unknown_record",
-                    format!("no event type is declared for {label:?}"),
-                )),
+                Unmatched::Refuse => {
+                    Err(Refusal::new("unknown_record", format!("no event type is declared for {label:?}")))
+                }
             };
         }
         let subject = mapping::subject(spec, scope).map_err(|m| Refusal::new("bad_value", m))?;
@@ -238,35 +188,21 @@ impl Connector {
                 .occurred_at
                 .as_ref()
                 .or(spec.common.occurred_at.as_ref())
-                .ok_or_else(|| {
-                    Refusal::new("config", format!("{} has no occurred_at", e.event_type))
-                })?;
-            let occurred = mapping::eval(spec, occurred, scope, "occurred_at")
-                .map_err(|m| Refusal::new("bad_value", m))?;
+                .ok_or_else(|| Refusal::new("config", format!("{} has no occurred_at", e.event_type)))?;
+            let occurred =
+                mapping::eval(spec, occurred, scope, "occurred_at").map_err(|m| Refusal::new("bad_value", m))?;
             let occurred_at = occurred
                 .as_str()
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&chrono::Utc))
-                .ok_or_else(|| {
-                    Refusal::new("missing_value", "occurred_at: the event's time is missing")
-                })?;
+                .ok_or_else(|| Refusal::new("missing_value", "occurred_at: the event's time is missing"))?;
             let mut payload = Map::new();
-            for (name, expr) in spec
-                .common
-                .fields
-                .iter()
-                .filter(|(n, _)| !e.without.contains(n))
-                .chain(e.fields.iter())
+            for (name, expr) in spec.common.fields.iter().filter(|(n, _)| !e.without.contains(n)).chain(e.fields.iter())
             {
-                let value = mapping::eval(spec, expr, scope, name)
-                    .map_err(|m| Refusal::new("bad_value", m))?;
+                let value = mapping::eval(spec, expr, scope, name).map_err(|m| Refusal::new("bad_value", m))?;
                 payload.insert(name.clone(), value);
             }
-            events.push(DraftEvent {
-                event_type: e.event_type.clone(),
-                occurred_at,
-                payload,
-            });
+            events.push(DraftEvent { event_type: e.event_type.clone(), occurred_at, payload });
         }
         Ok(Mapped::Events(subject, events))
     }
@@ -306,9 +242,7 @@ fn line_at(text: &str, offset: usize) -> usize {
 
 /// The first line mentioning `needle` (for errors found after parsing), or 0.
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map_or(0, |i| i + 1)
+    text.lines().position(|l| l.contains(needle)).map_or(0, |i| i + 1)
 }
 
 type CheckError = (String, String);
@@ -323,20 +257,14 @@ fn check(spec: &ConnectorSpec, _text: &str) -> Result<(), CheckError> {
         Format::FixedWidth => spec.fixed_width.is_some(),
     };
     if !options_present {
-        return Err((
-            "format".into(),
-            format!("format {:?} needs its options table", spec.format),
-        ));
+        return Err(("format".into(), format!("format {:?} needs its options table", spec.format)));
     }
     let schemas = schemas::get().map_err(|e| ("format".to_string(), e.to_string()))?;
     for id in &spec.subject.identifiers {
         if let IdentifierSpec::Field { scheme, .. } = id
             && Scheme::parse(scheme).is_none()
         {
-            return Err((
-                format!("\"{scheme}\""),
-                format!("unknown identifier scheme {scheme:?}"),
-            ));
+            return Err((format!("\"{scheme}\""), format!("unknown identifier scheme {scheme:?}")));
         }
     }
     if let Some(e) = &spec.subject.name {
@@ -346,48 +274,24 @@ fn check(spec: &ConnectorSpec, _text: &str) -> Result<(), CheckError> {
         check_expr(spec, e, "date_of_birth", None)?;
     }
     if spec.events.is_empty() {
-        return Err((
-            "[[event]]".into(),
-            "a connector declares at least one [[event]]".into(),
-        ));
+        return Err(("[[event]]".into(), "a connector declares at least one [[event]]".into()));
     }
     for e in &spec.events {
         let needle = format!("\"{}\"", e.event_type);
         let Some(schema) = schemas.events.get(&e.event_type) else {
-            return Err((
-                needle,
-                format!("event type {:?} has no schema in schemas/", e.event_type),
-            ));
+            return Err((needle, format!("event type {:?} has no schema in schemas/", e.event_type)));
         };
         if event_types::data_class(&e.event_type).is_none() {
-            return Err((
-                needle,
-                format!("event type {:?} has no data class", e.event_type),
-            ));
+            return Err((needle, format!("event type {:?} has no data class", e.event_type)));
         }
         if e.occurred_at.is_none() && spec.common.occurred_at.is_none() {
-            return Err((
-                needle,
-                format!(
-                    "event {} has no occurred_at (and [common] gives none)",
-                    e.event_type
-                ),
-            ));
+            return Err((needle, format!("event {} has no occurred_at (and [common] gives none)", e.event_type)));
         }
-        for (name, expr) in spec
-            .common
-            .fields
-            .iter()
-            .filter(|(n, _)| !e.without.contains(n))
-            .chain(e.fields.iter())
-        {
+        for (name, expr) in spec.common.fields.iter().filter(|(n, _)| !e.without.contains(n)).chain(e.fields.iter()) {
             if !schema.fields.contains(name) {
                 return Err((
                     format!("{name} ="),
-                    format!(
-                        "{} has no field {name:?} (see schemas/{}.avsc)",
-                        e.event_type, e.event_type
-                    ),
+                    format!("{} has no field {name:?} (see schemas/{}.avsc)", e.event_type, e.event_type),
                 ));
             }
             check_expr(spec, expr, name, schema.nested.get(name))?;
@@ -407,24 +311,15 @@ fn check_expr(
     if let Some(t) = &s.table
         && !spec.tables.contains_key(t)
     {
-        return Err((
-            format!("table = \"{t}\""),
-            format!("{name}: no code table [tables.{t}]"),
-        ));
+        return Err((format!("table = \"{t}\""), format!("{name}: no code table [tables.{t}]")));
     }
     if let Some(z) = &s.zone
         && z.parse::<chrono_tz::Tz>().is_err()
     {
-        return Err((
-            format!("\"{z}\""),
-            format!("{name}: unknown time zone {z:?}"),
-        ));
+        return Err((format!("\"{z}\""), format!("{name}: unknown time zone {z:?}")));
     }
     if s.kind == Kind::Timestamp && s.format.is_some() && s.zone.is_none() {
-        return Err((
-            format!("{name} ="),
-            format!("{name}: a local date/time needs its zone"),
-        ));
+        return Err((format!("{name} ="), format!("{name}: a local date/time needs its zone")));
     }
     if let Some(fields) = &s.fields {
         for (sub, e) in fields {

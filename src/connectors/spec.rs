@@ -127,11 +127,7 @@ pub enum IdentifierSpec {
     /// One identifier of a known scheme at a path.
     Field { scheme: String, path: String },
     /// A list of `{type, value}` entries naming their own schemes.
-    List {
-        list: String,
-        scheme_path: String,
-        value_path: String,
-    },
+    List { list: String, scheme_path: String, value_path: String },
 }
 
 #[derive(Debug, Default, Deserialize)]

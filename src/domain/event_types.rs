@@ -24,8 +24,5 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
 
 /// The data class of an event type, or `None` for a type Tracker does not know.
 pub fn data_class(event_type: &str) -> Option<&'static str> {
-    EVENT_TYPES
-        .iter()
-        .find(|(t, _)| *t == event_type)
-        .map(|(_, c)| *c)
+    EVENT_TYPES.iter().find(|(t, _)| *t == event_type).map(|(_, c)| *c)
 }

@@ -23,14 +23,8 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    pub const ALL: [Scheme; 6] = [
-        Scheme::Pnc,
-        Scheme::Cro,
-        Scheme::Crn,
-        Scheme::Noms,
-        Scheme::TreatmentClient,
-        Scheme::Nhs,
-    ];
+    pub const ALL: [Scheme; 6] =
+        [Scheme::Pnc, Scheme::Cro, Scheme::Crn, Scheme::Noms, Scheme::TreatmentClient, Scheme::Nhs];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,9 +38,7 @@ impl Scheme {
     }
 
     pub fn parse(name: &str) -> Option<Scheme> {
-        Scheme::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+        Scheme::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(name))
     }
 
     /// Health identifiers reveal that a person is in treatment.
@@ -83,11 +75,7 @@ impl Identifier {
     /// Parses `value` under `scheme`, normalising its written form and verifying its check.
     pub fn parse(scheme: Scheme, value: &str) -> Result<Identifier, IdentifierError> {
         let raw = value.trim();
-        let fail = |reason: &str| IdentifierError {
-            scheme,
-            value: raw.to_string(),
-            reason: reason.to_string(),
-        };
+        let fail = |reason: &str| IdentifierError { scheme, value: raw.to_string(), reason: reason.to_string() };
         let value = match scheme {
             Scheme::Pnc => normalise_pnc(raw).map_err(|r| fail(&r))?,
             Scheme::Cro => normalise_cro(raw).map_err(|r| fail(&r))?,
@@ -113,10 +101,7 @@ impl Identifier {
                 raw.to_ascii_uppercase()
             }
             Scheme::TreatmentClient => {
-                if raw.is_empty()
-                    || raw.len() > 20
-                    || !raw.bytes().all(|b| b.is_ascii_alphanumeric())
-                {
+                if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     return Err(fail("a treatment client id is 1-20 letters and digits"));
                 }
                 raw.to_string()
@@ -146,17 +131,11 @@ fn check_letter(number: u64) -> char {
 
 /// PNC `yyyy/nnnnnnnC`, also written without the slash or with a two-digit year.
 fn normalise_pnc(raw: &str) -> Result<String, String> {
-    let compact: String = raw
-        .chars()
-        .filter(|c| *c != '/')
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let compact: String = raw.chars().filter(|c| *c != '/').collect::<String>().to_ascii_uppercase();
     let (year, rest) = match compact.len() {
         12 => (compact[..4].to_string(), &compact[4..]),
         10 => {
-            let yy: u32 = compact[..2]
-                .parse()
-                .map_err(|_| "the year is not digits".to_string())?;
+            let yy: u32 = compact[..2].parse().map_err(|_| "the year is not digits".to_string())?;
             // A two-digit year: PNC ids began in the 1970s, so 70-99 are 19xx.
             let century = if yy >= 70 { "19" } else { "20" };
             (format!("{century}{:02}", yy), &compact[2..])
@@ -168,9 +147,7 @@ fn normalise_pnc(raw: &str) -> Result<String, String> {
     if !year.bytes().all(|b| b.is_ascii_digit()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err("a PNC id is yyyy/nnnnnnnC".into());
     }
-    let number: u64 = format!("{}{}", &year[2..], digits)
-        .parse()
-        .map_err(|_| "not a number".to_string())?;
+    let number: u64 = format!("{}{}", &year[2..], digits).parse().map_err(|_| "not a number".to_string())?;
     let expected = check_letter(number);
     if letter != expected {
         return Err(format!("check letter is {letter}, expected {expected}"));
@@ -194,12 +171,7 @@ fn normalise_cro(raw: &str) -> Result<String, String> {
         if tail.len() != 3 {
             return Err(bad());
         }
-        (
-            tail[..2].to_string(),
-            serial.to_string(),
-            tail[2..].to_string(),
-            false,
-        )
+        (tail[..2].to_string(), serial.to_string(), tail[2..].to_string(), false)
     };
     if yy.len() != 2
         || !yy.bytes().all(|b| b.is_ascii_digit())
@@ -216,11 +188,7 @@ fn normalise_cro(raw: &str) -> Result<String, String> {
     if letter != expected {
         return Err(format!("check letter is {letter}, expected {expected}"));
     }
-    Ok(if sf {
-        format!("SF{yy}/{serial}{letter}")
-    } else {
-        format!("{serial}/{yy}{letter}")
-    })
+    Ok(if sf { format!("SF{yy}/{serial}{letter}") } else { format!("{serial}/{yy}{letter}") })
 }
 
 /// NHS number: 10 digits, modulus 11 check digit.
@@ -259,16 +227,8 @@ mod tests {
 
     #[test]
     fn cro_forms_normalise_and_check() {
-        assert_eq!(
-            Identifier::parse(Scheme::Cro, "12345/19R").unwrap().value(),
-            "012345/19R"
-        );
-        assert_eq!(
-            Identifier::parse(Scheme::Cro, "233871/10X")
-                .unwrap()
-                .value(),
-            "233871/10X"
-        );
+        assert_eq!(Identifier::parse(Scheme::Cro, "12345/19R").unwrap().value(), "012345/19R");
+        assert_eq!(Identifier::parse(Scheme::Cro, "233871/10X").unwrap().value(), "233871/10X");
         assert!(Identifier::parse(Scheme::Cro, "233871/10Y").is_err());
         let sf = format!("SF19/012345{}", check_letter(19012345));
         assert_eq!(Identifier::parse(Scheme::Cro, &sf).unwrap().value(), sf);

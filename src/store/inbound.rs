@@ -10,6 +10,8 @@ use super::StoreError;
 use crate::connectors::Refusal;
 use crate::connectors::mapping::DraftSubject;
 use crate::identity::{self, Link};
+use crate::sharing::{NewEvent, Sharing};
+use sqlx::Row;
 
 /// Where a message came from.
 #[derive(Debug, Clone)]
@@ -33,20 +35,9 @@ pub struct ReadyEvent {
 
 #[derive(Debug)]
 pub enum ReadyItem {
-    Events {
-        position: u32,
-        subject: DraftSubject,
-        events: Vec<ReadyEvent>,
-    },
-    Kept {
-        position: u32,
-        label: String,
-    },
-    Refused {
-        position: u32,
-        refusal: Refusal,
-        raw: Vec<u8>,
-    },
+    Events { position: u32, subject: DraftSubject, events: Vec<ReadyEvent> },
+    Kept { position: u32, label: String },
+    Refused { position: u32, refusal: Refusal, raw: Vec<u8> },
 }
 
 /// A refusal to dead-letter (and mark once the broker confirms it).
@@ -68,6 +59,8 @@ pub enum Applied {
         refused: usize,
         kept: usize,
         conflicts: usize,
+        /// Deliveries queued in the outbox.
+        queued: usize,
         dead_letters: Vec<DeadLetter>,
     },
     /// Seen before: nothing changed; dead letters not yet confirmed are returned again.
@@ -113,24 +106,19 @@ pub async fn archive(
 
 /// Whether the inbox already holds this message.
 pub async fn seen(pool: &PgPool, env: &Envelope) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query_scalar::<_, i32>("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
-            .bind(&env.agency)
-            .bind(&env.message_id)
-            .fetch_optional(pool)
-            .await?
-            .is_some(),
-    )
+    Ok(sqlx::query_scalar::<_, i32>("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .fetch_optional(pool)
+        .await?
+        .is_some())
 }
 
 /// (id, connector, routing key, item position, code, reason, raw bytes)
 type RefusalRow = (i64, String, String, i32, String, String, Vec<u8>);
 
 /// Dead letters of a message the broker has not yet confirmed.
-pub async fn pending_dead_letters(
-    pool: &PgPool,
-    env: &Envelope,
-) -> Result<Vec<DeadLetter>, StoreError> {
+pub async fn pending_dead_letters(pool: &PgPool, env: &Envelope) -> Result<Vec<DeadLetter>, StoreError> {
     let rows: Vec<RefusalRow> = sqlx::query_as(
         "SELECT id, connector, routing_key, item_position, code, reason, raw FROM refusals
          WHERE agency = $1 AND message_id = $2 AND dead_lettered_at IS NULL ORDER BY item_position",
@@ -141,29 +129,23 @@ pub async fn pending_dead_letters(
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, connector, routing_key, position, code, reason, raw)| DeadLetter {
-                refusal_id: id,
-                envelope: Envelope {
-                    agency: env.agency.clone(),
-                    connector,
-                    routing_key,
-                    message_id: env.message_id.clone(),
-                },
-                position,
-                code,
-                reason,
-                raw,
+        .map(|(id, connector, routing_key, position, code, reason, raw)| DeadLetter {
+            refusal_id: id,
+            envelope: Envelope {
+                agency: env.agency.clone(),
+                connector,
+                routing_key,
+                message_id: env.message_id.clone(),
             },
-        )
+            position,
+            code,
+            reason,
+            raw,
+        })
         .collect())
 }
 
-pub async fn mark_dead_lettered(
-    pool: &PgPool,
-    ids: &[i64],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+pub async fn mark_dead_lettered(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
     sqlx::query("UPDATE refusals SET dead_lettered_at = $2 WHERE id = ANY($1)")
         .bind(ids)
         .bind(now)
@@ -175,6 +157,7 @@ pub async fn mark_dead_lettered(
 /// Applies a message in one transaction. Nothing is visible until it commits.
 pub async fn apply(
     pool: &PgPool,
+    sharing: &Sharing,
     env: &Envelope,
     archive_id: i64,
     items: &[ReadyItem],
@@ -218,9 +201,7 @@ pub async fn apply(
         == 1;
     if !first_time {
         tx.rollback().await?;
-        return Ok(Applied::Duplicate {
-            dead_letters: pending_dead_letters(pool, env).await?,
-        });
+        return Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env).await? });
     }
     if events > 0 {
         identity::lock_index(&mut tx).await?;
@@ -242,7 +223,11 @@ pub async fn apply(
                 let link = links.next().unwrap_or(Link::Unidentified);
                 record_rejections(&mut tx, env, *position, subject, now).await?;
                 let identifiers = Json::Array(
-                    subject.identifiers.iter().map(|i| serde_json::json!({"scheme": i.scheme().as_str(), "value": i.value()})).collect(),
+                    subject
+                        .identifiers
+                        .iter()
+                        .map(|i| serde_json::json!({"scheme": i.scheme().as_str(), "value": i.value()}))
+                        .collect(),
                 );
                 for e in events {
                     if let Link::Conflict(subjects) = &link {
@@ -304,15 +289,11 @@ pub async fn apply(
             }
         }
     }
-    rows.insert(&mut tx, env, now).await?;
+    let stored = rows.insert(&mut tx, env, now).await?;
+    // Decided after the whole message is applied, against the store as it now is.
+    let queued = crate::sharing::decide_message(&mut tx, sharing, &stored, now).await?;
     tx.commit().await?;
-    Ok(Applied::Stored {
-        events,
-        refused,
-        kept,
-        conflicts,
-        dead_letters,
-    })
+    Ok(Applied::Stored { events, refused, kept, conflicts, queued, dead_letters })
 }
 
 /// Events of one message as column arrays, inserted with one UNNEST statement.
@@ -344,17 +325,24 @@ impl EventRows {
         self.positions.push(position as i32);
         self.identifiers.push(identifiers.clone());
         self.names.push(subject.name.clone());
-        self.dobs.push(subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()));
+        self.dobs
+            .push(subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()));
         self.payloads.push(e.payload.clone());
         self.avro.push(e.avro.clone());
     }
 
-    async fn insert(self, tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, env: &Envelope, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    /// Inserts the events and returns those newly stored (a re-read payload stores nothing twice).
+    async fn insert(
+        self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        env: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewEvent>, sqlx::Error> {
         if self.ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // ORDER BY ordinality keeps the item order, so `seq` follows the payload.
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
                 connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro)
              SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, $13, $14, $15, e.position, e.identifiers,
@@ -363,7 +351,8 @@ impl EventRows {
                          $8::text[], $9::date[], $10::jsonb[], $11::bytea[])
                   WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro, n)
              ORDER BY e.n
-             ON CONFLICT (event_id) DO NOTHING",
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING event_id",
         )
         .bind(&self.ids)
         .bind(&self.types)
@@ -380,9 +369,24 @@ impl EventRows {
         .bind(&env.agency)
         .bind(&env.connector)
         .bind(&env.message_id)
-        .execute(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
-        Ok(())
+        let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
+        let mut out = Vec::with_capacity(inserted.len());
+        for (i, id) in self.ids.iter().enumerate() {
+            if inserted.contains(id) {
+                out.push(NewEvent {
+                    event_id: *id,
+                    subject_id: self.subjects[i],
+                    event_type: self.types[i].clone(),
+                    data_class: self.classes[i].to_string(),
+                    source_agency: env.agency.clone(),
+                    occurred_at: self.occurred[i],
+                    payload: self.payloads[i].clone(),
+                });
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -27,41 +27,23 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         let transient = match &e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
             sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|c| {
                 // connection exceptions, serialization failures, insufficient resources, operator intervention
-                c.starts_with("08")
-                    || c == "40001"
-                    || c == "40P01"
-                    || c.starts_with("53")
-                    || c.starts_with("57")
+                c.starts_with("08") || c == "40001" || c == "40P01" || c.starts_with("53") || c.starts_with("57")
             }),
             _ => false,
         };
-        if transient {
-            StoreError::Transient(e)
-        } else {
-            StoreError::Permanent(e)
-        }
+        if transient { StoreError::Transient(e) } else { StoreError::Permanent(e) }
     }
 }
 
 /// The migrations in `migrations/`, embedded so the binary needs no files at run time.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "pipeline",
-        include_str!("../../migrations/0001_pipeline.sql"),
-    ),
-    (
-        2,
-        "projections",
-        include_str!("../../migrations/0002_projections.sql"),
-    ),
+    (1, "pipeline", include_str!("../../migrations/0001_pipeline.sql")),
+    (2, "projections", include_str!("../../migrations/0002_projections.sql")),
+    (3, "sharing", include_str!("../../migrations/0003_sharing.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
@@ -84,9 +66,7 @@ fn migrator() -> sqlx::migrate::Migrator {
 
 /// Opens a pool; Postgres NOTICEs are not worth the log lines.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
-    let options: PgConnectOptions = url
-        .parse::<PgConnectOptions>()?
-        .log_statements(tracing::log::LevelFilter::Trace);
+    let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.log_statements(tracing::log::LevelFilter::Trace);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
@@ -105,9 +85,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 pub async fn create_scratch_database(url: &str, prefix: &str) -> Result<String, StoreError> {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let pool = connect(url, 1).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
     pool.close().await;
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
     Ok(format!("{base}/{name}"))
@@ -119,11 +97,7 @@ pub async fn drop_scratch_database(admin_url: &str, scratch_url: &str) -> Result
         return Ok(());
     };
     let pool = connect(admin_url, 1).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await?;
     pool.close().await;
     Ok(())
 }

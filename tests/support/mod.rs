@@ -55,7 +55,9 @@ impl TestHub {
     pub async fn send_bytes(&self, key: &str, message_id: &str, body: &[u8]) {
         let before = self.acknowledged();
         let props = BasicProperties::default().with_message_id(message_id.into()).with_delivery_mode(2);
-        publish::publish_confirmed(&self.ch, &self.names.inbound_exchange(), key, body, props).await.expect("publish confirmed");
+        publish::publish_confirmed(&self.ch, &self.names.inbound_exchange(), key, body, props)
+            .await
+            .expect("publish confirmed");
         self.wait_acknowledged(before + 1).await;
     }
 
@@ -73,7 +75,8 @@ impl TestHub {
     /// Every message waiting in a queue (consumed: tests own their queues).
     pub async fn drain(&self, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
         let mut out = Vec::new();
-        while let Some(m) = self.ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.expect("basic.get") {
+        while let Some(m) = self.ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.expect("basic.get")
+        {
             out.push(m);
         }
         out

@@ -1,0 +1,258 @@
+//! The outbox publisher: drains decided deliveries in the order they were decided, re-checks
+//! consent (a withdrawal stops what is not yet sent, and the change is logged), builds each
+//! recipient's copy and publishes it persistent and mandatory to `tracker.outbound` with a
+//! publisher confirm. A row is marked published only once confirmed; an unroutable or nacked
+//! publish is retried, never dropped. Message ids are deterministic per (event, recipient).
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, PublisherConfirm};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::broker::consume::RunError;
+use crate::broker::{BrokerError, Names, publish};
+use crate::pipeline::Hub;
+use crate::settings::DeliveryFormat;
+use crate::sharing::copy::{CopyFor, recipient_copy};
+use crate::sharing::decide::{ConsentScope, Grant};
+use crate::sharing::log::LogEntry;
+use crate::sharing::{facts, log, today};
+
+const BATCH: i64 = 256;
+
+#[derive(Debug, sqlx::FromRow)]
+struct Pending {
+    id: i64,
+    event_id: Uuid,
+    recipient: String,
+    message_id: Uuid,
+    subject_id: Option<Uuid>,
+    withheld_fields: Vec<String>,
+    agreement: String,
+    purpose: String,
+    legal_basis: String,
+    consent_scope: Option<String>,
+    catch_up: bool,
+    avro: Vec<u8>,
+    event_type: String,
+    data_class: String,
+}
+
+/// Runs the publisher until `shutdown`, reconnecting after faults.
+pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match run_connected(&hub, shutdown.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!("publishing stopped: {e}; retrying in {:.1} s", backoff.as_secs_f32());
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(15));
+            }
+        }
+    }
+}
+
+async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    let conn = crate::broker::connect(&hub.settings.broker.url).await?;
+    let ch = publish::confirm_channel(&conn).await?;
+    let names = Names::new(&hub.settings.broker.prefix);
+    let result = loop {
+        if *shutdown.borrow() {
+            break Ok(());
+        }
+        let batch: Vec<Pending> = match pending(hub).await {
+            Ok(b) => b,
+            Err(e) => break Err(e),
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = hub.publisher_wakeup.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        if let Err(e) = publish_batch(hub, &ch, &names, batch).await {
+            break Err(e);
+        }
+    };
+    let _ = conn.close(200, "publisher stopping".into()).await;
+    result
+}
+
+async fn pending(hub: &Hub) -> Result<Vec<Pending>, RunError> {
+    Ok(sqlx::query_as(
+        "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
+                o.legal_basis, o.consent_scope, o.catch_up, e.avro, e.event_type, e.data_class
+         FROM outbox o JOIN events e USING (event_id)
+         WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
+         ORDER BY o.id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&hub.pool)
+    .await
+    .map_err(crate::store::StoreError::from)?)
+}
+
+async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {
+    let now = hub.clock.now();
+    let mut in_flight: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(batch.len());
+    for row in batch {
+        if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
+            && !consent_still_covers(hub, row.subject_id, scope, now).await?
+        {
+            // Confirm what is in flight first, so order and "published" stay true.
+            confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
+            withhold_at_publish(hub, &row, "no_consent", now).await?;
+            continue;
+        }
+        let (body, props) = match message(hub, &row) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
+                confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
+                withhold_at_publish(hub, &row, "error", now).await?;
+                continue;
+            }
+        };
+        let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let confirm = ch
+            .basic_publish(names.outbound_exchange().into(), row.recipient.as_str().into(), opts, &body, props)
+            .await
+            .map_err(BrokerError::from)?;
+        in_flight.push((row.id, confirm));
+    }
+    confirm_all(hub, in_flight, now).await
+}
+
+/// Waits for each confirm in order; marks the confirmed prefix published; fails at the first
+/// nack or return so the rest is retried.
+async fn confirm_all(hub: &Hub, in_flight: Vec<(i64, PublisherConfirm)>, now: DateTime<Utc>) -> Result<(), RunError> {
+    let mut confirmed = Vec::with_capacity(in_flight.len());
+    let mut failure = None;
+    for (id, confirm) in in_flight {
+        match confirm.await {
+            Ok(c) => {
+                if c.is_ack() && c.take_message().is_none() {
+                    confirmed.push(id);
+                } else {
+                    failure = Some(BrokerError::Refused {
+                        what: format!("outbox row {id}"),
+                        why: "nacked or unroutable".into(),
+                    });
+                    break;
+                }
+            }
+            Err(e) => {
+                failure = Some(e.into());
+                break;
+            }
+        }
+    }
+    if !confirmed.is_empty() {
+        sqlx::query("UPDATE outbox SET published_at = $2 WHERE id = ANY($1)")
+            .bind(&confirmed)
+            .bind(now)
+            .execute(&hub.pool)
+            .await
+            .map_err(crate::store::StoreError::from)?;
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+async fn consent_still_covers(
+    hub: &Hub,
+    subject: Option<Uuid>,
+    scope: ConsentScope,
+    now: DateTime<Utc>,
+) -> Result<bool, RunError> {
+    let Some(subject) = subject else { return Ok(false) };
+    let mut tx = hub.pool.begin().await.map_err(crate::store::StoreError::from)?;
+    let records = facts::consents(&mut tx, subject).await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(facts::consent_covers(&records, scope.code(), today(now)))
+}
+
+/// Records that a decision changed at publish time: the row is not sent, and the log says why.
+async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTime<Utc>) -> Result<(), RunError> {
+    let mut tx = hub.pool.begin().await.map_err(crate::store::StoreError::from)?;
+    sqlx::query("UPDATE outbox SET withheld_at_publish = $2 WHERE id = $1")
+        .bind(row.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let entry = LogEntry {
+        event_id: row.event_id,
+        subject_id: row.subject_id,
+        recipient: row.recipient.clone(),
+        stage: "published".into(),
+        decision: "withhold".into(),
+        reason: Some(reason.into()),
+        agreement: Some(row.agreement.clone()),
+        purpose: Some(row.purpose.clone()),
+        legal_basis: Some(row.legal_basis.clone()),
+        event_type: row.event_type.clone(),
+        data_class: row.data_class.clone(),
+        fields_disclosed: Vec::new(),
+        fields_withheld: Vec::new(),
+        catch_up: row.catch_up,
+        logged_at: now,
+    };
+    log::append(&mut tx, &[entry]).await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tracing::info!(event_id = %row.event_id, recipient = %row.recipient, reason, "withheld at publish");
+    Ok(())
+}
+
+/// The body and properties of one delivery.
+fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate::schemas::SchemaError> {
+    let stored = hub.schemas.decode_datum(&row.avro)?;
+    let kind = hub.sharing.kind_of(&row.recipient).unwrap_or(crate::settings::AgencyKind::Police);
+    let grant = Grant {
+        agreement: row.agreement.clone(),
+        purpose: row.purpose.clone(),
+        legal_basis: row.legal_basis.clone(),
+        consent: row.consent_scope.as_deref().and_then(ConsentScope::parse),
+    };
+    let copy = recipient_copy(
+        &stored,
+        &CopyFor {
+            recipient: &row.recipient,
+            kind,
+            subject_id: row.subject_id,
+            grant: &grant,
+            withheld: &row.withheld_fields,
+            catch_up: row.catch_up,
+        },
+    );
+    let format = hub.settings.agency(&row.recipient).map(|a| a.delivery).unwrap_or_default();
+    let (body, content_type) = match format {
+        DeliveryFormat::Avro => (hub.schemas.encode_single_object(&copy)?, "application/avro"),
+        DeliveryFormat::Json => (serde_json::to_vec(&copy).unwrap_or_default(), "application/json"),
+    };
+    let mut headers = FieldTable::default();
+    let subject = row.subject_id.map(|s| s.to_string()).unwrap_or_default();
+    headers.insert("tracker-subject".into(), AMQPValue::LongString(subject.into()));
+    headers.insert("tracker-schema-fingerprint".into(), AMQPValue::LongString(hub.schemas.fingerprint_hex().into()));
+    headers.insert("tracker-agreement".into(), AMQPValue::LongString(row.agreement.clone().into()));
+    headers.insert("tracker-catch-up".into(), AMQPValue::Boolean(row.catch_up));
+    let props = BasicProperties::default()
+        .with_message_id(row.message_id.to_string().into())
+        .with_type(row.event_type.as_str().into())
+        .with_content_type(content_type.into())
+        .with_delivery_mode(2)
+        .with_headers(headers);
+    Ok((body, props))
+}

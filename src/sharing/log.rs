@@ -1,0 +1,158 @@
+//! The disclosure log (DPA 2018 s.62): one entry per decision, hash-chained so that an edited,
+//! deleted or reordered entry is detected by `tracker audit verify`.
+use chrono::{DateTime, SubsecRound, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// Serialises appends so the chain has one order.
+const LOG_LOCK: i64 = 0x0064_6973_636c_6f67;
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LogEntry {
+    pub event_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub recipient: String,
+    /// `decided` when the update was decided; `published` when the publisher changed the decision.
+    pub stage: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub agreement: Option<String>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub event_type: String,
+    pub data_class: String,
+    pub fields_disclosed: Vec<String>,
+    pub fields_withheld: Vec<String>,
+    pub catch_up: bool,
+    pub logged_at: DateTime<Utc>,
+}
+
+impl LogEntry {
+    fn content(&self) -> String {
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        [
+            self.event_id.to_string(),
+            self.subject_id.map(|s| s.to_string()).unwrap_or_default(),
+            self.recipient.clone(),
+            self.stage.clone(),
+            self.decision.clone(),
+            opt(&self.reason),
+            opt(&self.agreement),
+            opt(&self.purpose),
+            opt(&self.legal_basis),
+            self.event_type.clone(),
+            self.data_class.clone(),
+            self.fields_disclosed.join(","),
+            self.fields_withheld.join(","),
+            self.catch_up.to_string(),
+            self.logged_at.trunc_subsecs(6).to_rfc3339(),
+        ]
+        .join("\u{1f}")
+    }
+}
+
+fn chain(prev: &str, entry: &LogEntry) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update([0x1e]);
+    h.update(entry.content().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Appends entries in order, continuing the chain.
+pub async fn append(tx: &mut Transaction<'_, Postgres>, entries: &[LogEntry]) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(LOG_LOCK).execute(&mut **tx).await?;
+    let mut prev: String = sqlx::query_scalar("SELECT hash FROM disclosure_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_string());
+    for e in entries {
+        let hash = chain(&prev, e);
+        sqlx::query(
+            "INSERT INTO disclosure_log (event_id, subject_id, recipient, stage, decision, reason, agreement, purpose,
+                legal_basis, event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(e.event_id)
+        .bind(e.subject_id)
+        .bind(&e.recipient)
+        .bind(&e.stage)
+        .bind(&e.decision)
+        .bind(&e.reason)
+        .bind(&e.agreement)
+        .bind(&e.purpose)
+        .bind(&e.legal_basis)
+        .bind(&e.event_type)
+        .bind(&e.data_class)
+        .bind(&e.fields_disclosed)
+        .bind(&e.fields_withheld)
+        .bind(e.catch_up)
+        .bind(e.logged_at.trunc_subsecs(6))
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+        prev = hash;
+    }
+    Ok(())
+}
+
+/// What verification found: the first broken link, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    Intact {
+        entries: usize,
+    },
+    /// The entry's content no longer matches its hash.
+    Edited {
+        id: i64,
+    },
+    /// The entry does not follow the one before it: entries were removed before it.
+    Deleted {
+        before_id: i64,
+    },
+    /// The entry follows an entry that now stands elsewhere in the log.
+    Reordered {
+        id: i64,
+    },
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredEntry {
+    id: i64,
+    prev_hash: String,
+    hash: String,
+    #[sqlx(flatten)]
+    entry: LogEntry,
+}
+
+pub async fn verify(pool: &PgPool) -> Result<Verified, sqlx::Error> {
+    let rows: Vec<StoredEntry> = sqlx::query_as(
+        "SELECT id, prev_hash, hash, event_id, subject_id, recipient, stage, decision, reason, agreement, purpose, legal_basis,
+                event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at
+         FROM disclosure_log ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let all_hashes: std::collections::HashSet<&str> = rows.iter().map(|r| r.hash.as_str()).collect();
+    let mut expected_prev = GENESIS.to_string();
+    for r in &rows {
+        if chain(&r.prev_hash, &r.entry) != r.hash {
+            return Ok(Verified::Edited { id: r.id });
+        }
+        if r.prev_hash != expected_prev {
+            return Ok(if all_hashes.contains(r.prev_hash.as_str()) {
+                Verified::Reordered { id: r.id }
+            } else {
+                Verified::Deleted { before_id: r.id }
+            });
+        }
+        expected_prev = r.hash.clone();
+    }
+    Ok(Verified::Intact { entries: rows.len() })
+}
