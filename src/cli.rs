@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::broker::{Names, provision, publish};
 use crate::clock::Clock;
 use crate::connectors::{Connector, Publisher, Registry};
+use crate::consent::{Change, ConsentChange};
 use crate::pipeline::Hub;
 use crate::settings::Settings;
 use crate::sharing::Sharing;
@@ -62,6 +63,21 @@ pub enum Command {
         #[command(subcommand)]
         command: PersonCommand,
     },
+    /// Consent to share health data, recorded by an operator.
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
+    /// The disclosure log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Why an update went where it went, and what other agreements would change (read-only).
+    Sharing {
+        #[command(subcommand)]
+        command: SharingCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -91,6 +107,49 @@ pub enum SchemasCommand {
     },
     /// Print the envelope writer schema and its fingerprint.
     Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Grant consent for a scope (ALL, CRT courts, PRB probation).
+    Grant {
+        key: String,
+        #[arg(long, default_value = "ALL")]
+        scope: String,
+        /// First day covered (default: today by the hub's clock).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day covered (default: open).
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// Who records it (kept with the record).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+    /// Withdraw consent for a scope: nothing not yet published is sent.
+    Withdraw {
+        key: String,
+        #[arg(long, default_value = "ALL")]
+        scope: String,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+    /// Show a person's consent records in the order applied.
+    Show { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the disclosure log's hash chain: says which entry was edited, deleted or reordered.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SharingCommand {
+    /// Explain the decision for an update and a recipient.
+    Explain { event_id: uuid::Uuid, recipient: String },
+    /// Replay logged decisions against the agreements in DIR and list those that would change.
+    WhatIf { agreements_dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +275,79 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Bench { command } => bench::run(settings, command).await?,
+        Command::Consent { command } => {
+            let pool = store::connect(&settings.database.url, 2).await?;
+            store::migrate(&pool).await?;
+            let now = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed).now();
+            let subject_of = |key: &str| {
+                let key = key.to_string();
+                let pool = pool.clone();
+                async move {
+                    let id = person::parse_key(&key)?;
+                    crate::identity::find(&pool, id.scheme().as_str(), id.value())
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no person has {id}"))
+                }
+            };
+            match command {
+                ConsentCommand::Grant { key, scope, from, until, by } => {
+                    let subject = subject_of(&key).await?;
+                    let from = from.unwrap_or_else(|| crate::sharing::today(now));
+                    let change = ConsentChange {
+                        subject,
+                        change: Change::Grant,
+                        scope: scope.clone(),
+                        effective: from,
+                        expiry: until,
+                        by,
+                    };
+                    crate::consent::record(&pool, &change, now).await?;
+                    println!("consent granted for {scope} from {from}");
+                }
+                ConsentCommand::Withdraw { key, scope, by } => {
+                    let subject = subject_of(&key).await?;
+                    let today = crate::sharing::today(now);
+                    let change = ConsentChange {
+                        subject,
+                        change: Change::Withdraw,
+                        scope: scope.clone(),
+                        effective: today,
+                        expiry: None,
+                        by,
+                    };
+                    crate::consent::record(&pool, &change, now).await?;
+                    println!("consent withdrawn for {scope}: nothing not yet published will be sent");
+                }
+                ConsentCommand::Show { key } => {
+                    print!("{}", crate::consent::show(&pool, subject_of(&key).await?).await?)
+                }
+            }
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let pool = store::connect(&settings.database.url, 2).await?;
+            match crate::sharing::log::verify(&pool).await? {
+                crate::sharing::log::Verified::Intact { entries } => {
+                    println!("disclosure log intact: {entries} entries")
+                }
+                broken => {
+                    eprintln!("disclosure log broken: {}", crate::sharing::log::describe(&broken));
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Sharing { command } => {
+            let hub = build_hub(settings).await?;
+            let now = hub.clock.now();
+            let text = match command {
+                SharingCommand::Explain { event_id, recipient } => {
+                    crate::sharing::inspect::explain(&hub.pool, &hub.sharing, event_id, &recipient, now).await?
+                }
+                SharingCommand::WhatIf { agreements_dir } => {
+                    crate::sharing::inspect::what_if(&hub.pool, &hub.sharing, &agreements_dir, now).await?
+                }
+            };
+            print!("{text}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -79,13 +79,67 @@ pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let consumers = tokio::spawn(crate::service::run(hub.clone(), stopped));
-    let sent = send_all(&hub, samples, &plan).await;
+    let mut sent = send_all(&hub, samples, &plan).await;
+    if sent.is_ok() {
+        sent = wait_published(&hub.pool, Duration::from_secs(60)).await;
+    }
     let _ = stop.send(true);
     consumers.await.context("hub task")??;
     sent?;
     println!("Sent {} payloads from {} (the sample month, then bad/)\n", plan.len(), samples.display());
     print!("{}", summary(&hub.pool).await?);
+    print!("{}", deliveries(&hub.pool).await?);
     Ok(())
+}
+
+/// Waits until the publisher has sent (or withheld) every decided delivery.
+pub async fn wait_published(pool: &PgPool, timeout: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL",
+        )
+        .fetch_one(pool)
+        .await?;
+        if pending == 0 {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            bail!("{pending} deliveries still unpublished after {} s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// What each agency received, in the order it was published (c = history catch-up).
+pub async fn deliveries(pool: &PgPool) -> anyhow::Result<String> {
+    let rows: Vec<(String, String, String, bool, Vec<String>)> = sqlx::query_as(
+        "SELECT o.recipient,
+                coalesce((SELECT name FROM subject_details d WHERE d.subject_id = e.subject_id ORDER BY first_seen_at LIMIT 1), '?'),
+                e.event_type, o.catch_up, o.withheld_fields
+         FROM outbox o JOIN events e USING (event_id) WHERE o.published_at IS NOT NULL ORDER BY o.recipient, o.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = String::from("\nDelivered, per recipient (c = history catch-up; fields withheld in brackets):\n");
+    let mut current = String::new();
+    for (recipient, person, event_type, catch_up, withheld) in rows {
+        if recipient != current {
+            out.push_str(&format!("  {recipient}\n"));
+            current = recipient;
+        }
+        let withheld = if withheld.is_empty() { String::new() } else { format!(" [{}]", withheld.join(", ")) };
+        out.push_str(&format!("    {person:<22} {event_type}{}{withheld}\n", if catch_up { " (c)" } else { "" }));
+    }
+    let withheld: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT reason, count(*) FROM disclosure_log WHERE decision = 'withhold' GROUP BY reason ORDER BY reason",
+    )
+    .fetch_all(pool)
+    .await?;
+    out.push_str("\nWithheld (logged with the reason): ");
+    out.push_str(&withheld.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", "));
+    out.push('\n');
+    Ok(out)
 }
 
 /// What the store holds: per agency, per person, and every refusal.

@@ -83,8 +83,8 @@ pub async fn link_all(
         };
         for i in &subject.identifiers {
             let key = (i.scheme().as_str(), i.value().to_string());
-            if !known.contains_key(&key) {
-                known.insert(key, id);
+            if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(key) {
+                slot.insert(id);
                 new_ids.0.push(i.scheme().as_str());
                 new_ids.1.push(i.value().to_string());
                 new_ids.2.push(id);

@@ -5,6 +5,7 @@
 //! - `domain`: person identifiers and the canonical event vocabulary.
 //! - `schemas`: the Avro schemas (`schemas/*.avsc`), validation, encoding, compatibility.
 //! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map.
+//! - `consent`: consent recorded by operators.
 //! - `store`: Postgres: migrations, raw archive, inbox, events, projections.
 //! - `identity`: the person index linking agency identifiers to one subject.
 //! - `sharing`: agreements, decisions per (update, recipient), catch-up, the disclosure log.
@@ -19,6 +20,7 @@ pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod connectors;
+pub mod consent;
 pub mod demo;
 pub mod domain;
 pub mod identity;

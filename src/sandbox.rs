@@ -23,12 +23,21 @@ pub struct Sandbox {
     pub ch: Channel,
     admin_url: String,
     stop: watch::Sender<bool>,
-    task: Option<JoinHandle<Result<(), consume::RunError>>>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<Result<(), consume::RunError>>>>,
 }
 
 impl Sandbox {
-    /// Gives `settings` a fresh database and prefix, provisions, and starts consuming.
-    pub async fn start(mut settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
+    /// Gives `settings` a fresh database and prefix, provisions, and starts consuming and
+    /// publishing.
+    pub async fn start(settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
+        let sandbox = Self::start_consuming(settings, label).await?;
+        sandbox.start_publisher();
+        Ok(sandbox)
+    }
+
+    /// Like [`Sandbox::start`] but without the outbox publisher (start it with
+    /// [`Sandbox::start_publisher`]), so tests can act on deliveries still queued.
+    pub async fn start_consuming(mut settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
         settings.broker.prefix = format!("{label}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let admin_url = settings.database.url.clone();
         settings.database.url = crate::store::create_scratch_database(&admin_url, &format!("tracker_{label}")).await?;
@@ -36,10 +45,17 @@ impl Sandbox {
         let names = Names::new(&settings.broker.prefix);
         let hub = Arc::new(crate::cli::build_hub(settings).await?);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(crate::service::run(hub.clone(), stopped));
+        let task = tokio::spawn(consume::run(hub.clone(), stopped));
         let conn = crate::broker::connect(&hub.settings.broker.url).await?;
         let ch = publish::confirm_channel(&conn).await?;
-        Ok(Sandbox { hub, names, conn, ch, admin_url, stop, task: Some(task) })
+        Ok(Sandbox { hub, names, conn, ch, admin_url, stop, tasks: std::sync::Mutex::new(vec![task]) })
+    }
+
+    pub fn start_publisher(&self) {
+        let task = tokio::spawn(crate::routing::run(self.hub.clone(), self.stop.subscribe()));
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.push(task);
+        }
     }
 
     pub fn acknowledged(&self) -> u64 {
@@ -57,9 +73,10 @@ impl Sandbox {
     }
 
     /// Stops the hub, deletes its queues and exchanges, drops its database.
-    pub async fn finish(mut self) -> anyhow::Result<()> {
+    pub async fn finish(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
+        let tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow::anyhow!("task list poisoned"))?);
+        for task in tasks {
             task.await.context("hub task")??;
         }
         let mut queues = vec![self.names.dead_queue()];

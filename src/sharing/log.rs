@@ -122,6 +122,18 @@ pub enum Verified {
     },
 }
 
+/// A sentence for an operator.
+pub fn describe(v: &Verified) -> String {
+    match v {
+        Verified::Intact { entries } => format!("intact ({entries} entries)"),
+        Verified::Edited { id } => format!("entry {id} was edited (its content no longer matches its hash)"),
+        Verified::Deleted { before_id } => format!("entries were deleted just before entry {before_id}"),
+        Verified::Reordered { id } => {
+            format!("entry {id} is out of order (it follows an entry now elsewhere in the log)")
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct StoredEntry {
     id: i64,
@@ -132,12 +144,17 @@ struct StoredEntry {
 }
 
 pub async fn verify(pool: &PgPool) -> Result<Verified, sqlx::Error> {
+    verify_with(pool).await
+}
+
+/// Verifies the chain as `executor` sees it (a pool, or a transaction).
+pub async fn verify_with<'e, E: sqlx::PgExecutor<'e>>(executor: E) -> Result<Verified, sqlx::Error> {
     let rows: Vec<StoredEntry> = sqlx::query_as(
         "SELECT id, prev_hash, hash, event_id, subject_id, recipient, stage, decision, reason, agreement, purpose, legal_basis,
                 event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at
          FROM disclosure_log ORDER BY id",
     )
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     let all_hashes: std::collections::HashSet<&str> = rows.iter().map(|r| r.hash.as_str()).collect();
     let mut expected_prev = GENESIS.to_string();

@@ -6,6 +6,7 @@ pub mod agreements;
 pub mod copy;
 pub mod decide;
 pub mod facts;
+pub mod inspect;
 pub mod log;
 
 use std::collections::{BTreeMap, BTreeSet};

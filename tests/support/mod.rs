@@ -34,6 +34,11 @@ impl TestHub {
         Self::start_with(|_| {}).await
     }
 
+    /// A hub whose outbox publisher waits for `start_publisher`.
+    pub async fn start_without_publisher() -> TestHub {
+        TestHub(Sandbox::start_consuming(test_settings(), "t").await.expect("sandbox starts"))
+    }
+
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestHub {
         let mut settings = test_settings();
         adjust(&mut settings);

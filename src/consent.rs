@@ -1,0 +1,92 @@
+//! Consent recorded by operators (`tracker consent grant|withdraw|show`), beside the treatment
+//! feed's consent records. Applied in order with them; a withdrawal stops every health update
+//! not yet published (the publisher re-checks), never what was already sent.
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Grant,
+    Withdraw,
+}
+
+/// One operator decision about a subject's consent.
+#[derive(Debug, Clone)]
+pub struct ConsentChange {
+    pub subject: Uuid,
+    pub change: Change,
+    /// ALL, CRT (courts) or PRB (probation).
+    pub scope: String,
+    pub effective: NaiveDate,
+    /// The last day covered; `None` is open-ended.
+    pub expiry: Option<NaiveDate>,
+    /// Who recorded it.
+    pub by: String,
+}
+
+/// Records an operator's consent change.
+pub async fn record(pool: &PgPool, c: &ConsentChange, now: DateTime<Utc>) -> anyhow::Result<()> {
+    anyhow::ensure!(matches!(c.scope.as_str(), "ALL" | "CRT" | "PRB"), "scope is ALL, CRT or PRB, not {:?}", c.scope);
+    let decision = match c.change {
+        Change::Grant => "G",
+        Change::Withdraw => "W",
+    };
+    sqlx::query(
+        "INSERT INTO consents (event_id, subject_id, source, decision, scope, effective_date, expiry_date, recorded_at, decided_by)
+         VALUES ($1, $2, 'operator', $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(c.subject)
+    .bind(decision)
+    .bind(&c.scope)
+    .bind(c.effective)
+    .bind(c.expiry)
+    .bind(now)
+    .bind(&c.by)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ConsentRow {
+    source: String,
+    decision: String,
+    scope: String,
+    effective_date: Option<NaiveDate>,
+    expiry_date: Option<NaiveDate>,
+    recorded_at: DateTime<Utc>,
+    decided_by: Option<String>,
+}
+
+/// The consent history of a subject, in the order applied.
+pub async fn show(pool: &PgPool, subject: Uuid) -> anyhow::Result<String> {
+    let rows: Vec<ConsentRow> = sqlx::query_as(
+        "SELECT source, decision, scope, effective_date, expiry_date, recorded_at, decided_by FROM consents
+         WHERE subject_id = $1 ORDER BY ordinal",
+    )
+    .bind(subject)
+    .fetch_all(pool)
+    .await?;
+    let mut out = format!("Consent records for subject {subject} (applied in this order):\n");
+    for ConsentRow {
+        source,
+        decision,
+        scope,
+        effective_date: effective,
+        expiry_date: expiry,
+        recorded_at: at,
+        decided_by: by,
+    } in rows
+    {
+        out.push_str(&format!(
+            "  {decision} {scope:<3} from {} to {}  ({source}{}, recorded {})\n",
+            effective.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+            expiry.map(|d| d.to_string()).unwrap_or_else(|| "open".into()),
+            by.map(|b| format!(" by {b}")).unwrap_or_default(),
+            at.format("%Y-%m-%d %H:%M")
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,188 @@
+//! Read-only questions about sharing: why an update went (or did not go) to a recipient, and
+//! what would change under different agreements. Nothing here writes to the store.
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::agreements::{Agreements, Rule};
+use super::decide::{self, Decision, EventView, Recipient};
+use super::{NewEvent, Sharing, facts, today};
+
+type EventRow = (Uuid, Option<Uuid>, String, String, String, DateTime<Utc>, serde_json::Value);
+
+async fn load_event(pool: &PgPool, event_id: Uuid) -> Result<Option<NewEvent>, sqlx::Error> {
+    let row: Option<EventRow> = sqlx::query_as(
+        "SELECT event_id, subject_id, event_type, data_class, agency, occurred_at, payload FROM events WHERE event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(event_id, subject_id, event_type, data_class, source_agency, occurred_at, payload)| NewEvent {
+        event_id,
+        subject_id,
+        event_type,
+        data_class,
+        source_agency,
+        occurred_at,
+        payload,
+    }))
+}
+
+/// Decides (event, recipient) against `rules` with the facts as they are now, read-only.
+async fn decide_now(
+    pool: &PgPool,
+    sharing: &Sharing,
+    rules: &[Rule],
+    e: &NewEvent,
+    recipient: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Decision, decide::Facts)>, sqlx::Error> {
+    let (Some(subject), Some(kind), Some(source_kind)) =
+        (e.subject_id, sharing.kind_of(recipient), sharing.kind_of(&e.source_agency))
+    else {
+        return Ok(None);
+    };
+    let mut tx = pool.begin().await?;
+    let f = facts::load(&mut tx, subject, today(now)).await?;
+    tx.rollback().await?;
+    let view = EventView {
+        event_type: &e.event_type,
+        data_class: &e.data_class,
+        source_agency: &e.source_agency,
+        source_kind,
+        payload: &e.payload,
+    };
+    Ok(Some((decide::decide(rules, &view, &Recipient { agency: recipient, kind }, &f, today(now)), f)))
+}
+
+#[derive(sqlx::FromRow)]
+struct Logged {
+    stage: String,
+    decision: String,
+    reason: Option<String>,
+    agreement: Option<String>,
+    catch_up: bool,
+    logged_at: DateTime<Utc>,
+}
+
+/// `tracker sharing explain`: the decision recorded, and why the rules decide as they do now.
+pub async fn explain(
+    pool: &PgPool,
+    sharing: &Sharing,
+    event_id: Uuid,
+    recipient: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let e = load_event(pool, event_id).await?.ok_or_else(|| anyhow::anyhow!("no event {event_id}"))?;
+    let mut out = format!(
+        "Update {} ({}, data class {}) from {}, occurred {}\nRecipient {recipient}\n\n",
+        e.event_id, e.event_type, e.data_class, e.source_agency, e.occurred_at
+    );
+    let logged: Vec<Logged> = sqlx::query_as(
+        "SELECT stage, decision, reason, agreement, catch_up, logged_at FROM disclosure_log
+         WHERE event_id = $1 AND recipient = $2 ORDER BY id",
+    )
+    .bind(event_id)
+    .bind(recipient)
+    .fetch_all(pool)
+    .await?;
+    if logged.is_empty() {
+        out.push_str("Logged: nothing — the recipient's subscription did not cover this update (not involved with the person when it was decided).\n");
+    }
+    for Logged { stage, decision, reason, agreement, catch_up, logged_at: at } in logged {
+        let _ = writeln!(
+            out,
+            "Logged ({stage} {at}): {decision}{}{}{}",
+            reason.map(|r| format!(", reason {r}")).unwrap_or_default(),
+            agreement.map(|a| format!(", agreement {a}")).unwrap_or_default(),
+            if catch_up { ", history catch-up" } else { "" }
+        );
+    }
+    let Some(subject) = e.subject_id else {
+        out.push_str("\nThe update is linked to no person (identity conflict or no usable identifier): it is shared with no one.\n");
+        return Ok(out);
+    };
+    let Some((decision, f)) = decide_now(pool, sharing, &sharing.agreements.rules, &e, recipient, now).await? else {
+        anyhow::bail!("{recipient} is not a configured agency");
+    };
+    let _ = writeln!(
+        out,
+        "\nFacts about subject {subject} now: active order {}, consent for courts {}, for probation {}",
+        f.active_order, f.consent_courts, f.consent_probation
+    );
+    out.push_str("Rules that name this owner, recipient and kind of update:\n");
+    let mut any = false;
+    for r in &sharing.agreements.rules {
+        let owner =
+            sharing.kind_of(&e.source_agency).is_some_and(|k| r.owners.iter().any(|o| o.matches(&e.source_agency, k)));
+        let to = sharing.kind_of(recipient).is_some_and(|k| r.recipients.iter().any(|p| p.matches(recipient, k)));
+        if owner && to && r.covers(&e.event_type, &e.data_class) {
+            any = true;
+            let _ = writeln!(
+                out,
+                "  {} ({:?}, {}): valid today {}, field conditions {}{}{}",
+                r.id,
+                r.effect,
+                r.file.display(),
+                r.valid_on(today(now)),
+                if r.when_any.is_empty() {
+                    "none".to_string()
+                } else {
+                    r.when_any.iter().any(|c| decide::condition_holds(c, &e.payload)).to_string()
+                },
+                if r.facts.is_empty() { String::new() } else { format!(", facts {:?}", r.facts) },
+                if r.consent { ", needs consent" } else { "" }
+            );
+        }
+    }
+    if !any {
+        out.push_str("  none: deny by default (no agreement)\n");
+    }
+    let _ = writeln!(out, "\nDecision under the current agreements and facts: {}", describe(&decision));
+    Ok(out)
+}
+
+pub fn describe(d: &Decision) -> String {
+    match d {
+        Decision::Deliver(g) => format!("deliver under {} ({})", g.agreement, g.purpose),
+        Decision::Redact { grant, fields } => {
+            format!("deliver under {} with {} withheld", grant.agreement, fields.join(", "))
+        }
+        Decision::Withhold { reason, agreement } => {
+            format!("withhold: {reason}{}", agreement.as_ref().map(|a| format!(" ({a})")).unwrap_or_default())
+        }
+    }
+}
+
+/// `tracker sharing what-if`: every logged (update, recipient) whose decision differs between the
+/// current agreements and those in `dir`, both judged on today's facts.
+pub async fn what_if(
+    pool: &PgPool,
+    sharing: &Sharing,
+    dir: &std::path::Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let changed = Agreements::load(dir)?;
+    let pairs: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT event_id, recipient FROM disclosure_log WHERE stage = 'decided' ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let mut out = String::new();
+    let mut differences = 0;
+    for (event_id, recipient) in &pairs {
+        let Some(e) = load_event(pool, *event_id).await? else { continue };
+        let current = decide_now(pool, sharing, &sharing.agreements.rules, &e, recipient, now).await?;
+        let proposed = decide_now(pool, sharing, &changed.rules, &e, recipient, now).await?;
+        if let (Some((a, _)), Some((b, _))) = (current, proposed)
+            && a != b
+        {
+            differences += 1;
+            let _ =
+                writeln!(out, "{} {} -> {recipient}: {}  =>  {}", e.event_type, e.event_id, describe(&a), describe(&b));
+        }
+    }
+    let _ = writeln!(out, "{differences} of {} logged decisions would change under {}", pairs.len(), dir.display());
+    Ok(out)
+}

@@ -1,0 +1,316 @@
+//! Sharing and routing over the real broker and store: what each agency receives after the
+//! sample month (decoded from the real outbound queues), the disclosure log, consent, redelivery.
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value as Json;
+use support::{SAMPLES, TestHub};
+use tracker::consent::{Change, ConsentChange};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Received {
+    pnc: String,
+    event_type: String,
+    catch_up: bool,
+    message_id: String,
+    record: Json,
+}
+
+/// Everything in each recipient's outbound queue, decoded with the writer schema it names.
+async fn received(hub: &TestHub) -> BTreeMap<String, Vec<Received>> {
+    let mut out = BTreeMap::new();
+    for agency in hub.hub.settings.agencies.keys() {
+        let mut got = Vec::new();
+        for m in hub.drain(&hub.names.outbound_queue(agency)).await {
+            let props = &m.delivery.properties;
+            assert_eq!(props.content_type().as_ref().map(|c| c.as_str()), Some("application/avro"));
+            let record = hub
+                .hub
+                .schemas
+                .decode_single_object(&m.delivery.data)
+                .expect("single-object Avro with our fingerprint");
+            let pnc = record["subject"]["identifiers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["scheme"] == "PNC")
+                .map(|i| i["value"].as_str().unwrap().to_string())
+                .expect("every copy names the PNC");
+            got.push(Received {
+                pnc,
+                event_type: props.kind().as_ref().unwrap().to_string(),
+                catch_up: record["disclosure"]["catch_up"].as_bool().unwrap(),
+                message_id: props.message_id().as_ref().unwrap().to_string(),
+                record,
+            });
+        }
+        out.insert(agency.clone(), got);
+    }
+    out
+}
+
+fn expected() -> BTreeMap<String, Vec<(String, String, bool)>> {
+    let spec: Json =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(SAMPLES).join("expected.json")).unwrap()).unwrap();
+    spec["deliveries"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(r, list)| {
+            let items = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    (
+                        d["pnc"].as_str().unwrap().to_string(),
+                        d["type"].as_str().unwrap().to_string(),
+                        d["catch_up"].as_bool().unwrap(),
+                    )
+                })
+                .collect();
+            (r.clone(), items)
+        })
+        .collect()
+}
+
+fn strings(v: &Json, out: &mut Vec<String>) {
+    match v {
+        Json::String(s) => out.push(s.clone()),
+        Json::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Json::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_agency_receives_exactly_what_the_agreements_allow() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let got = received(&hub).await;
+    let want = expected();
+    for (recipient, want) in &want {
+        let have: Vec<(String, String, bool)> =
+            got[recipient].iter().map(|r| (r.pnc.clone(), r.event_type.clone(), r.catch_up)).collect();
+        // Per person, the order is the order decided (catch-up first).
+        for pnc in want.iter().map(|w| &w.0) {
+            let w: Vec<_> = want.iter().filter(|x| &x.0 == pnc).collect();
+            let h: Vec<_> = have.iter().filter(|x| &x.0 == pnc).collect();
+            assert_eq!(h, w, "{recipient}: deliveries about {pnc}");
+        }
+        assert_eq!(have.len(), want.len(), "{recipient}: {have:?}");
+        let mut ids: Vec<&String> = got[recipient].iter().map(|r| &r.message_id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), got[recipient].len(), "{recipient}: message ids are unique");
+    }
+
+    // Field by field: officer references never leave the police; treatment sees no address or
+    // offence on drug tests and only the next hearing on hearings; police see no health ids.
+    for (recipient, list) in &got {
+        for r in list {
+            let mut all = Vec::new();
+            strings(&r.record, &mut all);
+            for officer in ["5521", "6034", "4410", "8812"] {
+                assert!(!all.iter().any(|s| s == officer), "{recipient} got officer ref {officer}");
+            }
+            assert_eq!(r.record["disclosure"]["recipient"], recipient.as_str());
+            let schemes: Vec<&str> = r.record["subject"]["identifiers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["scheme"].as_str().unwrap())
+                .collect();
+            if recipient.starts_with("police") {
+                assert!(!schemes.contains(&"TREATMENT") && !schemes.contains(&"NHS"), "{recipient}: {schemes:?}");
+            }
+            if recipient == "treatment" {
+                assert!(!schemes.contains(&"CRN"), "treatment sees no CRN");
+                assert!(!all.iter().any(|s| s.contains("Rice Lane") || s.contains("Possess a controlled drug")));
+            }
+        }
+    }
+    let treatment = &got["treatment"];
+    let dt = treatment.iter().find(|r| r.event_type == "DrugTestOnArrest").unwrap();
+    assert_eq!(dt.record["payload"]["opiates"], "POS");
+    assert_eq!(dt.record["payload"]["address"], Json::Null);
+    assert!(dt.record["redacted"].as_array().unwrap().contains(&Json::from("payload.offence_wording")));
+    assert_eq!(dt.record["disclosure"]["agreement"], "A3");
+    let hearing = treatment.iter().find(|r| r.event_type == "HearingResulted").unwrap();
+    let payload = hearing.record["payload"].as_object().unwrap();
+    let shared: Vec<&String> = payload.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
+    assert_eq!(shared, ["next_court", "next_hearing_date"]);
+    assert_eq!(hearing.record["disclosure"]["catch_up"], true);
+    let supervision = treatment.iter().find(|r| r.event_type == "SupervisionStarted").unwrap();
+    assert_eq!(supervision.record["payload"]["officer"]["code"], "N05B077");
+    assert_eq!(supervision.record["payload"]["team"], Json::Null);
+    // Courts get health updates with the treatment client id, under consent.
+    let health = got["court-b05lv00"].iter().find(|r| r.event_type == "TreatmentEpisode").unwrap();
+    assert_eq!(health.record["disclosure"]["agreement"], "A9");
+    assert!(health.record["subject"]["identifiers"].as_array().unwrap().iter().any(|i| i["value"] == "TRK0004417"));
+
+    // The disclosure log: one entry per decision, Chloë's refusal logged, the chain intact.
+    let decided = hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'decided'").await;
+    let delivered = hub.count("SELECT count(*) FROM disclosure_log WHERE decision <> 'withhold'").await;
+    assert_eq!(delivered, 68);
+    assert_eq!(hub.count("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL").await, 68);
+    assert_eq!(decided, hub.count("SELECT count(DISTINCT (event_id, recipient)) FROM disclosure_log").await);
+    let no_consent: Vec<(String, String)> = sqlx::query_as(
+        "SELECT l.recipient, l.event_type FROM disclosure_log l WHERE l.reason = 'no_consent' ORDER BY l.id",
+    )
+    .fetch_all(hub.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        no_consent,
+        [
+            ("court-b05lv00", "TreatmentEpisode"),
+            ("court-b05lv00", "DrugTestResult"),
+            ("court-b05lv00", "DrugTestResult")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(hub.count("SELECT count(*) FROM disclosure_log WHERE recipient LIKE 'police%' AND data_class = 'health' AND decision <> 'withhold'").await, 0);
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resending_everything_delivers_and_logs_nothing_new() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let first = received(&hub).await;
+    let log_before = hub.count("SELECT count(*) FROM disclosure_log").await;
+    hub.send_sample_plan().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let second = received(&hub).await;
+    assert!(second.values().all(Vec::is_empty), "nothing delivered twice: {second:?}");
+    assert_eq!(hub.count("SELECT count(*) FROM disclosure_log").await, log_before);
+    assert_eq!(first.values().map(Vec::len).sum::<usize>(), 68);
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_disclosure_log_is_detected_and_located() {
+    use tracker::sharing::log::{Verified, verify};
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM disclosure_log ORDER BY id").fetch_all(hub.pool()).await.unwrap();
+    let (a, b, c) = (ids[10], ids[20], ids[30]);
+    let mut tx = hub.pool().begin().await.unwrap();
+    sqlx::query("UPDATE disclosure_log SET decision = 'deliver', reason = NULL WHERE id = $1")
+        .bind(a)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(verify_in(&mut tx).await, Verified::Edited { id: a });
+    tx.rollback().await.unwrap();
+
+    let mut tx = hub.pool().begin().await.unwrap();
+    sqlx::query("DELETE FROM disclosure_log WHERE id = $1").bind(b).execute(&mut *tx).await.unwrap();
+    assert_eq!(verify_in(&mut tx).await, Verified::Deleted { before_id: ids[21] });
+    tx.rollback().await.unwrap();
+
+    // Swap two entries (ids stay, content moves).
+    let mut tx = hub.pool().begin().await.unwrap();
+    sqlx::query("UPDATE disclosure_log SET id = -id WHERE id IN ($1, $2)")
+        .bind(c)
+        .bind(ids[31])
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE disclosure_log SET id = CASE WHEN id = -$1::bigint THEN $2 ELSE $1 END WHERE id IN (-$1::bigint, -$2::bigint)")
+        .bind(c)
+        .bind(ids[31])
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(verify_in(&mut tx).await, Verified::Reordered { id: c });
+    tx.rollback().await.unwrap();
+
+    assert!(matches!(verify(hub.pool()).await.unwrap(), Verified::Intact { .. }));
+    hub.finish().await;
+
+    async fn verify_in(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Verified {
+        tracker::sharing::log::verify_with(&mut **tx).await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured() {
+    let hub = TestHub::start_without_publisher().await;
+    let samples = Path::new(SAMPLES);
+    for (agency, connector, file) in [
+        ("police-05", "police-custody", "police-custody-05CL-20261030-1000.csv"),
+        ("court-b05lv00", "court-results", "court-results-B05LV00-20261103.xml"),
+        ("probation", "probation-events", "probation-0002-psr.requested.json"),
+        ("treatment", "treatment-records", "treatment-MERSDRG1-20261120-000412.dat"),
+    ] {
+        hub.send(agency, connector, &samples.join(file)).await;
+    }
+    // Daniel's health updates are decided for the court and probation (consent ALL) and queued.
+    let queued = hub.count("SELECT count(*) FROM outbox WHERE consent_scope IS NOT NULL").await;
+    assert_eq!(queued, 8, "4 health updates for each of court-b05lv00 and probation");
+    let daniel = tracker::identity::find(hub.pool(), "PNC", "2019/0012345G").await.unwrap().unwrap();
+    let now = hub.hub.clock.now();
+    let withdraw = ConsentChange {
+        subject: daniel,
+        change: Change::Withdraw,
+        scope: "PRB".into(),
+        effective: tracker::sharing::today(now),
+        expiry: None,
+        by: "test-operator".into(),
+    };
+    tracker::consent::record(hub.pool(), &withdraw, now).await.unwrap();
+    hub.start_publisher();
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let got = received(&hub).await;
+    assert_eq!(
+        got["probation"].iter().filter(|r| r.record["data_class"] == "health").count(),
+        0,
+        "withdrawn before publishing"
+    );
+    assert_eq!(
+        got["court-b05lv00"].iter().filter(|r| r.record["data_class"] == "health").count(),
+        4,
+        "courts still covered"
+    );
+    assert_eq!(
+        hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'published' AND recipient = 'probation' AND reason = 'no_consent'").await,
+        4
+    );
+
+    // A grant whose expiry has passed covers nothing: a new test result is withheld from both.
+    let expired = ConsentChange {
+        subject: daniel,
+        change: Change::Grant,
+        scope: "ALL".into(),
+        effective: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        expiry: chrono::NaiveDate::from_ymd_opt(2026, 11, 27),
+        by: "test-operator".into(),
+    };
+    tracker::consent::record(hub.pool(), &expired, now).await.unwrap();
+    hub.send("treatment", "treatment-records", &samples.join("treatment-MERSDRG1-20261127-000419.dat")).await;
+    let reasons: Vec<(String, String)> = sqlx::query_as(
+        "SELECT l.recipient, l.reason FROM disclosure_log l JOIN events e USING (event_id)
+         WHERE e.message_id = 'treatment-MERSDRG1-20261127-000419.dat' AND e.subject_id = $1 ORDER BY l.recipient",
+    )
+    .bind(daniel)
+    .fetch_all(hub.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        reasons,
+        [("court-b05lv00", "no_consent"), ("police-05", "denied"), ("probation", "no_consent")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    hub.finish().await;
+}
