@@ -292,7 +292,8 @@ mod properties {
         }
     }
 
-    const KINDS: [AgencyKind; 4] = [AgencyKind::Police, AgencyKind::Court, AgencyKind::Probation, AgencyKind::Treatment];
+    const KINDS: [AgencyKind; 4] =
+        [AgencyKind::Police, AgencyKind::Court, AgencyKind::Probation, AgencyKind::Treatment];
     const FIELDS: [&str; 5] = ["a", "b", "c", "d", "x"];
 
     fn agency_of(kind: AgencyKind) -> &'static str {
@@ -310,7 +311,8 @@ mod properties {
         let classes: Vec<&str> = EVENT_TYPES.iter().map(|(_, c)| *c).collect();
         let by_type = rng.chance(50);
         let on_topic = rng.chance(70);
-        let (event_type, data_class) = if on_topic { (event.0, event.1) } else { (*rng.pick(&types), *rng.pick(&classes)) };
+        let (event_type, data_class) =
+            if on_topic { (event.0, event.1) } else { (*rng.pick(&types), *rng.pick(&classes)) };
         let mut recipients: Vec<Party> = KINDS.iter().filter(|_| rng.chance(30)).map(|k| Party::Kind(*k)).collect();
         if rng.chance(70) {
             recipients.push(Party::Kind(recipient));
@@ -324,7 +326,12 @@ mod properties {
             event_types: if by_type { vec![event_type.to_string()] } else { Vec::new() },
             data_classes: if by_type { Vec::new() } else { vec![data_class.to_string()] },
             when_any: if rng.chance(40) {
-                vec![FieldCondition { field: "x".into(), equals: Some(rng.pick(&["A", "B"]).to_string()), one_of: None, present: None }]
+                vec![FieldCondition {
+                    field: "x".into(),
+                    equals: Some(rng.pick(&["A", "B"]).to_string()),
+                    one_of: None,
+                    present: None,
+                }]
             } else {
                 Vec::new()
             },
@@ -346,7 +353,8 @@ mod properties {
                 && rule.valid_to.is_none_or(|d| day <= d)
                 && rule.owners.iter().any(|o| o.matches(e.source_agency, e.source_kind))
                 && rule.recipients.iter().any(|p| p.matches(r.agency, r.kind))
-                && (rule.event_types.iter().any(|t| t == e.event_type) || rule.data_classes.iter().any(|c| c == e.data_class))
+                && (rule.event_types.iter().any(|t| t == e.event_type)
+                    || rule.data_classes.iter().any(|c| c == e.data_class))
         };
         let holds = |rule: &&Rule| {
             (rule.when_any.is_empty() || rule.when_any.iter().any(|c| e.payload["x"].as_str() == c.equals.as_deref()))
@@ -364,8 +372,12 @@ mod properties {
         if applicable.iter().any(|rule| rule.effect == Effect::Deny && holds(rule)) {
             return None;
         }
-        let granting: Vec<&Rule> =
-            applicable.into_iter().filter(|rule| rule.effect == Effect::Permit).filter(holds).filter(consent_ok).collect();
+        let granting: Vec<&Rule> = applicable
+            .into_iter()
+            .filter(|rule| rule.effect == Effect::Permit)
+            .filter(holds)
+            .filter(consent_ok)
+            .collect();
         if granting.is_empty() {
             return None;
         }
@@ -391,8 +403,9 @@ mod properties {
             let (event_type, data_class) = *rng.pick(EVENT_TYPES);
             let source_kind = *rng.pick(&KINDS);
             let kind = *rng.pick(&KINDS);
-            let rules: Vec<Rule> =
-                (0..1 + rng.below(4) as usize).map(|n| rule(&mut rng, n, (event_type, data_class, source_kind), kind)).collect();
+            let rules: Vec<Rule> = (0..1 + rng.below(4) as usize)
+                .map(|n| rule(&mut rng, n, (event_type, data_class, source_kind), kind))
+                .collect();
             let mut payload = serde_json::Map::new();
             for f in FIELDS {
                 if rng.chance(80) {
@@ -400,20 +413,36 @@ mod properties {
                 }
             }
             let payload = Json::Object(payload);
-            let event = EventView { event_type, data_class, source_agency: agency_of(source_kind), source_kind, payload: &payload };
+            let event = EventView {
+                event_type,
+                data_class,
+                source_agency: agency_of(source_kind),
+                source_kind,
+                payload: &payload,
+            };
             let recipient = Recipient { agency: agency_of(kind), kind };
-            let facts = Facts { active_order: rng.chance(50), consent_courts: rng.chance(50), consent_probation: rng.chance(50) };
+            let facts = Facts {
+                active_order: rng.chance(50),
+                consent_courts: rng.chance(50),
+                consent_probation: rng.chance(50),
+            };
             let got = decide(&rules, &event, &recipient, &facts, day);
             let want = reference(&rules, &event, &recipient, &facts, day);
             let got_fields: Option<BTreeSet<String>> = got.grant().map(|_| {
                 payload.as_object().unwrap().keys().filter(|k| !got.withheld_fields().contains(k)).cloned().collect()
             });
-            assert_eq!(got_fields, want, "case {case}: rules {rules:#?} event {event:?} recipient {recipient:?} facts {facts:?}");
+            assert_eq!(
+                got_fields, want,
+                "case {case}: rules {rules:#?} event {event:?} recipient {recipient:?} facts {facts:?}"
+            );
             if let Some(fields) = &got_fields {
                 delivered += 1;
                 for rule in rules.iter().filter(|r| r.effect == Effect::Permit) {
                     if got.grant().is_some_and(|g| g.agreement == rule.id) {
-                        assert!(fields.iter().all(|f| !rule.withhold.contains(f)), "case {case}: withheld field delivered");
+                        assert!(
+                            fields.iter().all(|f| !rule.withhold.contains(f)),
+                            "case {case}: withheld field delivered"
+                        );
                     }
                 }
             }
