@@ -273,6 +273,9 @@ fn check(spec: &ConnectorSpec, _text: &str) -> Result<(), CheckError> {
     if let Some(e) = &spec.subject.date_of_birth {
         check_expr(spec, e, "date_of_birth", None)?;
     }
+    if let Some(e) = &spec.common.occurred_at {
+        check_expr(spec, e, "occurred_at", None)?;
+    }
     if spec.events.is_empty() {
         return Err(("[[event]]".into(), "a connector declares at least one [[event]]".into()));
     }
@@ -283,6 +286,9 @@ fn check(spec: &ConnectorSpec, _text: &str) -> Result<(), CheckError> {
         };
         if event_types::data_class(&e.event_type).is_none() {
             return Err((needle, format!("event type {:?} has no data class", e.event_type)));
+        }
+        if let Some(o) = &e.occurred_at {
+            check_expr(spec, o, "occurred_at", None)?;
         }
         if e.occurred_at.is_none() && spec.common.occurred_at.is_none() {
             return Err((needle, format!("event {} has no occurred_at (and [common] gives none)", e.event_type)));
