@@ -25,17 +25,17 @@ impl StoreError {
 }
 
 impl From<sqlx::Error> for StoreError {
+    /// Only data the store can never accept is permanent (SQLSTATE classes 22, data exception,
+    /// and 23, integrity violation): it is refused with the reason. Everything else — the
+    /// database away, restarting, refusing connections, out of resources, or a schema not yet
+    /// migrated — is transient: stop, retry, lose nothing.
     fn from(e: sqlx::Error) -> Self {
-        let transient = match &e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
-            sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                // connection exceptions, serialization failures, insufficient resources, operator intervention
-                c.starts_with("08") || c == "40001" || c == "40P01" || c.starts_with("53") || c.starts_with("57")
-            }),
+        let permanent = match &e {
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::Encode(_) | sqlx::Error::TypeNotFound { .. } => true,
             _ => false,
         };
-        if transient { StoreError::Transient(e) } else { StoreError::Permanent(e) }
+        if permanent { StoreError::Permanent(e) } else { StoreError::Transient(e) }
     }
 }
 
