@@ -31,7 +31,11 @@ pub enum Command {
     /// Apply database migrations.
     Migrate,
     /// Declare the broker contract: exchanges, queues, bindings (idempotent).
-    Provision,
+    Provision {
+        /// Also make one broker user per agency (management API); passwords kept in this file.
+        #[arg(long)]
+        agency_users: Option<PathBuf>,
+    },
     /// Run the hub: consume every agency's queue until SIGINT or SIGTERM.
     Run,
     /// Publish files as an agency's adapter would (message id = file name).
@@ -217,10 +221,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store::migrate(&pool).await?;
             println!("migrations applied");
         }
-        Command::Provision => {
+        Command::Provision { agency_users } => {
             let declared = provision::provision(&settings).await?;
             for d in declared {
                 println!("declared {d}");
+            }
+            if let Some(file) = agency_users {
+                let s = settings.clone();
+                let f = file.clone();
+                let creds = tokio::task::spawn_blocking(move || crate::broker::users::provision_users(&s, &f)).await??;
+                for (agency, (user, _)) in creds {
+                    println!("broker user {user} for {agency}");
+                }
+                println!("passwords in {} (readable by its owner only)", file.display());
             }
         }
         Command::Run => {

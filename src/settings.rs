@@ -37,6 +37,8 @@ pub struct BrokerSettings {
     pub prefix: String,
     pub prefetch: u16,
     pub management_url: String,
+    /// Per-agency broker users are named this prefix followed by the agency id.
+    pub user_prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -314,3 +314,58 @@ async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured(
     );
     hub.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() {
+    use lapin::BasicProperties;
+    use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+    let user_prefix = format!("u{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let hub = TestHub::start_with(|s| s.broker.user_prefix = user_prefix.clone()).await;
+    let creds_file = std::env::temp_dir().join(format!("{user_prefix}creds.json"));
+    let settings = hub.hub.settings.clone();
+    let file = creds_file.clone();
+    let creds = tokio::task::spawn_blocking(move || tracker::broker::users::provision_users(&settings, &file)).await.unwrap().unwrap();
+    let (user, password) = creds["police-05"].clone();
+    assert_eq!(user, format!("{user_prefix}police-05"));
+    let conn = tracker::broker::connect(&format!("amqp://{user}:{password}@127.0.0.1:5672/%2f")).await.unwrap();
+    let props = || BasicProperties::default().with_user_id(user.as_str().into()).with_message_id("mine.csv".into()).with_delivery_mode(2);
+    let publish = |key: String| {
+        let conn = &conn;
+        let inbound = hub.names.inbound_exchange();
+        async move {
+            let ch = conn.create_channel().await.unwrap();
+            ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+            let body = std::fs::read("samples/police-custody-05AN-20261110-1200.csv").unwrap();
+            match ch.basic_publish(inbound.as_str().into(), key.as_str().into(), BasicPublishOptions::default(), &body, props()).await {
+                Ok(confirm) => confirm.await.map(|c| c.is_ack()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    // Its own key: accepted by the broker and applied by the hub.
+    let before = hub.acknowledged();
+    assert_eq!(publish("police-05.police-custody".into()).await, Ok(true));
+    hub.wait_acknowledged(before + 1).await;
+    assert_eq!(hub.count("SELECT count(*) FROM inbox WHERE message_id = 'mine.csv' AND outcome = 'applied'").await, 1);
+    let get = |queue: String| {
+        let conn = &conn;
+        async move {
+            let ch = conn.create_channel().await.unwrap();
+            ch.basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false }).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    };
+    assert_eq!(get(hub.names.outbound_queue("police-05")).await, Ok(()), "its own outbound queue");
+    for other in hub.hub.settings.agencies.keys().filter(|a| *a != "police-05") {
+        let refused = publish(format!("{other}.police-custody")).await.unwrap_err();
+        assert!(refused.contains("ACCESS_REFUSED"), "publish as {other}: {refused}");
+        let refused = get(hub.names.outbound_queue(other)).await.unwrap_err();
+        assert!(refused.contains("ACCESS_REFUSED"), "read {other}'s queue: {refused}");
+    }
+    let refused = get(hub.names.inbound_queue("police-05")).await.unwrap_err();
+    assert!(refused.contains("ACCESS_REFUSED"), "inbound queues are the hub's: {refused}");
+    let _ = conn.close(200, "done".into()).await;
+    let settings = hub.hub.settings.clone();
+    tokio::task::spawn_blocking(move || tracker::broker::users::delete_users(&settings)).await.unwrap().unwrap();
+    let _ = std::fs::remove_file(&creds_file);
+    hub.finish().await;
+}

@@ -3,6 +3,7 @@
 pub mod consume;
 pub mod provision;
 pub mod publish;
+pub mod users;
 
 use std::time::Duration;
 
