@@ -12,6 +12,7 @@
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
 //! - `service`: consumers and publisher running side by side.
 //! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
+//! - `http`: the HTTP interface (health, schemas for subscribers).
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `person`, `demo`, `bench`, `cli`: the commands.
@@ -23,6 +24,7 @@ pub mod connectors;
 pub mod consent;
 pub mod demo;
 pub mod domain;
+pub mod http;
 pub mod identity;
 pub mod person;
 pub mod pipeline;

@@ -27,6 +27,7 @@ pub struct Settings {
     pub clock: ClockSettings,
     pub log: LogSettings,
     pub sharing: SharingSettings,
+    pub http: HttpSettings,
     pub agencies: BTreeMap<String, AgencySettings>,
 }
 
@@ -60,6 +61,13 @@ pub struct Paths {
     pub connectors: PathBuf,
     /// One file of sharing agreements per owning agency (or kind of agency).
     pub agreements: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address `tracker run` serves HTTP on; empty turns the server off.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
