@@ -28,7 +28,11 @@ async fn main() -> anyhow::Result<()> {
         }
         let schema = &schemas[&fingerprint];
         let record = GenericDatumReader::builder(schema).build()?.read_value(&mut &body[10..])?;
-        println!("{} {:?}\n  {record:?}", message.delivery.properties.kind().as_ref().map_or("", |t| t.as_str()), message.delivery.properties.message_id());
+        println!(
+            "{} {:?}\n  {record:?}",
+            message.delivery.properties.kind().as_ref().map_or("", |t| t.as_str()),
+            message.delivery.properties.message_id()
+        );
         message.delivery.acker.ack(BasicAckOptions::default()).await?;
     }
     conn.close(200, "done".into()).await?;

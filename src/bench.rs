@@ -17,6 +17,16 @@ use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Deliveries end to end (three recipients per update): throughput flat out, then latency
+    /// percentiles at a steady rate, beside the raw broker pass-through.
+    Delivery {
+        /// People (and updates per phase).
+        #[arg(long, default_value_t = 2_000)]
+        updates: usize,
+        /// Updates per second in the latency phase.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+    },
     /// Police files totalling N rows through the hub, beside the raw broker pass-through.
     Inbound {
         #[arg(long, default_value_t = 100_000)]
@@ -29,6 +39,7 @@ pub enum BenchCommand {
 pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Inbound { rows, rows_per_file } => inbound(settings, rows, rows_per_file).await,
+        BenchCommand::Delivery { updates, rate } => crate::bench_delivery::run(settings, updates, rate).await,
     }
 }
 
@@ -36,7 +47,7 @@ const CHECK_LETTERS: &[u8; 23] = b"ZABCDEFGHJKLMNPQRTUVWXY";
 const HEADER: &str = "RecordType,CustodyRef,ForceStation,EventDate,EventTime,PNCID,CRO,ASN,Surname,Forenames,DOB,Sex,Ethnicity,Address,Postcode,OffenceCode,OffenceWording,OffenceDate,BailStatus,BailConditions,NextCourtCode,NextCourtDate,DT1Opiates,DT1Cocaine,OfficerRef\r\n";
 
 /// A valid PNC id for person `n`.
-fn pnc(n: usize) -> String {
+pub fn pnc(n: usize) -> String {
     let yy = 2000 + n % 25;
     let serial = n % 10_000_000;
     let number = (yy % 100) as u64 * 10_000_000 + serial as u64;
@@ -79,7 +90,7 @@ pub fn police_files(rows: usize, rows_per_file: usize) -> Vec<Vec<u8>> {
 }
 
 /// Publishes every body with confirms, keeping them all in flight, then waits for the confirms.
-async fn publish_all(
+pub async fn publish_all(
     ch: &Channel,
     exchange: &str,
     key: &str,
@@ -102,7 +113,7 @@ async fn publish_all(
 
 /// The raw broker baseline: messages moved from quorum queue A to quorum queue B, each publish
 /// confirmed before the ack, with the hub's prefetch. Returns the time the move took.
-async fn pass_through(sandbox: &Sandbox, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {
+pub async fn pass_through(sandbox: &Sandbox, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {
     let conn = crate::broker::connect(&sandbox.hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
     let mut args = FieldTable::default();

@@ -229,7 +229,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(file) = agency_users {
                 let s = settings.clone();
                 let f = file.clone();
-                let creds = tokio::task::spawn_blocking(move || crate::broker::users::provision_users(&s, &f)).await??;
+                let creds =
+                    tokio::task::spawn_blocking(move || crate::broker::users::provision_users(&s, &f)).await??;
                 for (agency, (user, _)) in creds {
                     println!("broker user {user} for {agency}");
                 }

@@ -13,7 +13,11 @@ use tokio::sync::watch;
 use crate::pipeline::Hub;
 
 pub fn router(hub: Arc<Hub>) -> Router {
-    Router::new().route("/health", get(health)).route("/schemas", get(schemas)).route("/schemas/{fingerprint}", get(schema)).with_state(hub)
+    Router::new()
+        .route("/health", get(health))
+        .route("/schemas", get(schemas))
+        .route("/schemas/{fingerprint}", get(schema))
+        .with_state(hub)
 }
 
 /// Serves until `shutdown` turns true.
@@ -49,6 +53,7 @@ async fn schema(State(hub): State<Arc<Hub>>, Path(fingerprint): Path<String>) ->
     if wanted == ours || wanted == hex::encode(reversed) {
         ([(header::CONTENT_TYPE, "application/json")], hub.schemas.envelope_json.to_string()).into_response()
     } else {
-        (StatusCode::NOT_FOUND, format!("no schema with fingerprint {fingerprint}; this hub writes {ours}\n")).into_response()
+        (StatusCode::NOT_FOUND, format!("no schema with fingerprint {fingerprint}; this hub writes {ours}\n"))
+            .into_response()
     }
 }

@@ -17,6 +17,7 @@
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `person`, `demo`, `bench`, `cli`: the commands.
 pub mod bench;
+pub mod bench_delivery;
 pub mod broker;
 pub mod cli;
 pub mod clock;

@@ -124,7 +124,8 @@ impl Hub {
         }
         // A message published by an agency's broker user must be under that agency's own key.
         // (RabbitMQ itself checks that user_id is the connection's user.)
-        let user_agency = msg.user_id.as_deref().map(|u| u.strip_prefix(self.settings.broker.user_prefix.as_str()).unwrap_or(u));
+        let user_agency =
+            msg.user_id.as_deref().map(|u| u.strip_prefix(self.settings.broker.user_prefix.as_str()).unwrap_or(u));
         if let (Some(user), Some(user_agency)) = (&msg.user_id, user_agency)
             && self.settings.agency(user_agency).is_some()
             && user_agency != key_agency

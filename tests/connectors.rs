@@ -5,7 +5,8 @@ use std::path::Path;
 use tracker::connectors::{Connector, ItemOutcome, Publisher, Registry};
 
 fn refused(file: &str) -> String {
-    let err = Connector::load(&Path::new("tests/connectors").join(file)).err().unwrap_or_else(|| panic!("{file} loaded"));
+    let err =
+        Connector::load(&Path::new("tests/connectors").join(file)).err().unwrap_or_else(|| panic!("{file} loaded"));
     err.to_string()
 }
 
@@ -41,7 +42,9 @@ fn event_types(items: &[ItemOutcome]) -> Vec<(u32, String)> {
     items
         .iter()
         .flat_map(|i| match i {
-            ItemOutcome::Events { position, events, .. } => events.iter().map(|e| (*position, e.event_type.clone())).collect(),
+            ItemOutcome::Events { position, events, .. } => {
+                events.iter().map(|e| (*position, e.event_type.clone())).collect()
+            }
             _ => Vec::new(),
         })
         .collect()
@@ -64,7 +67,19 @@ fn court_results_give_one_hearing_per_case_plus_orders_and_warrants() {
 fn treatment_records_read_windows_1252_and_every_record_type() {
     let items = parse("treatment-records", "treatment-MERSDRG1-20261120-000412.dat");
     let types: Vec<String> = event_types(&items).into_iter().map(|(_, t)| t).collect();
-    assert_eq!(types, ["TreatmentEpisode", "ConsentChanged", "DrugTestResult", "TreatmentEpisode", "ConsentChanged", "TreatmentEpisode", "TreatmentEpisode", "DrugTestResult"]);
+    assert_eq!(
+        types,
+        [
+            "TreatmentEpisode",
+            "ConsentChanged",
+            "DrugTestResult",
+            "TreatmentEpisode",
+            "ConsentChanged",
+            "TreatmentEpisode",
+            "TreatmentEpisode",
+            "DrugTestResult"
+        ]
+    );
     let ItemOutcome::Events { subject, events, position } = &items[2] else { panic!() };
     assert_eq!(*position, 4, "line number in the file");
     assert_eq!(subject.name.as_deref(), Some("CHLOË BRENNAN"));

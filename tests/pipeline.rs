@@ -307,21 +307,34 @@ async fn a_database_outage_stops_consuming_and_loses_nothing() {
     let admin = tracker::store::connect("postgres://postgres@127.0.0.1:5432/test", 1).await.unwrap();
     let set = |allow: bool| format!("ALTER DATABASE {db} ALLOW_CONNECTIONS {allow}");
     sqlx::query(sqlx::AssertSqlSafe(set(false))).execute(&admin).await.unwrap();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1").bind(&db).execute(&admin).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&db)
+        .execute(&admin)
+        .await
+        .unwrap();
 
     // Published during the outage: confirmed by the broker, not acknowledged by the hub.
     let before = hub.acknowledged();
     let body = std::fs::read(samples.join("court-results-B05LV00-20261031.xml")).unwrap();
     let props = lapin::BasicProperties::default().with_message_id("during-outage.xml".into()).with_delivery_mode(2);
-    tracker::broker::publish::publish_confirmed(&hub.ch, &hub.names.inbound_exchange(), "court-b05lv00.court-results", &body, props)
-        .await
-        .unwrap();
+    tracker::broker::publish::publish_confirmed(
+        &hub.ch,
+        &hub.names.inbound_exchange(),
+        "court-b05lv00.court-results",
+        &body,
+        props,
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(hub.acknowledged(), before, "nothing acknowledged while the store is away");
 
     sqlx::query(sqlx::AssertSqlSafe(set(true))).execute(&admin).await.unwrap();
     hub.wait_acknowledged(before + 1).await;
-    assert_eq!(hub.count("SELECT count(*) FROM inbox WHERE message_id = 'during-outage.xml' AND outcome = 'applied'").await, 1);
+    assert_eq!(
+        hub.count("SELECT count(*) FROM inbox WHERE message_id = 'during-outage.xml' AND outcome = 'applied'").await,
+        1
+    );
     assert_eq!(hub.count("SELECT count(*) FROM refusals").await, 0);
     assert_eq!(hub.queue_depth(&hub.names.dead_queue()).await, 0, "a transient fault never dead-letters");
     admin.close().await;

@@ -324,11 +324,19 @@ async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() 
     let creds_file = std::env::temp_dir().join(format!("{user_prefix}creds.json"));
     let settings = hub.hub.settings.clone();
     let file = creds_file.clone();
-    let creds = tokio::task::spawn_blocking(move || tracker::broker::users::provision_users(&settings, &file)).await.unwrap().unwrap();
+    let creds = tokio::task::spawn_blocking(move || tracker::broker::users::provision_users(&settings, &file))
+        .await
+        .unwrap()
+        .unwrap();
     let (user, password) = creds["police-05"].clone();
     assert_eq!(user, format!("{user_prefix}police-05"));
     let conn = tracker::broker::connect(&format!("amqp://{user}:{password}@127.0.0.1:5672/%2f")).await.unwrap();
-    let props = || BasicProperties::default().with_user_id(user.as_str().into()).with_message_id("mine.csv".into()).with_delivery_mode(2);
+    let props = || {
+        BasicProperties::default()
+            .with_user_id(user.as_str().into())
+            .with_message_id("mine.csv".into())
+            .with_delivery_mode(2)
+    };
     let publish = |key: String| {
         let conn = &conn;
         let inbound = hub.names.inbound_exchange();
@@ -336,7 +344,16 @@ async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() 
             let ch = conn.create_channel().await.unwrap();
             ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
             let body = std::fs::read("samples/police-custody-05AN-20261110-1200.csv").unwrap();
-            match ch.basic_publish(inbound.as_str().into(), key.as_str().into(), BasicPublishOptions::default(), &body, props()).await {
+            match ch
+                .basic_publish(
+                    inbound.as_str().into(),
+                    key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    props(),
+                )
+                .await
+            {
                 Ok(confirm) => confirm.await.map(|c| c.is_ack()).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
@@ -351,7 +368,10 @@ async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() 
         let conn = &conn;
         async move {
             let ch = conn.create_channel().await.unwrap();
-            ch.basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false }).await.map(|_| ()).map_err(|e| e.to_string())
+            ch.basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     };
     assert_eq!(get(hub.names.outbound_queue("police-05")).await, Ok(()), "its own outbound queue");

@@ -29,7 +29,9 @@ pub fn user_name(settings: &Settings, agency: &str) -> String {
 
 /// Escapes a name for use inside a permission regular expression.
 fn literal(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_string() } else { format!("\\{c}") }).collect()
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_string() } else { format!("\\{c}") })
+        .collect()
 }
 
 /// The vhost and basic-auth header from the broker URL (`amqp://user:pass@host:port/vhost`).
