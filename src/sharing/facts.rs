@@ -1,6 +1,6 @@
 //! Facts about a person that decisions depend on, read from the store as it is when deciding:
 //! who is involved, who is already in scope, whether an order is active, what consent covers.
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
@@ -9,64 +9,125 @@ use uuid::Uuid;
 use super::NewEvent;
 use super::decide::Facts;
 
-/// Agencies involved with the person: named by an event within the last `months`.
-pub async fn involved(
+/// Per person, the agencies involved: named by an event within the last `months`.
+pub async fn involved_all(
     tx: &mut Transaction<'_, Postgres>,
-    subject: Uuid,
+    subjects: &[Uuid],
     now: DateTime<Utc>,
     months: u32,
-) -> Result<BTreeSet<String>, sqlx::Error> {
+) -> Result<HashMap<Uuid, BTreeSet<String>>, sqlx::Error> {
     let since = now.checked_sub_months(Months::new(months)).unwrap_or(now);
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT agency FROM involvements WHERE subject_id = $1 AND occurred_at >= $2")
-            .bind(subject)
-            .bind(since)
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT DISTINCT subject_id, agency FROM involvements WHERE subject_id = ANY($1) AND occurred_at >= $2",
+    )
+    .bind(subjects)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out: HashMap<Uuid, BTreeSet<String>> = HashMap::new();
+    for (subject, agency) in rows {
+        out.entry(subject).or_default().insert(agency);
+    }
+    Ok(out)
+}
+
+/// Per person, the recipients already in scope (their catch-up was made then).
+pub async fn in_scope_all(
+    tx: &mut Transaction<'_, Postgres>,
+    subjects: &[Uuid],
+) -> Result<HashMap<Uuid, BTreeSet<String>>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT subject_id, recipient FROM recipient_scope WHERE subject_id = ANY($1)")
+            .bind(subjects)
             .fetch_all(&mut **tx)
             .await?;
-    Ok(rows.into_iter().collect())
+    let mut out: HashMap<Uuid, BTreeSet<String>> = HashMap::new();
+    for (subject, recipient) in rows {
+        out.entry(subject).or_default().insert(recipient);
+    }
+    Ok(out)
 }
 
-/// Recipients that already came into scope for the person (their catch-up was made then).
-pub async fn in_scope(tx: &mut Transaction<'_, Postgres>, subject: Uuid) -> Result<BTreeSet<String>, sqlx::Error> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT recipient FROM recipient_scope WHERE subject_id = $1")
-        .bind(subject)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(rows.into_iter().collect())
-}
-
-type HistoryRow = (Uuid, String, String, String, DateTime<Utc>, serde_json::Value);
-
-/// Updates about the person from earlier messages, not the recipient's own and not yet decided
-/// for it, in `occurred_at` order.
-pub async fn history_for(
+/// For each (person, recipient) coming into scope: updates about the person from earlier
+/// messages, not the recipient's own and not yet decided for it, in `occurred_at` order.
+pub async fn history_all(
     tx: &mut Transaction<'_, Postgres>,
-    subject: Uuid,
-    recipient: &str,
+    pairs: &[(Uuid, String)],
     this_message: &BTreeSet<Uuid>,
-) -> Result<Vec<NewEvent>, sqlx::Error> {
+) -> Result<Vec<(Uuid, String, NewEvent)>, sqlx::Error> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
-    let rows: Vec<HistoryRow> = sqlx::query_as(
-        "SELECT e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload FROM events e
-         WHERE e.subject_id = $1 AND e.agency <> $2 AND NOT (e.event_id = ANY($3))
-           AND NOT EXISTS (SELECT 1 FROM disclosure_log l WHERE l.event_id = e.event_id AND l.recipient = $2 AND l.stage = 'decided')
-         ORDER BY e.occurred_at, e.seq",
+    let (subjects, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
+    let rows: Vec<(Uuid, String, Uuid, String, String, String, DateTime<Utc>, serde_json::Value)> = sqlx::query_as(
+        "SELECT p.subject_id, p.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload
+         FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
+         JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
+         WHERE NOT EXISTS (SELECT 1 FROM disclosure_log l
+                           WHERE l.event_id = e.event_id AND l.recipient = p.recipient AND l.stage = 'decided')
+         ORDER BY p.n, e.occurred_at, e.seq",
     )
-    .bind(subject)
-    .bind(recipient)
+    .bind(&subjects)
+    .bind(&recipients)
     .bind(&exclude)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(event_id, event_type, data_class, source_agency, occurred_at, payload)| NewEvent {
-            event_id,
-            subject_id: Some(subject),
-            event_type,
-            data_class,
-            source_agency,
-            occurred_at,
-            payload,
+        .map(|(subject, recipient, event_id, event_type, data_class, source_agency, occurred_at, payload)| {
+            (
+                subject,
+                recipient,
+                NewEvent {
+                    event_id,
+                    subject_id: Some(subject),
+                    event_type,
+                    data_class,
+                    source_agency,
+                    occurred_at,
+                    payload,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Per person, the facts decisions depend on.
+pub async fn load_all(
+    tx: &mut Transaction<'_, Postgres>,
+    subjects: &[Uuid],
+    day: NaiveDate,
+) -> Result<HashMap<Uuid, Facts>, sqlx::Error> {
+    let active: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT s.subject_id FROM events s WHERE s.subject_id = ANY($1)
+           AND (s.event_type = 'SupervisionStarted' OR (s.event_type = 'OrderMade' AND s.payload->>'order_type' IN ('CO', 'SSO')))
+           AND NOT EXISTS (SELECT 1 FROM events t WHERE t.subject_id = s.subject_id AND t.event_type = 'OrderTerminated'
+                           AND t.occurred_at >= s.occurred_at)",
+    )
+    .bind(subjects)
+    .fetch_all(&mut **tx)
+    .await?;
+    let rows: Vec<(Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
+    )
+    .bind(subjects)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
+    for (subject, decision, scope, effective, expiry) in rows {
+        consents.entry(subject).or_default().push(ConsentRecord { decision, scope, effective, expiry });
+    }
+    Ok(subjects
+        .iter()
+        .map(|s| {
+            let records = consents.get(s).map(Vec::as_slice).unwrap_or_default();
+            let facts = Facts {
+                active_order: active.contains(s),
+                consent_courts: consent_covers(records, "CRT", day),
+                consent_probation: consent_covers(records, "PRB", day),
+            };
+            (*s, facts)
         })
         .collect())
 }

@@ -71,34 +71,49 @@ pub async fn append(tx: &mut Transaction<'_, Postgres>, entries: &[LogEntry]) ->
         .fetch_optional(&mut **tx)
         .await?
         .unwrap_or_else(|| GENESIS.to_string());
+    // Hashes are chained here, then every entry goes in with one statement.
+    let mut prevs = Vec::with_capacity(entries.len());
+    let mut hashes = Vec::with_capacity(entries.len());
     for e in entries {
         let hash = chain(&prev, e);
-        sqlx::query(
-            "INSERT INTO disclosure_log (event_id, subject_id, recipient, stage, decision, reason, agreement, purpose,
-                legal_basis, event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(e.event_id)
-        .bind(e.subject_id)
-        .bind(&e.recipient)
-        .bind(&e.stage)
-        .bind(&e.decision)
-        .bind(&e.reason)
-        .bind(&e.agreement)
-        .bind(&e.purpose)
-        .bind(&e.legal_basis)
-        .bind(&e.event_type)
-        .bind(&e.data_class)
-        .bind(&e.fields_disclosed)
-        .bind(&e.fields_withheld)
-        .bind(e.catch_up)
-        .bind(e.logged_at.trunc_subsecs(6))
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-        prev = hash;
+        prevs.push(std::mem::replace(&mut prev, hash.clone()));
+        hashes.push(hash);
     }
+    let col = |f: fn(&LogEntry) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
+    let list = |f: fn(&LogEntry) -> &Vec<String>| entries.iter().map(|e| serde_json::json!(f(e))).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO disclosure_log (event_id, subject_id, recipient, stage, decision, reason, agreement, purpose,
+            legal_basis, event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at, prev_hash, hash)
+         SELECT t.event_id, t.subject_id, t.recipient, t.stage, t.decision, t.reason, t.agreement, t.purpose, t.legal_basis,
+                t.event_type, t.data_class,
+                ARRAY(SELECT jsonb_array_elements_text(t.disclosed)), ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+                t.catch_up, t.logged_at, t.prev_hash, t.hash
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[], $15::timestamptz[],
+                     $16::text[], $17::text[]) WITH ORDINALITY
+              AS t(event_id, subject_id, recipient, stage, decision, reason, agreement, purpose, legal_basis, event_type,
+                   data_class, disclosed, withheld, catch_up, logged_at, prev_hash, hash, n)
+         ORDER BY t.n",
+    )
+    .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.subject_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.recipient.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.stage.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.decision.clone()).collect::<Vec<_>>())
+    .bind(col(|e| e.reason.clone()))
+    .bind(col(|e| e.agreement.clone()))
+    .bind(col(|e| e.purpose.clone()))
+    .bind(col(|e| e.legal_basis.clone()))
+    .bind(entries.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.data_class.clone()).collect::<Vec<_>>())
+    .bind(list(|e| &e.fields_disclosed))
+    .bind(list(|e| &e.fields_withheld))
+    .bind(entries.iter().map(|e| e.catch_up).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.logged_at.trunc_subsecs(6)).collect::<Vec<_>>())
+    .bind(&prevs)
+    .bind(&hashes)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

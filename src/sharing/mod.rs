@@ -162,46 +162,64 @@ pub async fn decide_message(
     }
     let day = today(now);
     let message_events: BTreeSet<Uuid> = new.iter().map(|e| e.event_id).collect();
-    let mut history: Vec<NewEvent> = Vec::new();
+    let facts = facts::load_all(tx, &subjects, day).await;
+    let involved = facts::involved_all(tx, &subjects, now, sharing.involvement_months).await?;
+    let in_scope = facts::in_scope_all(tx, &subjects).await?;
+    let none = BTreeSet::new();
+    let beginning: Vec<(Uuid, String)> = subjects
+        .iter()
+        .flat_map(|s| {
+            let scoped = in_scope.get(s).unwrap_or(&none);
+            involved
+                .get(s)
+                .unwrap_or(&none)
+                .iter()
+                .filter(|r| !scoped.contains(*r))
+                .map(|r| (*s, r.clone()))
+                .collect::<Vec<_>>()
+        })
+        .filter(|(_, r)| sharing.kind_of(r).is_some())
+        .collect();
+    if !beginning.is_empty() {
+        let (ss, rs): (Vec<Uuid>, Vec<String>) = beginning.iter().cloned().unzip();
+        sqlx::query(
+            "INSERT INTO recipient_scope (subject_id, recipient, since)
+             SELECT s, r, $3 FROM UNNEST($1::uuid[], $2::text[]) AS t(s, r) ON CONFLICT DO NOTHING",
+        )
+        .bind(&ss)
+        .bind(&rs)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let facts_of = |s: Uuid| match &facts {
+        Ok(map) => map.get(&s).ok_or(()),
+        Err(_) => Err(()),
+    };
+    let history = facts::history_all(tx, &beginning, &message_events).await?;
     let mut decided: Vec<(usize, String, Decision, bool)> = Vec::new();
+    for (i, (subject, recipient, e)) in history.iter().enumerate() {
+        let Some(kind) = sharing.kind_of(recipient) else { continue };
+        decided.push((i, recipient.clone(), sharing.decide_one(e, recipient, kind, facts_of(*subject), day), true));
+    }
     let mut current: Vec<Decided> = Vec::new();
-    for subject in subjects {
-        let facts = facts::load(tx, subject, day).await;
-        let facts_ref = facts.as_ref().map_err(|_| ());
-        let involved = facts::involved(tx, subject, now, sharing.involvement_months).await?;
-        let in_scope = facts::in_scope(tx, subject).await?;
-        for recipient in involved.iter().filter(|r| !in_scope.contains(*r)) {
-            let Some(kind) = sharing.kind_of(recipient) else { continue };
-            sqlx::query(
-                "INSERT INTO recipient_scope (subject_id, recipient, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(subject)
-            .bind(recipient)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            for e in facts::history_for(tx, subject, recipient, &message_events).await? {
-                let decision = sharing.decide_one(&e, recipient, kind, facts_ref, day);
-                history.push(e);
-                decided.push((history.len() - 1, recipient.clone(), decision, true));
+    for e in &linked {
+        let Some(subject) = e.subject_id else { continue };
+        let involved = involved.get(&subject).unwrap_or(&none);
+        for (recipient, kind) in &sharing.agencies {
+            if *recipient == e.source_agency
+                || !(involved.contains(recipient) || sharing.subscribed_regardless(*kind, e))
+            {
+                continue;
             }
-        }
-        for e in linked.iter().filter(|e| e.subject_id == Some(subject)) {
-            for (recipient, kind) in &sharing.agencies {
-                if *recipient == e.source_agency
-                    || !(involved.contains(recipient) || sharing.subscribed_regardless(*kind, e))
-                {
-                    continue;
-                }
-                let decision = sharing.decide_one(e, recipient, *kind, facts_ref, day);
-                current.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up: false });
-            }
+            let decision = sharing.decide_one(e, recipient, *kind, facts_of(subject), day);
+            current.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up: false });
         }
     }
     // Catch-up entries come before the updates of the message that began the involvement.
     let mut all: Vec<Decided> = decided
         .into_iter()
-        .map(|(i, recipient, decision, catch_up)| Decided { event: &history[i], recipient, decision, catch_up })
+        .map(|(i, recipient, decision, catch_up)| Decided { event: &history[i].2, recipient, decision, catch_up })
         .collect();
     all.extend(current);
     write_decisions(tx, &all, now).await
@@ -240,7 +258,7 @@ async fn write_decisions(
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
     let mut entries = Vec::with_capacity(decided.len());
-    let mut queued = 0;
+    let mut queued = Vec::new();
     for d in decided {
         let withheld = d.decision.withheld_fields().to_vec();
         let disclosed: Vec<String> = match &d.decision {
@@ -274,27 +292,35 @@ async fn write_decisions(
             logged_at: now,
         });
         if let Some(grant) = d.decision.grant() {
-            queued += 1;
-            sqlx::query(
-                "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
-                    legal_basis, consent_scope, catch_up, decided_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (event_id, recipient) DO NOTHING",
-            )
-            .bind(d.event.event_id)
-            .bind(&d.recipient)
-            .bind(delivery_message_id(d.event.event_id, &d.recipient))
-            .bind(d.event.subject_id)
-            .bind(&withheld)
-            .bind(&grant.agreement)
-            .bind(&grant.purpose)
-            .bind(&grant.legal_basis)
-            .bind(grant.consent.map(|c| c.code()))
-            .bind(d.catch_up)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+            queued.push((d, grant, withheld));
         }
     }
+    if !queued.is_empty() {
+        sqlx::query(
+            "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+                legal_basis, consent_scope, catch_up, decided_at)
+             SELECT t.event_id, t.recipient, t.message_id, t.subject_id, ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+                    t.agreement, t.purpose, t.legal_basis, t.consent_scope, t.catch_up, $11
+             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::bool[]) WITH ORDINALITY
+                  AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
+             ORDER BY t.n
+             ON CONFLICT (event_id, recipient) DO NOTHING",
+        )
+        .bind(queued.iter().map(|(d, _, _)| d.event.event_id).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.recipient.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| delivery_message_id(d.event.event_id, &d.recipient)).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.event.subject_id).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, _, w)| serde_json::json!(w)).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.agreement.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.purpose.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.legal_basis.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.consent.map(|c| c.code().to_string())).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.catch_up).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
     log::append(tx, &entries).await?;
-    Ok(queued)
+    Ok(queued.len())
 }
