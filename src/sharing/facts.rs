@@ -48,6 +48,11 @@ pub async fn in_scope_all(
     Ok(out)
 }
 
+/// (subject, recipient, event id, type, data class, source agency, occurred at, payload)
+type HistoryRow = (Uuid, String, Uuid, String, String, String, DateTime<Utc>, serde_json::Value);
+/// (subject, decision, scope, effective, expiry)
+type SubjectConsentRow = (Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>);
+
 /// For each (person, recipient) coming into scope: updates about the person from earlier
 /// messages, not the recipient's own and not yet decided for it, in `occurred_at` order.
 pub async fn history_all(
@@ -60,7 +65,7 @@ pub async fn history_all(
     }
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
     let (subjects, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
-    let rows: Vec<(Uuid, String, Uuid, String, String, String, DateTime<Utc>, serde_json::Value)> = sqlx::query_as(
+    let rows: Vec<HistoryRow> = sqlx::query_as(
         "SELECT p.subject_id, p.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload
          FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
          JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
@@ -108,7 +113,7 @@ pub async fn load_all(
     .bind(subjects)
     .fetch_all(&mut **tx)
     .await?;
-    let rows: Vec<(Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+    let rows: Vec<SubjectConsentRow> = sqlx::query_as(
         "SELECT subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
     )
     .bind(subjects)
