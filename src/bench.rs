@@ -23,9 +23,9 @@ pub enum BenchCommand {
         /// People (and updates per phase).
         #[arg(long, default_value_t = 2_000)]
         updates: usize,
-        /// Updates per second in the latency phase.
-        #[arg(long, default_value_t = 200)]
-        rate: u32,
+        /// Updates per second in the latency phase (default: half the flat-out rate measured).
+        #[arg(long)]
+        rate: Option<u32>,
     },
     /// Police files totalling N rows through the hub, beside the raw broker pass-through.
     Inbound {

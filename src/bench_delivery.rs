@@ -104,7 +104,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-pub async fn run(mut settings: Settings, updates: usize, rate: u32) -> anyhow::Result<()> {
+pub async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> anyhow::Result<()> {
     settings.clock.fixed = "2026-11-28T00:00:00Z".into();
     let sandbox = Sandbox::start(settings, "bench").await?;
     println!("Delivery benchmark: {updates} people, each arrest delivered to {} recipients", RECIPIENTS.len());
@@ -144,7 +144,9 @@ pub async fn run(mut settings: Settings, updates: usize, rate: u32) -> anyhow::R
         updates * RECIPIENTS.len()
     );
 
-    // Steady rate: one update every 1/rate s; latency from publish to arrival at the subscriber.
+    // Steady rate (below capacity): one update every 1/rate s; latency from publish by the agency
+    // to arrival at the subscriber.
+    let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
     let mut sent_at: HashMap<String, Instant> = HashMap::new();
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut ticker = tokio::time::interval(interval);
