@@ -419,3 +419,97 @@ async fn subscribers_fetch_the_writer_schema_by_its_fingerprint() {
     server.await.unwrap().unwrap();
     hub.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_subscriber_gets_the_same_record_as_json() {
+    let hub = TestHub::start_with(|s| {
+        if let Some(a) = s.agencies.get_mut("court-b13bd00") {
+            a.delivery = tracker::settings::DeliveryFormat::Json;
+        }
+    })
+    .await;
+    hub.send("police-13", "police-custody", &Path::new(SAMPLES).join("police-custody-13BD-20261101-2100.csv")).await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let got = hub.drain(&hub.names.outbound_queue("court-b13bd00")).await;
+    assert_eq!(got.len(), 3);
+    let m = &got[0];
+    assert_eq!(m.delivery.properties.content_type().as_ref().map(|c| c.as_str()), Some("application/json"));
+    let record: Json = serde_json::from_slice(&m.delivery.data).unwrap();
+    assert_eq!(record["event_type"], "Arrested");
+    assert_eq!(record["payload"]["officer_ref"], Json::Null);
+    assert_eq!(record["redacted"], serde_json::json!(["payload.officer_ref"]));
+    assert_eq!(record["disclosure"]["agreement"], "A1");
+    assert_eq!(record["subject"]["identifiers"][0]["value"], "2024/0011223N");
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_and_what_if_answer_without_changing_anything() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let log_before = hub.count("SELECT count(*) FROM disclosure_log").await;
+    let dt: uuid::Uuid = sqlx::query_scalar(
+        "SELECT e.event_id FROM events e JOIN subject_identifiers i USING (subject_id)
+         WHERE e.event_type = 'DrugTestOnArrest' AND i.scheme = 'PNC' AND i.value = '2019/0012345G'",
+    )
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    let now = hub.hub.clock.now();
+    let text = tracker::sharing::inspect::explain(hub.pool(), &hub.hub.sharing, dt, "treatment", now).await.unwrap();
+    assert!(text.contains("Logged (decided"), "{text}");
+    assert!(text.contains("A3"), "{text}");
+    assert!(text.contains("deliver under A3 with address"), "{text}");
+    let text = tracker::sharing::inspect::explain(hub.pool(), &hub.hub.sharing, dt, "police-13", now).await.unwrap();
+    assert!(text.contains("Logged: nothing"), "{text}");
+
+    // Agreements without A3: both drug tests on arrest would no longer reach treatment.
+    let dir = std::env::temp_dir().join(format!("agreements-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["courts.toml", "probation.toml", "treatment.toml"] {
+        std::fs::copy(Path::new("config/agreements").join(f), dir.join(f)).unwrap();
+    }
+    let police = std::fs::read_to_string("config/agreements/police.toml").unwrap();
+    let without_a3 = police.split("[[agreement]]\nid = \"A3\"").next().unwrap().to_string();
+    std::fs::write(dir.join("police.toml"), without_a3).unwrap();
+    let text = tracker::sharing::inspect::what_if(hub.pool(), &hub.hub.sharing, &dir, now).await.unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("DrugTestOnArrest") && l.contains("-> treatment")).count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with(&format!(
+            "2 of {} logged decisions would change under {}",
+            log_before,
+            dir.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(hub.count("SELECT count(*) FROM disclosure_log").await, log_before, "read-only");
+    let _ = std::fs::remove_dir_all(&dir);
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_restart_resends_only_unconfirmed_rows_with_the_same_message_ids() {
+    let hub = TestHub::start_without_publisher().await;
+    hub.send("police-13", "police-custody", &Path::new(SAMPLES).join("police-custody-13BD-20261101-2100.csv")).await;
+    hub.start_publisher();
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let first: Vec<String> = received(&hub).await["court-b13bd00"].iter().map(|r| r.message_id.clone()).collect();
+    assert_eq!(first.len(), 3);
+    let log_before = hub.count("SELECT count(*) FROM disclosure_log").await;
+    // As if the hub died after the broker confirmed the last delivery but before marking it.
+    sqlx::query("UPDATE outbox SET published_at = NULL WHERE id = (SELECT max(id) FROM outbox)")
+        .execute(hub.pool())
+        .await
+        .unwrap();
+    hub.hub.publisher_wakeup.notify_one();
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let again: Vec<String> = received(&hub).await["court-b13bd00"].iter().map(|r| r.message_id.clone()).collect();
+    assert_eq!(again, [first[2].clone()], "only the unmarked row, under the same message id");
+    assert_eq!(hub.count("SELECT count(*) FROM disclosure_log").await, log_before, "no second log entry");
+    hub.finish().await;
+}

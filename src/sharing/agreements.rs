@@ -259,3 +259,45 @@ fn load_file(path: &Path) -> Result<Vec<Rule>, AgreementFileError> {
     }
     Ok(rules)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Vec<Rule>, AgreementFileError> {
+        let dir = std::env::temp_dir().join(format!("agreements-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("police.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = load_file(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    #[test]
+    fn the_shipped_agreements_encode_the_nine() {
+        let a = Agreements::load(Path::new("config/agreements")).unwrap();
+        let mut ids: Vec<&str> = a.rules.iter().filter(|r| r.effect == Effect::Permit).map(|r| r.id.as_str()).collect();
+        ids.dedup();
+        assert_eq!(ids, ["A4", "A5", "A1", "A2", "A3", "A6", "A7", "A8", "A9"]);
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_line() {
+        let base = "owner = [\"police\"]\n\n[[agreement]]\nid = \"X1\"\nrecipients = [\"court\"]\n";
+        let unknown_key = format!("{base}data_class = [\"custody\"]\npurpose = \"p\"\nlegal_basis = \"l\"\n");
+        let err = load_text(&unknown_key).unwrap_err();
+        assert_eq!(err.line, 6, "{err}");
+        assert!(err.message.contains("unknown field `data_class`"), "{err}");
+        let bad_field = format!(
+            "{base}event_types = [\"Arrested\"]\nonly = [\"shoe_size\"]\npurpose = \"p\"\nlegal_basis = \"l\"\n"
+        );
+        let err = load_text(&bad_field).unwrap_err();
+        assert_eq!(err.line, 7, "{err}");
+        assert!(err.message.contains("Arrested has no field \"shoe_size\""), "{err}");
+        let bad_type = format!("{base}event_types = [\"Arested\"]\npurpose = \"p\"\nlegal_basis = \"l\"\n");
+        assert_eq!(load_text(&bad_type).unwrap_err().line, 6);
+        let no_basis = format!("{base}data_classes = [\"custody\"]\npurpose = \"p\"\n");
+        assert!(load_text(&no_basis).unwrap_err().message.contains("legal_basis"));
+    }
+}
