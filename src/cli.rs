@@ -82,6 +82,24 @@ pub enum Command {
         #[command(subcommand)]
         command: SharingCommand,
     },
+    /// Queues, dead letters, outbox backlog and each connector's last refusal.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead letters: list, show, replay (after a fix), purge.
+    Deadletters {
+        #[command(subcommand)]
+        command: DeadlettersCommand,
+    },
+    /// Read archived messages of a connector again (after a connector fix); idempotent.
+    Reprocess {
+        #[arg(long)]
+        connector: String,
+        /// Messages received at or after this instant (RFC 3339).
+        #[arg(long)]
+        since: chrono::DateTime<chrono::Utc>,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -140,6 +158,28 @@ pub enum ConsentCommand {
     },
     /// Show a person's consent records in the order applied.
     Show { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadlettersCommand {
+    /// Every open dead letter.
+    List,
+    /// One dead letter: reason, raw payload, how it arrived.
+    Show { id: i64 },
+    /// Read the messages behind these dead letters again through their connectors.
+    Replay {
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Give up on these dead letters (recorded as purged, with who did it).
+    Purge {
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -336,6 +376,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     print!("{}", crate::consent::show(&pool, subject_of(&key).await?).await?)
                 }
             }
+        }
+        Command::Status { json } => {
+            let pool = store::connect(&settings.database.url, 2).await?;
+            store::migrate(&pool).await?;
+            let now = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed).now();
+            let status = crate::ops::status::gather(&settings, &pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", crate::ops::status::render(&status, now));
+            }
+        }
+        Command::Deadletters { command } => {
+            let hub = build_hub(settings).await?;
+            match command {
+                DeadlettersCommand::List => {
+                    for d in crate::ops::deadletters::list(&hub).await? {
+                        let at = if d.item_position == 0 {
+                            "whole".to_string()
+                        } else {
+                            format!("item {}", d.item_position)
+                        };
+                        println!(
+                            "{:>6}  {}  {:<18} {} ({at}): {}",
+                            d.id,
+                            d.refused_at.format("%Y-%m-%d %H:%M"),
+                            d.connector,
+                            d.message_id,
+                            d.reason
+                        );
+                    }
+                }
+                DeadlettersCommand::Show { id } => print!("{}", crate::ops::deadletters::show(&hub, id).await?),
+                DeadlettersCommand::Replay { ids, all } => {
+                    let ids = if all {
+                        crate::ops::deadletters::list(&hub).await?.iter().map(|d| d.id).collect()
+                    } else {
+                        ids
+                    };
+                    for r in crate::ops::deadletters::replay(&hub, &ids).await? {
+                        println!("{}: {} new events, {} items still refused", r.message_id, r.events, r.still_refused);
+                    }
+                }
+                DeadlettersCommand::Purge { ids, all, by } => {
+                    let n = crate::ops::deadletters::purge(&hub, &ids, all, &by).await?;
+                    println!("{n} dead letters purged by {by}");
+                }
+            }
+        }
+        Command::Reprocess { connector, since } => {
+            let hub = build_hub(settings).await?;
+            let archives: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT DISTINCT ON (agency, message_id) id, agency, message_id FROM raw_archive
+                 WHERE connector = $1 AND received_at >= $2 ORDER BY agency, message_id, id DESC",
+            )
+            .bind(&connector)
+            .bind(since)
+            .fetch_all(&hub.pool)
+            .await?;
+            for r in crate::ops::deadletters::reprocess_archived(&hub, &archives).await? {
+                println!("{}: {} new events, {} items still refused", r.message_id, r.events, r.still_refused);
+            }
+            println!("{} messages of {connector} since {since} reprocessed", archives.len());
         }
         Command::Audit { command: AuditCommand::Verify } => {
             let pool = store::connect(&settings.database.url, 2).await?;

@@ -15,6 +15,7 @@
 //! - `http`: the HTTP interface (health, schemas for subscribers).
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
+//! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
 //! - `person`, `demo`, `bench`, `cli`: the commands.
 pub mod bench;
 pub mod bench_delivery;
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod identity;
+pub mod ops;
 pub mod person;
 pub mod pipeline;
 pub mod routing;

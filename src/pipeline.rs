@@ -13,7 +13,7 @@ use crate::domain::event_types;
 use crate::schemas::Schemas;
 use crate::settings::Settings;
 use crate::store::StoreError;
-use crate::store::inbound::{self, Applied, Envelope, ReadyEvent, ReadyItem};
+use crate::store::inbound::{self, Applied, Envelope, Mode, ReadyEvent, ReadyItem};
 
 /// Event ids are UUIDv5 in this namespace of (agency, message id, item position, event type).
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_8b3d_4c59_9e27_d1a0_b5c4_e3f2);
@@ -101,13 +101,48 @@ impl Hub {
             Ok(()) => self.prepare(&env, &msg.body, now),
             Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
         };
-        let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now).await?;
+        let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival).await?;
         if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
             self.publisher_wakeup.notify_one();
         }
         if let Applied::Stored { events, refused, kept, conflicts, .. } = &applied {
             tracing::info!(events, refused, kept, conflicts, "stored");
         }
+        Ok(applied)
+    }
+
+    /// Reads an archived message again through its connector (a replay after a connector fix):
+    /// what now applies is stored (event ids keep it idempotent), what still fails stays refused.
+    pub async fn reprocess(&self, archive_id: i64) -> Result<Applied, StoreError> {
+        let now = self.clock.now();
+        let (agency, routing_key, archived_id, body, headers): (String, String, String, Vec<u8>, Json) =
+            sqlx::query_as("SELECT agency, routing_key, message_id, body, headers FROM raw_archive WHERE id = $1")
+                .bind(archive_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let msg = Inbound {
+            queue_agency: agency,
+            routing_key,
+            message_id: Some(archived_id),
+            user_id: headers.get("user_id").and_then(Json::as_str).map(str::to_owned),
+            body,
+        };
+        let (key_agency, connector) = msg.routing_key.split_once('.').unwrap_or((msg.routing_key.as_str(), ""));
+        let env = Envelope {
+            agency: msg.queue_agency.clone(),
+            connector: connector.to_string(),
+            routing_key: msg.routing_key.clone(),
+            message_id: message_id(&msg),
+        };
+        let items = match self.admit(&msg, key_agency, connector) {
+            Ok(()) => self.prepare(&env, &msg.body, now),
+            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
+        };
+        let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Reprocess).await?;
+        if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
+            self.publisher_wakeup.notify_one();
+        }
+        tracing::info!(agency = %env.agency, message_id = %env.message_id, archive_id, "reprocessed");
         Ok(applied)
     }
 

@@ -59,6 +59,8 @@ pub enum Applied {
         refused: usize,
         kept: usize,
         conflicts: usize,
+        /// Events stored for the first time (a reprocess stores only what was missing).
+        inserted: usize,
         /// Deliveries queued in the outbox.
         queued: usize,
         dead_letters: Vec<DeadLetter>,
@@ -154,6 +156,17 @@ pub async fn mark_dead_lettered(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) 
     Ok(())
 }
 
+/// Whether a message is met for the first time or read again from the raw archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// From the broker: a message the inbox already holds changes nothing.
+    Arrival,
+    /// A replay or reprocess (after a connector fix): the message goes through again. Event ids
+    /// keep it idempotent; refusals that now apply are resolved; only new refusals are
+    /// dead-lettered.
+    Reprocess,
+}
+
 /// Applies a message in one transaction. Nothing is visible until it commits.
 pub async fn apply(
     pool: &PgPool,
@@ -162,6 +175,7 @@ pub async fn apply(
     archive_id: i64,
     items: &[ReadyItem],
     now: DateTime<Utc>,
+    mode: Mode,
 ) -> Result<Applied, StoreError> {
     let mut tx = pool.begin().await?;
     let (mut events, mut refused, mut kept, mut conflicts) = (0usize, 0usize, 0usize, 0usize);
@@ -181,23 +195,33 @@ pub async fn apply(
     } else {
         "applied"
     };
-    let first_time = sqlx::query(
-        "INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (agency, message_id) DO NOTHING",
-    )
-    .bind(&env.agency)
-    .bind(&env.message_id)
-    .bind(&env.connector)
-    .bind(archive_id)
-    .bind(outcome)
-    .bind(items.len() as i32)
-    .bind(events as i32)
-    .bind(refused as i32)
-    .bind(kept as i32)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
+    let inbox_sql = match mode {
+        Mode::Arrival => {
+            "INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (agency, message_id) DO NOTHING"
+        }
+        Mode::Reprocess => {
+            "INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (agency, message_id) DO UPDATE SET archive_id = excluded.archive_id, outcome = excluded.outcome,
+                items = excluded.items, events = excluded.events, refused = excluded.refused, kept = excluded.kept,
+                processed_at = excluded.processed_at, detail = 'reprocessed'"
+        }
+    };
+    let first_time = sqlx::query(inbox_sql)
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .bind(&env.connector)
+        .bind(archive_id)
+        .bind(outcome)
+        .bind(items.len() as i32)
+        .bind(events as i32)
+        .bind(refused as i32)
+        .bind(kept as i32)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
         == 1;
     if !first_time {
         tx.rollback().await?;
@@ -217,6 +241,7 @@ pub async fn apply(
     let mut rows = EventRows::default();
     let mut links = links.into_iter();
     let mut dead_letters = Vec::new();
+    let mut still_refused: Vec<i32> = Vec::new();
     for item in items {
         match item {
             ReadyItem::Events { position, subject, events } => {
@@ -263,9 +288,13 @@ pub async fn apply(
                 .await?;
             }
             ReadyItem::Refused { position, refusal, raw } => {
-                let id: i64 = sqlx::query_scalar(
+                // Read again, an item still refused keeps its row (and is not dead-lettered twice).
+                let (id, already_dead): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
                     "INSERT INTO refusals (agency, connector, routing_key, message_id, item_position, code, reason, raw, refused_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (agency, message_id, item_position) DO UPDATE SET code = excluded.code,
+                        reason = excluded.reason, raw = excluded.raw, resolved_at = NULL, resolution = NULL, resolved_by = NULL
+                     RETURNING id, dead_lettered_at",
                 )
                 .bind(&env.agency)
                 .bind(&env.connector)
@@ -278,6 +307,10 @@ pub async fn apply(
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+                still_refused.push(*position as i32);
+                if already_dead.is_some() {
+                    continue;
+                }
                 dead_letters.push(DeadLetter {
                     refusal_id: id,
                     envelope: env.clone(),
@@ -289,11 +322,24 @@ pub async fn apply(
             }
         }
     }
+    if mode == Mode::Reprocess {
+        sqlx::query(
+            "UPDATE refusals SET resolved_at = $4, resolution = 'reprocessed'
+             WHERE agency = $1 AND message_id = $2 AND resolved_at IS NULL AND NOT (item_position = ANY($3))",
+        )
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .bind(&still_refused)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     let stored = rows.insert(&mut tx, env, now).await?;
+    let inserted = stored.len();
     // Decided after the whole message is applied, against the store as it now is.
     let queued = crate::sharing::decide_message(&mut tx, sharing, &stored, now).await?;
     tx.commit().await?;
-    Ok(Applied::Stored { events, refused, kept, conflicts, queued, dead_letters })
+    Ok(Applied::Stored { events, refused, kept, conflicts, inserted, queued, dead_letters })
 }
 
 /// Events of one message as column arrays, inserted with one UNNEST statement.

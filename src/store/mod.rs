@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "pipeline", include_str!("../../migrations/0001_pipeline.sql")),
     (2, "projections", include_str!("../../migrations/0002_projections.sql")),
     (3, "sharing", include_str!("../../migrations/0003_sharing.sql")),
+    (4, "operations", include_str!("../../migrations/0004_operations.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

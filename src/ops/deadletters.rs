@@ -1,0 +1,216 @@
+//! Dead letters: every refusal is a row in `refusals` (the record) and a message on the dead
+//! queue (the notification). Replay reads the refused message again from the raw archive through
+//! its connector; purge gives up on it. Either way the dead queue is brought back in line with
+//! the open refusals.
+use chrono::{DateTime, Utc};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::types::AMQPValue;
+use serde::Serialize;
+
+use crate::broker::{Names, publish};
+use crate::pipeline::Hub;
+use crate::store::inbound::{Applied, DeadLetter};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DeadLetterRow {
+    pub id: i64,
+    pub agency: String,
+    pub connector: String,
+    pub message_id: String,
+    pub item_position: i32,
+    pub code: String,
+    pub reason: String,
+    pub refused_at: DateTime<Utc>,
+}
+
+pub async fn list(hub: &Hub) -> anyhow::Result<Vec<DeadLetterRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, agency, connector, message_id, item_position, code, reason, refused_at FROM refusals
+         WHERE resolved_at IS NULL ORDER BY id",
+    )
+    .fetch_all(&hub.pool)
+    .await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct FullDeadLetter {
+    #[sqlx(flatten)]
+    row: DeadLetterRow,
+    raw: Vec<u8>,
+    routing_key: String,
+    resolution: Option<String>,
+}
+
+/// One dead letter in full: the refusal, its raw bytes, and how the message arrived.
+pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
+    let full: Option<FullDeadLetter> = sqlx::query_as(
+        "SELECT id, agency, connector, message_id, item_position, code, reason, refused_at, raw, routing_key, resolution
+         FROM refusals WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&hub.pool)
+    .await?;
+    let Some(FullDeadLetter { row, raw, routing_key, resolution }) = full else {
+        anyhow::bail!("no dead letter {id}");
+    };
+    let headers: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT headers FROM raw_archive WHERE agency = $1 AND message_id = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&row.agency)
+    .bind(&row.message_id)
+    .fetch_optional(&hub.pool)
+    .await?;
+    let at =
+        if row.item_position == 0 { "the whole payload".to_string() } else { format!("item {}", row.item_position) };
+    Ok(format!(
+        "Dead letter {}: {} {} ({at})\nreason ({}): {}\nrefused at {}{}\nrouting key {routing_key}; arrived with {}\nraw ({} bytes):\n{}\n",
+        row.id,
+        row.connector,
+        row.message_id,
+        row.code,
+        row.reason,
+        row.refused_at,
+        resolution.map(|r| format!("; resolved: {r}")).unwrap_or_default(),
+        headers.unwrap_or_default(),
+        raw.len(),
+        String::from_utf8_lossy(&raw)
+    ))
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplayResult {
+    pub message_id: String,
+    /// Events stored by this replay (none when everything was already there).
+    pub events: usize,
+    pub still_refused: usize,
+}
+
+/// Replays the messages behind these dead letters (the latest archived copy of each).
+pub async fn replay(hub: &Hub, ids: &[i64]) -> anyhow::Result<Vec<ReplayResult>> {
+    let archives: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (a.agency, a.message_id) a.id, a.agency, a.message_id FROM refusals r
+         JOIN raw_archive a ON a.agency = r.agency AND a.message_id = r.message_id
+         WHERE r.id = ANY($1) ORDER BY a.agency, a.message_id, a.id DESC",
+    )
+    .bind(ids)
+    .fetch_all(&hub.pool)
+    .await?;
+    anyhow::ensure!(!archives.is_empty(), "no dead letter among {ids:?} has an archived message");
+    reprocess_archived(hub, &archives).await
+}
+
+/// Reprocesses archived messages, publishes any new dead letters, then syncs the dead queue.
+pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -> anyhow::Result<Vec<ReplayResult>> {
+    let conn = crate::broker::connect(&hub.settings.broker.url).await?;
+    let ch = publish::confirm_channel(&conn).await?;
+    let names = Names::new(&hub.settings.broker.prefix);
+    let mut results = Vec::new();
+    for (archive_id, _, message_id) in archives {
+        let applied = hub.reprocess(*archive_id).await?;
+        let (events, dead_letters): (usize, Vec<DeadLetter>) = match applied {
+            Applied::Stored { inserted, dead_letters, .. } => (inserted, dead_letters),
+            Applied::Duplicate { dead_letters } => (0, dead_letters),
+        };
+        for dl in &dead_letters {
+            publish::dead_letter(&ch, &names, dl).await?;
+        }
+        let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
+        crate::store::inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
+        let still: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM refusals WHERE message_id = $1 AND resolved_at IS NULL")
+                .bind(message_id)
+                .fetch_one(&hub.pool)
+                .await?;
+        results.push(ReplayResult { message_id: message_id.clone(), events, still_refused: still as usize });
+    }
+    sync_dead_queue(hub, &ch, &names).await?;
+    let _ = conn.close(200, "replayed".into()).await;
+    Ok(results)
+}
+
+/// Gives up on these dead letters (`all`: every open one): resolved as purged, by whom.
+pub async fn purge(hub: &Hub, ids: &[i64], all: bool, by: &str) -> anyhow::Result<u64> {
+    let n = sqlx::query(
+        "UPDATE refusals SET resolved_at = $3, resolution = 'purged', resolved_by = $4
+         WHERE resolved_at IS NULL AND ($2 OR id = ANY($1))",
+    )
+    .bind(ids)
+    .bind(all)
+    .bind(hub.clock.now())
+    .bind(by)
+    .execute(&hub.pool)
+    .await?
+    .rows_affected();
+    let conn = crate::broker::connect(&hub.settings.broker.url).await?;
+    let ch = publish::confirm_channel(&conn).await?;
+    sync_dead_queue(hub, &ch, &Names::new(&hub.settings.broker.prefix)).await?;
+    let _ = conn.close(200, "purged".into()).await;
+    Ok(n)
+}
+
+fn header_text(headers: &lapin::types::FieldTable, name: &str) -> Option<String> {
+    match headers.inner().get(name) {
+        Some(AMQPValue::LongString(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn header_int(headers: &lapin::types::FieldTable, name: &str) -> Option<i32> {
+    match headers.inner().get(name) {
+        Some(AMQPValue::LongInt(i)) => Some(*i),
+        Some(AMQPValue::ShortInt(i)) => Some(i32::from(*i)),
+        Some(AMQPValue::LongLongInt(i)) => i32::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+/// Leaves on the dead queue exactly the dead letters still open: each message is taken off and,
+/// if its refusal is open, put back (confirmed) before the original is acknowledged.
+pub async fn sync_dead_queue(hub: &Hub, ch: &lapin::Channel, names: &Names) -> anyhow::Result<()> {
+    let depth = ch
+        .queue_declare(
+            names.dead_queue().as_str().into(),
+            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
+            lapin::types::FieldTable::default(),
+        )
+        .await?
+        .message_count();
+    for _ in 0..depth {
+        let Some(m) = ch.basic_get(names.dead_queue().as_str().into(), BasicGetOptions::default()).await? else {
+            break;
+        };
+        let props = m.delivery.properties.clone();
+        let headers = props.headers().clone().unwrap_or_default();
+        let key = (
+            header_text(&headers, "tracker-agency"),
+            header_text(&headers, "tracker-original-message-id"),
+            header_int(&headers, "tracker-item-position"),
+        );
+        let open = match key {
+            (Some(agency), Some(message_id), Some(position)) => sqlx::query_scalar::<_, i32>(
+                "SELECT 1 FROM refusals WHERE agency = $1 AND message_id = $2 AND item_position = $3 AND resolved_at IS NULL",
+            )
+            .bind(agency)
+            .bind(message_id)
+            .bind(position)
+            .fetch_optional(&hub.pool)
+            .await?
+            .is_some(),
+            // Not one of ours (e.g. dead-lettered by the broker itself): keep it for a person.
+            _ => true,
+        };
+        if open {
+            publish::publish_confirmed(
+                ch,
+                &names.dead_exchange(),
+                m.delivery.routing_key.as_str(),
+                &m.delivery.data,
+                props,
+            )
+            .await?;
+        }
+        m.delivery.acker.ack(BasicAckOptions::default()).await?;
+    }
+    Ok(())
+}

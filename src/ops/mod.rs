@@ -1,0 +1,5 @@
+//! Operations: what operators do when a feed breaks — see the dead letters, replay them after a
+//! fix, purge what will never apply, reprocess from the raw archive — and the status of queues,
+//! dead letters and the outbox.
+pub mod deadletters;
+pub mod status;

@@ -1,0 +1,125 @@
+//! `tracker status`: the hub at a glance for a terminal — queue depths and consumers, dead
+//! letters (count, oldest, reasons), the outbox backlog, and each connector's last refusal.
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use serde::Serialize;
+
+use crate::broker::Names;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueDepth {
+    pub queue: String,
+    pub messages: u32,
+    pub consumers: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub queues: Vec<QueueDepth>,
+    pub dead_letters_open: i64,
+    pub dead_letters_oldest: Option<DateTime<Utc>>,
+    pub dead_letter_reasons: Vec<(String, String, i64)>,
+    pub outbox_backlog: i64,
+    pub outbox_oldest: Option<DateTime<Utc>>,
+    pub last_refusals: Vec<(String, DateTime<Utc>, String)>,
+    pub received: Vec<(String, i64, i64, i64)>,
+}
+
+/// Every queue of the broker contract with its depth and consumers (passive declares).
+pub async fn queue_depths(settings: &Settings) -> anyhow::Result<Vec<QueueDepth>> {
+    let names = Names::new(&settings.broker.prefix);
+    let conn = crate::broker::connect(&settings.broker.url).await?;
+    let mut queues = Vec::new();
+    let mut all: Vec<String> = settings.agencies.keys().map(|a| names.inbound_queue(a)).collect();
+    all.extend(settings.agencies.keys().map(|a| names.outbound_queue(a)));
+    all.push(names.dead_queue());
+    for q in all {
+        // A passive declare of a missing queue closes the channel: one channel each.
+        let ch = conn.create_channel().await?;
+        let opts = QueueDeclareOptions { passive: true, ..Default::default() };
+        match ch.queue_declare(q.as_str().into(), opts, FieldTable::default()).await {
+            Ok(info) => {
+                queues.push(QueueDepth { queue: q, messages: info.message_count(), consumers: info.consumer_count() })
+            }
+            Err(_) => queues.push(QueueDepth {
+                queue: format!("{q} (missing: run tracker provision)"),
+                messages: 0,
+                consumers: 0,
+            }),
+        }
+    }
+    let _ = conn.close(200, "status".into()).await;
+    Ok(queues)
+}
+
+pub async fn gather(settings: &Settings, pool: &sqlx::PgPool) -> anyhow::Result<Status> {
+    let queues = queue_depths(settings).await?;
+    let (dead_letters_open, dead_letters_oldest): (i64, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT count(*), min(refused_at) FROM refusals WHERE resolved_at IS NULL")
+            .fetch_one(pool)
+            .await?;
+    let dead_letter_reasons = sqlx::query_as(
+        "SELECT connector, code, count(*) FROM refusals WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await?;
+    let (outbox_backlog, outbox_oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT count(*), min(decided_at) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    let last_refusals = sqlx::query_as(
+        "SELECT DISTINCT ON (connector) connector, refused_at, reason FROM refusals ORDER BY connector, refused_at DESC, id DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    let received = sqlx::query_as(
+        "SELECT connector, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial', 'kept')),
+                count(*) FILTER (WHERE outcome IN ('refused', 'partial'))
+         FROM inbox GROUP BY connector ORDER BY connector",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(Status {
+        queues,
+        dead_letters_open,
+        dead_letters_oldest,
+        dead_letter_reasons,
+        outbox_backlog,
+        outbox_oldest,
+        last_refusals,
+        received,
+    })
+}
+
+pub fn render(s: &Status, now: DateTime<Utc>) -> String {
+    let age = |t: Option<DateTime<Utc>>| {
+        t.map(|t| {
+            let m = (now - t).num_minutes().max(0);
+            if m < 120 { format!("{m} min") } else { format!("{} h", m / 60) }
+        })
+        .unwrap_or_else(|| "-".into())
+    };
+    let mut out = String::from("Queues                                   messages  consumers\n");
+    for q in &s.queues {
+        let _ = writeln!(out, "  {:<38} {:>8} {:>10}", q.queue, q.messages, q.consumers);
+    }
+    let _ = writeln!(out, "\nDead letters open: {} (oldest {})", s.dead_letters_open, age(s.dead_letters_oldest));
+    for (connector, code, n) in &s.dead_letter_reasons {
+        let _ = writeln!(out, "  {connector:<20} {code:<18} {n}");
+    }
+    let _ = writeln!(out, "\nOutbox backlog: {} (oldest {})", s.outbox_backlog, age(s.outbox_oldest));
+    out.push_str("\nMessages per connector          received  applied  refused\n");
+    for (connector, received, applied, refused) in &s.received {
+        let _ = writeln!(out, "  {connector:<28} {received:>8} {applied:>8} {refused:>8}");
+    }
+    out.push_str("\nLast refusal per connector:\n");
+    for (connector, at, reason) in &s.last_refusals {
+        let _ = writeln!(out, "  {connector:<20} {} {reason}", at.format("%Y-%m-%d %H:%M"));
+    }
+    out
+}
