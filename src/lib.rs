@@ -12,7 +12,8 @@
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
 //! - `service`: consumers and publisher running side by side.
 //! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
-//! - `http`: the HTTP interface (health, schemas for subscribers).
+//! - `http`: the HTTP interface (health, readiness, metrics, schemas for subscribers).
+//! - `metrics`: the Prometheus exposition.
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod ops;
 pub mod person;
 pub mod pipeline;

@@ -36,6 +36,12 @@ pub struct Hub {
 pub struct Stats {
     /// Messages acknowledged (processed, or found already processed).
     pub acknowledged: std::sync::atomic::AtomicU64,
+    /// Inbound queues with a consumer attached now (for readiness).
+    pub consumers_attached: std::sync::atomic::AtomicUsize,
+    /// Whether the outbox publisher is connected.
+    pub publisher_connected: std::sync::atomic::AtomicBool,
+    pub processing: crate::metrics::Histogram,
+    pub publishing: crate::metrics::Histogram,
 }
 
 /// A message as it arrived on the broker.

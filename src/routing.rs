@@ -64,6 +64,7 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
     let names = Names::new(&hub.settings.broker.prefix);
+    hub.stats.publisher_connected.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = loop {
         if *shutdown.borrow() {
             break Ok(());
@@ -84,6 +85,7 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
             break Err(e);
         }
     };
+    hub.stats.publisher_connected.store(false, std::sync::atomic::Ordering::SeqCst);
     let _ = conn.close(200, "publisher stopping".into()).await;
     result
 }
@@ -104,6 +106,7 @@ async fn pending(hub: &Hub) -> Result<Vec<Pending>, RunError> {
 
 async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {
     let now = hub.clock.now();
+    let started = std::time::Instant::now();
     let mut in_flight: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(batch.len());
     for row in batch {
         if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
@@ -130,7 +133,12 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
             .map_err(BrokerError::from)?;
         in_flight.push((row.id, confirm));
     }
-    confirm_all(hub, in_flight, now).await
+    let confirmed = in_flight.len();
+    confirm_all(hub, in_flight, now).await?;
+    for _ in 0..confirmed {
+        hub.stats.publishing.observe(started.elapsed());
+    }
+    Ok(())
 }
 
 /// Waits for each confirm in order; marks the confirmed prefix published; fails at the first

@@ -73,3 +73,116 @@ async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubl
     hub.finish().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `name{labels} value` lines of a Prometheus text exposition; panics on a malformed line.
+fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value: {line}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let body = rest.strip_suffix('}').unwrap_or_else(|| panic!("unclosed labels: {line}"));
+                let labels = body
+                    .split("\",")
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once("=\"").unwrap_or_else(|| panic!("bad label: {line}"));
+                        (k.to_string(), v.trim_end_matches('"').to_string())
+                    })
+                    .collect();
+                (name.to_string(), labels)
+            }
+            None => (series.to_string(), Vec::new()),
+        };
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "bad metric name: {line}");
+        out.push((name, labels, value));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(tracker::http::serve(hub.hub.clone(), listener, stopped));
+    let (metrics, ready) = tokio::task::spawn_blocking(move || {
+        let metrics =
+            ureq::get(&format!("http://{addr}/metrics")).call().unwrap().into_body().read_to_string().unwrap();
+        let ready = ureq::get(&format!("http://{addr}/ready")).call().map(|r| r.status().as_u16());
+        (metrics, ready)
+    })
+    .await
+    .unwrap();
+    let series = parse_exposition(&metrics);
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        series
+            .iter()
+            .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.iter().any(|(a, b)| a == k && b == v)))
+            .map(|s| s.2)
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{metrics}"))
+    };
+    assert_eq!(value("tracker_messages_received_total", &[("connector", "police-custody")]), 5.0);
+    assert_eq!(value("tracker_refusals_total", &[("connector", "police-custody"), ("reason", "field_count")]), 1.0);
+    assert_eq!(value("tracker_refusals_total", &[("connector", "treatment-records"), ("reason", "truncated")]), 1.0);
+    let delivered_by_store =
+        hub.count("SELECT count(*) FROM outbox WHERE recipient = 'court-b05lv00' AND published_at IS NOT NULL").await;
+    assert_eq!(
+        value("tracker_deliveries_confirmed_total", &[("recipient", "court-b05lv00")]),
+        delivered_by_store as f64
+    );
+    let withheld_by_store =
+        hub.count("SELECT count(*) FROM disclosure_log WHERE recipient = 'court-b05lv00' AND decision = 'withhold' AND stage = 'decided'").await;
+    assert_eq!(
+        value("tracker_decisions_total", &[("recipient", "court-b05lv00"), ("decision", "withhold")]),
+        withheld_by_store as f64
+    );
+    assert_eq!(value("tracker_outbox_backlog", &[]), 0.0);
+    assert_eq!(value("tracker_dead_letters_open", &[]), 5.0);
+    assert_eq!(value("tracker_queue_messages", &[("queue", &hub.names.dead_queue())]), 5.0);
+    assert_eq!(value("tracker_message_processing_seconds_count", &[]), 26.0);
+    // Every deliver/redact decision was confirmed.
+    let decided: f64 = series
+        .iter()
+        .filter(|(n, l, _)| n == "tracker_decisions_total" && !l.iter().any(|(_, v)| v == "withhold"))
+        .map(|s| s.2)
+        .sum();
+    let confirmed: f64 = series.iter().filter(|(n, _, _)| n == "tracker_deliveries_confirmed_total").map(|s| s.2).sum();
+    assert_eq!(decided, confirmed);
+    assert_eq!(ready.unwrap(), 200);
+    let _ = stop.send(true);
+    server.await.unwrap().unwrap();
+
+    // A hub that is not consuming is alive but not ready, and says why.
+    let idle = std::sync::Arc::new(tracker::cli::build_hub(hub.hub.settings.clone()).await.unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(tracker::http::serve(idle.clone(), listener, stopped));
+    let (health, not_ready) = tokio::task::spawn_blocking(move || {
+        let health = ureq::get(&format!("http://{addr}/health")).call().unwrap().status().as_u16();
+        let not_ready =
+            match ureq::get(&format!("http://{addr}/ready")).config().http_status_as_error(false).build().call() {
+                Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap()),
+                Err(e) => panic!("{e}"),
+            };
+        (health, not_ready)
+    })
+    .await
+    .unwrap();
+    assert_eq!(health, 200);
+    assert_eq!(not_ready.0, 503);
+    assert!(
+        not_ready.1.contains("0 of 7 inbound consumers attached") && not_ready.1.contains("publisher not connected"),
+        "{}",
+        not_ready.1
+    );
+    let _ = stop.send(true);
+    server.await.unwrap().unwrap();
+    idle.pool.close().await;
+    hub.finish().await;
+}

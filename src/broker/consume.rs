@@ -74,6 +74,7 @@ async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Resul
         ));
     }
     tracing::info!(queues = tasks.len(), "consuming");
+    hub.stats.consumers_attached.store(tasks.len(), std::sync::atomic::Ordering::SeqCst);
     let mut result = Ok(());
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined.unwrap_or_else(|e| Err(RunError::Cancelled(e.to_string())));
@@ -84,6 +85,7 @@ async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Resul
             break;
         }
     }
+    hub.stats.consumers_attached.store(0, std::sync::atomic::Ordering::SeqCst);
     let _ = conn.close(200, "tracker stopping".into()).await;
     result
 }
@@ -125,6 +127,7 @@ async fn consume_queue(
 }
 
 async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, delivery: Delivery) -> Result<(), RunError> {
+    let received = std::time::Instant::now();
     let msg = Inbound {
         queue_agency: agency.to_string(),
         routing_key: delivery.routing_key.to_string(),
@@ -154,6 +157,7 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }
     delivery.acker.ack(BasicAckOptions::default()).await?;
+    hub.stats.processing.observe(received.elapsed());
     hub.stats.acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Ok(())
 }

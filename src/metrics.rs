@@ -1,0 +1,162 @@
+//! Prometheus metrics. Counters of work done are read from the store when scraped, so they
+//! always match it and survive restarts; latency histograms are kept in the process; queue
+//! depths come from the broker. Labels are bounded (connector, reason, recipient, decision,
+//! queue), never per person.
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::pipeline::Hub;
+
+/// A fixed-bucket latency histogram (seconds).
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+}
+
+const LATENCY_BOUNDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            bounds: LATENCY_BOUNDS,
+            counts: (0..=LATENCY_BOUNDS.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = self.bounds.iter().position(|b| secs <= *b).unwrap_or(self.bounds.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bound) in self.bounds.iter().enumerate() {
+            cumulative += self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.counts[self.bounds.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
+}
+
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The whole exposition, in Prometheus text format.
+pub async fn render(hub: &Hub) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let per_connector: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT connector, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial', 'kept')) FROM inbox GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&hub.pool)
+    .await?;
+    family(&mut out, "tracker_messages_received_total", "counter", "Messages processed per connector.");
+    for (c, received, _) in &per_connector {
+        let _ = writeln!(out, "tracker_messages_received_total{{connector=\"{}\"}} {received}", label(c));
+    }
+    family(&mut out, "tracker_messages_applied_total", "counter", "Messages applied in whole or part per connector.");
+    for (c, _, applied) in &per_connector {
+        let _ = writeln!(out, "tracker_messages_applied_total{{connector=\"{}\"}} {applied}", label(c));
+    }
+    let refusals: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT connector, code, count(*) FROM refusals GROUP BY 1, 2 ORDER BY 1, 2")
+            .fetch_all(&hub.pool)
+            .await?;
+    family(&mut out, "tracker_refusals_total", "counter", "Refused payloads and items per connector and reason.");
+    for (c, reason, n) in &refusals {
+        let _ = writeln!(out, "tracker_refusals_total{{connector=\"{}\",reason=\"{}\"}} {n}", label(c), label(reason));
+    }
+    let decisions: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT recipient, decision, count(*) FROM disclosure_log WHERE stage = 'decided' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(&hub.pool)
+    .await?;
+    family(
+        &mut out,
+        "tracker_decisions_total",
+        "counter",
+        "Sharing decisions per recipient: deliver, redact or withhold.",
+    );
+    for (r, d, n) in &decisions {
+        let _ = writeln!(out, "tracker_decisions_total{{recipient=\"{}\",decision=\"{}\"}} {n}", label(r), label(d));
+    }
+    let published: Vec<(String, i64)> =
+        sqlx::query_as("SELECT recipient, count(*) FROM outbox WHERE published_at IS NOT NULL GROUP BY 1 ORDER BY 1")
+            .fetch_all(&hub.pool)
+            .await?;
+    family(
+        &mut out,
+        "tracker_deliveries_confirmed_total",
+        "counter",
+        "Deliveries confirmed by the broker per recipient.",
+    );
+    for (r, n) in &published {
+        let _ = writeln!(out, "tracker_deliveries_confirmed_total{{recipient=\"{}\"}} {n}", label(r));
+    }
+    let (backlog, dead): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL),
+                (SELECT count(*) FROM refusals WHERE resolved_at IS NULL)",
+    )
+    .fetch_one(&hub.pool)
+    .await?;
+    family(&mut out, "tracker_outbox_backlog", "gauge", "Deliveries decided and not yet confirmed.");
+    let _ = writeln!(out, "tracker_outbox_backlog {backlog}");
+    family(&mut out, "tracker_dead_letters_open", "gauge", "Refusals not yet replayed or purged.");
+    let _ = writeln!(out, "tracker_dead_letters_open {dead}");
+    if let Ok(queues) = crate::ops::status::queue_depths(&hub.settings).await {
+        family(&mut out, "tracker_queue_messages", "gauge", "Messages ready in each queue of the broker contract.");
+        for q in &queues {
+            let _ = writeln!(out, "tracker_queue_messages{{queue=\"{}\"}} {}", label(&q.queue), q.messages);
+        }
+        family(&mut out, "tracker_queue_consumers", "gauge", "Consumers attached to each queue.");
+        for q in &queues {
+            let _ = writeln!(out, "tracker_queue_consumers{{queue=\"{}\"}} {}", label(&q.queue), q.consumers);
+        }
+    }
+    hub.stats.processing.render(
+        "tracker_message_processing_seconds",
+        "Time from a message's receipt to its acknowledgement.",
+        &mut out,
+    );
+    hub.stats.publishing.render(
+        "tracker_delivery_publish_seconds",
+        "Time from a delivery being taken from the outbox to the broker's confirm.",
+        &mut out,
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_millis(30));
+        h.observe(Duration::from_secs(30));
+        let mut out = String::new();
+        h.render("x", "help", &mut out);
+        assert!(out.contains("x_bucket{le=\"0.005\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.05\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
+    }
+}
