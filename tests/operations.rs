@@ -74,8 +74,11 @@ async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubl
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// (metric name, labels, value)
+type Series = (String, Vec<(String, String)>, f64);
+
 /// `name{labels} value` lines of a Prometheus text exposition; panics on a malformed line.
-fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+fn parse_exposition(text: &str) -> Vec<Series> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
