@@ -43,21 +43,8 @@ struct Pending {
 }
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
-pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        match run_connected(&hub, shutdown.clone()).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                tracing::warn!("publishing stopped: {e}; retrying in {:.1} s", backoff.as_secs_f32());
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return Ok(()),
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(15));
-            }
-        }
-    }
+pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    crate::service::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
 }
 
 async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {

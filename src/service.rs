@@ -1,6 +1,8 @@
 //! The hub's long-running work: the inbound consumers and the outbox publisher, side by side,
 //! until shutdown.
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -27,4 +29,35 @@ pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), R
     c.map_err(|e| RunError::Cancelled(e.to_string()))??;
     p.map_err(|e| RunError::Cancelled(e.to_string()))??;
     Ok(())
+}
+
+/// Runs `attempt` until it ends cleanly or `shutdown` turns true; after a fault it waits (backing
+/// off from 0.5 s to 15 s) and tries again. Used for every broker connection the hub holds, since
+/// a fault must never lose work, only delay it.
+pub async fn keep_running<F, Fut>(
+    what: &str,
+    mut shutdown: watch::Receiver<bool>,
+    mut attempt: F,
+) -> Result<(), RunError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), RunError>>,
+{
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!("{what} stopped: {e}; trying again in {:.1} s", backoff.as_secs_f32());
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(15));
+            }
+        }
+    }
 }

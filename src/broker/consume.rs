@@ -4,7 +4,6 @@
 //! queue), waits, reconnects and goes on. Shutdown stops taking work, finishes the message in
 //! hand and leaves the rest unacknowledged for the next start.
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
@@ -34,24 +33,8 @@ impl From<lapin::Error> for RunError {
 }
 
 /// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
-pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        if *shutdown.borrow() {
-            return Ok(());
-        }
-        match run_connected(&hub, shutdown.clone()).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                tracing::warn!("consuming stopped: {e}; reconnecting in {:.1} s", backoff.as_secs_f32());
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return Ok(()),
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(15));
-            }
-        }
-    }
+pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    crate::service::keep_running("consuming", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
 }
 
 async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::agreements::{Agreements, Rule};
-use super::decide::{self, Decision, EventView, Recipient};
+use super::decide::{self, Decision};
 use super::{NewEvent, Sharing, facts, today};
 
 type EventRow = (Uuid, Option<Uuid>, String, String, String, DateTime<Utc>, serde_json::Value);
@@ -39,22 +39,13 @@ async fn decide_now(
     recipient: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(Decision, decide::Facts)>, sqlx::Error> {
-    let (Some(subject), Some(kind), Some(source_kind)) =
-        (e.subject_id, sharing.kind_of(recipient), sharing.kind_of(&e.source_agency))
-    else {
+    let (Some(subject), Some(kind)) = (e.subject_id, sharing.kind_of(recipient)) else {
         return Ok(None);
     };
     let mut tx = pool.begin().await?;
     let f = facts::load(&mut tx, subject, today(now)).await?;
     tx.rollback().await?;
-    let view = EventView {
-        event_type: &e.event_type,
-        data_class: &e.data_class,
-        source_agency: &e.source_agency,
-        source_kind,
-        payload: &e.payload,
-    };
-    Ok(Some((decide::decide(rules, &view, &Recipient { agency: recipient, kind }, &f, today(now)), f)))
+    Ok(Some((sharing.decide_with(rules, e, recipient, kind, Ok(&f), today(now)), f)))
 }
 
 #[derive(sqlx::FromRow)]

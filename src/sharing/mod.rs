@@ -111,6 +111,19 @@ impl Sharing {
         facts: Result<&Facts, ()>,
         today: NaiveDate,
     ) -> Decision {
+        self.decide_with(&self.agreements.rules, e, recipient, kind, facts, today)
+    }
+
+    /// Decides (update, recipient) under `rules` (the configured ones, or others for what-if).
+    pub fn decide_with(
+        &self,
+        rules: &[agreements::Rule],
+        e: &NewEvent,
+        recipient: &str,
+        kind: AgencyKind,
+        facts: Result<&Facts, ()>,
+        today: NaiveDate,
+    ) -> Decision {
         let (Some(source_kind), Ok(facts)) = (self.kind_of(&e.source_agency), facts) else {
             return Decision::Withhold { reason: WithholdReason::Error, agreement: None };
         };
@@ -121,7 +134,7 @@ impl Sharing {
             source_kind,
             payload: &e.payload,
         };
-        decide::decide(&self.agreements.rules, &view, &Recipient { agency: recipient, kind }, facts, today)
+        decide::decide(rules, &view, &Recipient { agency: recipient, kind }, facts, today)
     }
 }
 
