@@ -82,6 +82,16 @@ pub enum Command {
         #[command(subcommand)]
         command: SharingCommand,
     },
+    /// Identity review: records whose identifiers named two people.
+    Identity {
+        #[command(subcommand)]
+        command: IdentityCommand,
+    },
+    /// Users of the HTTP interface.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
     /// Queues, dead letters, outbox backlog and each connector's last refusal.
     Status {
         #[arg(long)]
@@ -161,6 +171,33 @@ pub enum ConsentCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Conflicts waiting for a decision (`--all` includes decided ones).
+    Conflicts {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Link the people of a conflict as one person.
+    Link {
+        id: i64,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+    /// Keep the people of a conflict apart (the record goes to its strongest identifier's person).
+    Apart {
+        id: i64,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Hash a password (read from standard input) for `[auth.users.NAME] password`.
+    Hash,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DeadlettersCommand {
     /// Every open dead letter.
     List,
@@ -171,6 +208,8 @@ pub enum DeadlettersCommand {
         ids: Vec<i64>,
         #[arg(long)]
         all: bool,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
     },
     /// Give up on these dead letters (recorded as purged, with who did it).
     Purge {
@@ -220,7 +259,7 @@ pub async fn build_hub(settings: Settings) -> anyhow::Result<Hub> {
     let sharing = Sharing::new(&settings, Agreements::load(&settings.paths.agreements)?);
     Ok(Hub {
         settings,
-        connectors,
+        connectors: std::sync::RwLock::new(Arc::new(connectors)),
         schemas,
         pool,
         clock,
@@ -377,6 +416,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Identity { command } => {
+            let hub = build_hub(settings).await?;
+            use crate::ops::identity::{Decision, decide, list};
+            match command {
+                IdentityCommand::Conflicts { all } => {
+                    for c in list(&hub, !all).await? {
+                        println!(
+                            "{:>5}  {}  {} {}  identifiers {}  subjects {:?}  {}{}",
+                            c.id,
+                            c.detected_at.format("%Y-%m-%d %H:%M"),
+                            c.agency,
+                            c.message_id,
+                            c.identifiers,
+                            c.subject_ids,
+                            c.status,
+                            c.decided_by.map(|b| format!(" by {b}")).unwrap_or_default()
+                        );
+                    }
+                }
+                IdentityCommand::Link { id, by } => {
+                    println!("linked as subject {}", decide(&hub, id, Decision::Link, &by).await?)
+                }
+                IdentityCommand::Apart { id, by } => {
+                    println!(
+                        "kept apart; the record goes to subject {}",
+                        decide(&hub, id, Decision::KeepApart, &by).await?
+                    )
+                }
+            }
+        }
+        Command::Auth { command: AuthCommand::Hash } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            println!("{}", crate::auth::hash_password(password.trim_end_matches(['\r', '\n'])));
+        }
         Command::Status { json } => {
             let pool = store::connect(&settings.database.url, 2).await?;
             store::migrate(&pool).await?;
@@ -409,13 +483,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
                 DeadlettersCommand::Show { id } => print!("{}", crate::ops::deadletters::show(&hub, id).await?),
-                DeadlettersCommand::Replay { ids, all } => {
+                DeadlettersCommand::Replay { ids, all, by } => {
                     let ids = if all {
                         crate::ops::deadletters::list(&hub).await?.iter().map(|d| d.id).collect()
                     } else {
                         ids
                     };
-                    for r in crate::ops::deadletters::replay(&hub, &ids).await? {
+                    for r in crate::ops::deadletters::replay(&hub, &ids, &by).await? {
                         println!("{}: {} new events, {} items still refused", r.message_id, r.events, r.still_refused);
                     }
                 }

@@ -1,26 +1,50 @@
-//! The hub's HTTP interface (inside `tracker run`): `/health` (alive), `/ready` (database, broker,
-//! consumers and publisher), `/metrics` (Prometheus), and `/schemas/{fingerprint}` so a subscriber
-//! in any language can fetch the writer schema a delivery names.
+//! The hub's HTTP interface (inside `tracker run`). `/health` answers anyone; everything else
+//! needs credentials and a role with the right: `/ready` and `/metrics` (operator, auditor,
+//! analyst), `/schemas/{fingerprint}` (any role), the console and its JSON API (operator,
+//! auditor), and actions — replay, purge, identity decisions — (operator only, recorded with who
+//! did it).
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::{Right, Role, Verified, basic_credentials};
 use crate::pipeline::Hub;
 
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    verified: Verified,
+}
+
+/// Who is calling.
+pub struct Caller {
+    pub user: String,
+    pub role: Role,
+}
+
 pub fn router(hub: Arc<Hub>) -> Router {
+    let state = Arc::new(AppState { hub, verified: Verified::default() });
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/schemas", get(schemas))
         .route("/schemas/{fingerprint}", get(schema))
-        .with_state(hub)
+        .route("/console", get(console))
+        .route("/api/status", get(api_status))
+        .route("/api/deadletters", get(api_deadletters))
+        .route("/api/deadletters/{id}", get(api_deadletter))
+        .route("/api/identity/conflicts", get(api_conflicts))
+        .route("/console/deadletters/{id}/replay", post(replay))
+        .route("/console/deadletters/{id}/purge", post(purge))
+        .route("/console/identity/{id}/link", post(link))
+        .route("/console/identity/{id}/apart", post(apart))
+        .with_state(state)
 }
 
 /// Serves until `shutdown` turns true.
@@ -32,14 +56,56 @@ pub async fn serve(hub: Arc<Hub>, listener: TcpListener, mut shutdown: watch::Re
         .await
 }
 
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"tracker\", charset=\"UTF-8\"")],
+        "credentials required\n",
+    )
+        .into_response()
+}
+
+/// The caller, if their credentials are good and their role has `right`.
+fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> Result<Caller, Response> {
+    let Some((user, password)) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(basic_credentials)
+    else {
+        return Err(unauthorized());
+    };
+    let Some(role) = state.verified.check(&state.hub.settings.auth.users, &user, &password) else {
+        tracing::warn!(%user, "refused: bad credentials");
+        return Err(unauthorized());
+    };
+    if !right.allowed(role) {
+        tracing::warn!(%user, role = role.as_str(), ?right, "refused: role lacks the right");
+        return Err((StatusCode::FORBIDDEN, format!("{user} ({}) may not do this\n", role.as_str())).into_response());
+    }
+    Ok(Caller { user, role })
+}
+
+/// Actions come from our own pages: a cross-site form post is refused.
+fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        Some(origin) if origin.split("://").nth(1) != Some(host) => {
+            Err((StatusCode::FORBIDDEN, "cross-site request refused\n").into_response())
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn health() -> &'static str {
     "ok\n"
 }
 
 /// Ready when the database answers, the broker accepts a connection, every agency's queue has
 /// its consumer and the publisher is connected; otherwise 503 with what is missing.
-async fn ready(State(hub): State<Arc<Hub>>) -> Response {
+async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     use std::sync::atomic::Ordering;
+    if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
+        return r;
+    }
+    let hub = &state.hub;
     let mut missing = Vec::new();
     if sqlx::query("SELECT 1").execute(&hub.pool).await.is_err() {
         missing.push("database unreachable".to_string());
@@ -64,34 +130,153 @@ async fn ready(State(hub): State<Arc<Hub>>) -> Response {
     }
 }
 
-async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
-    match crate::metrics::render(&hub).await {
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
+        return r;
+    }
+    match crate::metrics::render(&state.hub).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("metrics unavailable: {e}\n")).into_response(),
     }
 }
 
 /// The fingerprints this hub writes with.
-async fn schemas(State(hub): State<Arc<Hub>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "tracker.v1.Update": {
-            "fingerprint": hub.schemas.fingerprint_hex(),
-            "url": format!("/schemas/{}", hub.schemas.fingerprint_hex()),
-        }
-    }))
+async fn schemas(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
+        return r;
+    }
+    let fp = state.hub.schemas.fingerprint_hex();
+    Json(serde_json::json!({"tracker.v1.Update": {"fingerprint": fp, "url": format!("/schemas/{fp}")}})).into_response()
 }
 
 /// The writer schema (every named type inline) for a fingerprint, in hex as written after
 /// `C3 01` or byte-reversed.
-async fn schema(State(hub): State<Arc<Hub>>, Path(fingerprint): Path<String>) -> Response {
-    let ours = hub.schemas.fingerprint_hex();
-    let mut reversed = hub.schemas.fingerprint;
+async fn schema(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(fingerprint): Path<String>) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
+        return r;
+    }
+    let schemas = state.hub.schemas;
+    let ours = schemas.fingerprint_hex();
+    let mut reversed = schemas.fingerprint;
     reversed.reverse();
     let wanted = fingerprint.to_ascii_lowercase();
     if wanted == ours || wanted == hex::encode(reversed) {
-        ([(header::CONTENT_TYPE, "application/json")], hub.schemas.envelope_json.to_string()).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], schemas.envelope_json.to_string()).into_response()
     } else {
         (StatusCode::NOT_FOUND, format!("no schema with fingerprint {fingerprint}; this hub writes {ours}\n"))
             .into_response()
     }
+}
+
+fn failure(e: anyhow::Error) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}\n")).into_response()
+}
+
+async fn console(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let caller = match authorize(&state, &headers, Right::ViewConsole) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match crate::console::page(&state.hub, &caller).await {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn api_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r;
+    }
+    let hub = &state.hub;
+    let status = crate::ops::status::gather(&hub.settings, &hub.pool).await;
+    let alerts = crate::ops::alerts::evaluate(&hub.settings, &hub.pool, hub.clock.now()).await;
+    match (status, alerts) {
+        (Ok(status), Ok(alerts)) => Json(serde_json::json!({"status": status, "alerts": alerts})).into_response(),
+        (Err(e), _) | (_, Err(e)) => failure(e),
+    }
+}
+
+async fn api_deadletters(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r;
+    }
+    match crate::ops::deadletters::list(&state.hub).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn api_deadletter(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r;
+    }
+    match crate::ops::deadletters::show(&state.hub, id).await {
+        Ok(text) => text.into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, format!("{e:#}\n")).into_response(),
+    }
+}
+
+async fn api_conflicts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r;
+    }
+    match crate::ops::identity::list(&state.hub, false).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// Runs an operator action, then returns to the console.
+async fn act<F, Fut>(state: &AppState, headers: &HeaderMap, action: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<String>>,
+{
+    let caller = match authorize(state, headers, Right::Act).and_then(|c| same_origin(headers).map(|()| c)) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match action(caller.user.clone()).await {
+        Ok(done) => {
+            tracing::info!(user = %caller.user, "{done}");
+            Redirect::to("/console").into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        let results = crate::ops::deadletters::replay(&hub, &[id], &by).await?;
+        Ok(format!("replayed dead letter {id}: {results:?}"))
+    })
+    .await
+}
+
+async fn purge(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        crate::ops::deadletters::purge(&hub, &[id], false, &by).await?;
+        Ok(format!("purged dead letter {id}"))
+    })
+    .await
+}
+
+async fn link(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        let subject = crate::ops::identity::decide(&hub, id, crate::ops::identity::Decision::Link, &by).await?;
+        Ok(format!("conflict {id} linked as subject {subject}"))
+    })
+    .await
+}
+
+async fn apart(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        let subject = crate::ops::identity::decide(&hub, id, crate::ops::identity::Decision::KeepApart, &by).await?;
+        Ok(format!("conflict {id} kept apart; record to subject {subject}"))
+    })
+    .await
 }

@@ -76,10 +76,14 @@ pub async fn link_all(
                 id
             }
             [one] => *one,
-            many => {
-                links.push(Link::Conflict(many.to_vec()));
-                continue;
-            }
+            many => match kept_apart(tx, many, subject, &known).await? {
+                // An operator kept these people apart before: the strongest identifier decides.
+                Some(id) => id,
+                None => {
+                    links.push(Link::Conflict(many.to_vec()));
+                    continue;
+                }
+            },
         };
         for i in &subject.identifiers {
             let key = (i.scheme().as_str(), i.value().to_string());
@@ -142,6 +146,37 @@ pub async fn link_all(
         .await?;
     }
     Ok(links)
+}
+
+/// When an operator decided to keep exactly these subjects apart, the subject the record's
+/// strongest identifier names.
+async fn kept_apart(
+    tx: &mut Transaction<'_, Postgres>,
+    subjects: &[Uuid],
+    subject: &DraftSubject,
+    known: &HashMap<(&'static str, String), Uuid>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let decided: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM identity_conflicts WHERE status = 'kept_apart' AND subject_ids @> $1 AND subject_ids <@ $1 LIMIT 1",
+    )
+    .bind(subjects)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if decided.is_none() {
+        return Ok(None);
+    }
+    let known_schemes: Vec<crate::domain::identifiers::Scheme> = subject
+        .identifiers
+        .iter()
+        .filter(|i| known.contains_key(&(i.scheme().as_str(), i.value().to_string())))
+        .map(|i| i.scheme())
+        .collect();
+    let Some(scheme) = crate::ops::identity::strongest(&known_schemes) else { return Ok(None) };
+    Ok(subject
+        .identifiers
+        .iter()
+        .find(|i| i.scheme() == scheme)
+        .and_then(|i| known.get(&(i.scheme().as_str(), i.value().to_string())).copied()))
 }
 
 /// Finds the subject an identifier belongs to.

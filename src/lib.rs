@@ -12,12 +12,15 @@
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
 //! - `service`: consumers and publisher running side by side.
 //! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
+//! - `console`: the operator console page.
+//! - `auth`: users, roles and rights of the HTTP interface.
 //! - `http`: the HTTP interface (health, readiness, metrics, schemas for subscribers).
 //! - `metrics`: the Prometheus exposition.
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
 //! - `person`, `demo`, `bench`, `cli`: the commands.
+pub mod auth;
 pub mod bench;
 pub mod bench_delivery;
 pub mod broker;
@@ -25,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod connectors;
 pub mod consent;
+pub mod console;
 pub mod demo;
 pub mod domain;
 pub mod http;

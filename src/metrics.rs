@@ -129,6 +129,12 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
             let _ = writeln!(out, "tracker_queue_consumers{{queue=\"{}\"}} {}", label(&q.queue), q.consumers);
         }
     }
+    let alerts = crate::ops::alerts::evaluate(&hub.settings, &hub.pool, hub.clock.now()).await?;
+    family(&mut out, "tracker_alert", "gauge", "1 while an alert rule is raised.");
+    for rule in crate::ops::alerts::RULES {
+        let raised = alerts.iter().any(|a| a.rule == rule);
+        let _ = writeln!(out, "tracker_alert{{rule=\"{rule}\"}} {}", u8::from(raised));
+    }
     hub.stats.processing.render(
         "tracker_message_processing_seconds",
         "Time from a message's receipt to its acknowledgement.",

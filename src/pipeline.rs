@@ -21,7 +21,8 @@ const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_8b3d_4c59_9e27_d1a0_b5
 /// Everything processing needs, shared by every consumer.
 pub struct Hub {
     pub settings: Settings,
-    pub connectors: Registry,
+    /// The loaded connector files; replaced by [`Hub::reload_connectors`] after a fix.
+    pub connectors: std::sync::RwLock<std::sync::Arc<Registry>>,
     pub schemas: &'static Schemas,
     pub pool: PgPool,
     pub clock: Clock,
@@ -117,6 +118,24 @@ impl Hub {
         Ok(applied)
     }
 
+    /// The connector files as last loaded.
+    pub fn connectors(&self) -> std::sync::Arc<Registry> {
+        match self.connectors.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Loads the connector files again (after an operator fixed one); a broken file is refused
+    /// naming file and line, and the connectors in use stay as they were.
+    pub fn reload_connectors(&self) -> Result<(), crate::connectors::ConnectorFileError> {
+        let fresh = Registry::load(&self.settings.paths.connectors)?;
+        if let Ok(mut w) = self.connectors.write() {
+            *w = std::sync::Arc::new(fresh);
+        }
+        Ok(())
+    }
+
     /// Reads an archived message again through its connector (a replay after a connector fix):
     /// what now applies is stored (event ids keep it idempotent), what still fails stays refused.
     pub async fn reprocess(&self, archive_id: i64) -> Result<Applied, StoreError> {
@@ -201,7 +220,8 @@ impl Hub {
 
     /// Runs the connector and validates every event (pure: no broker, no store).
     pub fn prepare(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
-        let Some(connector) = self.connectors.get(&env.connector) else {
+        let registry = self.connectors();
+        let Some(connector) = registry.get(&env.connector) else {
             let refusal = Refusal::new("unknown_connector", format!("no connector {:?} is loaded", env.connector));
             return vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }];
         };

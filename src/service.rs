@@ -23,6 +23,7 @@ pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), R
             Err(e) => tracing::error!(%listen, "cannot serve HTTP: {e}"),
         }
     }
+    tokio::spawn(log_alerts(hub.clone(), shutdown.clone()));
     let consumers = tokio::spawn(consume::run(hub.clone(), shutdown.clone()));
     let publisher = tokio::spawn(routing::run(hub, shutdown));
     let (c, p) = tokio::join!(consumers, publisher);
@@ -58,6 +59,29 @@ where
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(15));
             }
+        }
+    }
+}
+
+/// Logs each alert when it is raised and when it clears (evaluated every 30 s).
+async fn log_alerts(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+    let mut raised: Vec<crate::ops::alerts::Alert> = Vec::new();
+    loop {
+        match crate::ops::alerts::evaluate(&hub.settings, &hub.pool, hub.clock.now()).await {
+            Ok(now) => {
+                for a in now.iter().filter(|a| !raised.contains(a)) {
+                    tracing::warn!(rule = a.rule, "alert: {}", a.message);
+                }
+                for a in raised.iter().filter(|a| !now.contains(a)) {
+                    tracing::info!(rule = a.rule, "alert cleared: {}", a.message);
+                }
+                raised = now;
+            }
+            Err(e) => tracing::warn!("alerts could not be evaluated: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub sharing: SharingSettings,
     pub http: HttpSettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    pub alerts: AlertSettings,
     pub agencies: BTreeMap<String, AgencySettings>,
 }
 
@@ -61,6 +64,28 @@ pub struct Paths {
     pub connectors: PathBuf,
     /// One file of sharing agreements per owning agency (or kind of agency).
     pub agreements: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Users of the HTTP interface by name: role and password hash.
+    #[serde(default)]
+    pub users: BTreeMap<String, crate::auth::UserSettings>,
+}
+
+/// Alert rules: crossing one raises an alert on the console, on `/metrics` and in the log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Open dead letters above this.
+    pub dead_letters_above: i64,
+    /// A connector that received nothing for this many minutes (0: off).
+    pub connector_silent_minutes: i64,
+    /// Outbox backlog above this.
+    pub outbox_backlog_above: i64,
+    /// A consent expiring within this many days.
+    pub consent_expiring_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,7 +38,7 @@ async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubl
     // Fix the connector; a hub started on the fixed files replays the dead letter.
     std::fs::write(dir.join("court-results.toml"), &good).unwrap();
     let fixed = tracker::cli::build_hub(hub.hub.settings.clone()).await.unwrap();
-    let results = tracker::ops::deadletters::replay(&fixed, &[open[0].id]).await.unwrap();
+    let results = tracker::ops::deadletters::replay(&fixed, &[open[0].id], "test-operator").await.unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!((results[0].events, results[0].still_refused), (2, 0));
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 2);
@@ -109,15 +109,11 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
     tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(tracker::http::serve(hub.hub.clone(), listener, stopped));
+    let (base, stop) = support::serve_http(hub.hub.clone()).await;
     let (metrics, ready) = tokio::task::spawn_blocking(move || {
-        let metrics =
-            ureq::get(&format!("http://{addr}/metrics")).call().unwrap().into_body().read_to_string().unwrap();
-        let ready = ureq::get(&format!("http://{addr}/ready")).call().map(|r| r.status().as_u16());
-        (metrics, ready)
+        let (status, metrics) = support::http("GET", &format!("{base}/metrics"), Some("aud"), None);
+        assert_eq!(status, 200);
+        (metrics, support::http("GET", &format!("{base}/ready"), Some("op"), None).0)
     })
     .await
     .unwrap();
@@ -156,24 +152,18 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
         .sum();
     let confirmed: f64 = series.iter().filter(|(n, _, _)| n == "tracker_deliveries_confirmed_total").map(|s| s.2).sum();
     assert_eq!(decided, confirmed);
-    assert_eq!(ready.unwrap(), 200);
+    assert_eq!(ready, 200);
+    assert_eq!(value("tracker_alert", &[("rule", "dead_letters")]), 1.0, "5 dead letters open, alert above 0");
     let _ = stop.send(true);
-    server.await.unwrap().unwrap();
 
     // A hub that is not consuming is alive but not ready, and says why.
     let idle = std::sync::Arc::new(tracker::cli::build_hub(hub.hub.settings.clone()).await.unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(tracker::http::serve(idle.clone(), listener, stopped));
+    let (base, stop) = support::serve_http(idle.clone()).await;
     let (health, not_ready) = tokio::task::spawn_blocking(move || {
-        let health = ureq::get(&format!("http://{addr}/health")).call().unwrap().status().as_u16();
-        let not_ready =
-            match ureq::get(&format!("http://{addr}/ready")).config().http_status_as_error(false).build().call() {
-                Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap()),
-                Err(e) => panic!("{e}"),
-            };
-        (health, not_ready)
+        (
+            support::http("GET", &format!("{base}/health"), None, None).0,
+            support::http("GET", &format!("{base}/ready"), Some("op"), None),
+        )
     })
     .await
     .unwrap();
@@ -185,7 +175,6 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
         not_ready.1
     );
     let _ = stop.send(true);
-    server.await.unwrap().unwrap();
     idle.pool.close().await;
     hub.finish().await;
 }

@@ -393,30 +393,25 @@ async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_fetch_the_writer_schema_by_its_fingerprint() {
     let hub = TestHub::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(tracker::http::serve(hub.hub.clone(), listener, stopped));
+    let (base, stop) = support::serve_http(hub.hub.clone()).await;
     let fingerprint = hub.hub.schemas.fingerprint_hex();
-    let url = format!("http://{addr}/schemas/{fingerprint}");
-    let missing = format!("http://{addr}/schemas/0000000000000000");
-    let (body, status) = tokio::task::spawn_blocking(move || {
-        let body = ureq::get(&url).call().unwrap().into_body().read_to_string().unwrap();
-        let status = match ureq::get(&missing).call() {
-            Err(ureq::Error::StatusCode(code)) => code,
-            other => panic!("{other:?}"),
-        };
-        (body, status)
+    let (ok, body, missing, anonymous) = tokio::task::spawn_blocking(move || {
+        let (ok, body) = support::http("GET", &format!("{base}/schemas/{fingerprint}"), Some("sub"), None);
+        let (missing, _) = support::http("GET", &format!("{base}/schemas/0000000000000000"), Some("sub"), None);
+        let (anonymous, _) = support::http("GET", &format!("{base}/schemas/{fingerprint}"), None, None);
+        (ok, body, missing, anonymous)
     })
     .await
     .unwrap();
+    assert_eq!((ok, missing, anonymous), (200, 404, 401));
     let schema: Json = serde_json::from_str(&body).unwrap();
     assert_eq!(schema["name"], "Update");
     let pcf = tracker::schemas::parsing_canonical_form(&schema, "tracker.v1");
-    assert_eq!(hex::encode(tracker::schemas::rabin_fingerprint(pcf.as_bytes()).to_le_bytes()), fingerprint);
-    assert_eq!(status, 404);
+    assert_eq!(
+        hex::encode(tracker::schemas::rabin_fingerprint(pcf.as_bytes()).to_le_bytes()),
+        hub.hub.schemas.fingerprint_hex()
+    );
     let _ = stop.send(true);
-    server.await.unwrap().unwrap();
     hub.finish().await;
 }
 

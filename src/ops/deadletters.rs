@@ -86,8 +86,15 @@ pub struct ReplayResult {
     pub still_refused: usize,
 }
 
-/// Replays the messages behind these dead letters (the latest archived copy of each).
-pub async fn replay(hub: &Hub, ids: &[i64]) -> anyhow::Result<Vec<ReplayResult>> {
+/// Replays the messages behind these dead letters (the latest archived copy of each), recorded
+/// as `by`'s action.
+pub async fn replay(hub: &Hub, ids: &[i64], by: &str) -> anyhow::Result<Vec<ReplayResult>> {
+    // A replay follows a fix: read the connector files as they are now.
+    hub.reload_connectors()?;
+    let mut tx = hub.pool.begin().await?;
+    crate::ops::identity::record_action(&mut tx, by, "replay", &format!("dead letters {ids:?}"), hub.clock.now())
+        .await?;
+    tx.commit().await?;
     let archives: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT DISTINCT ON (a.agency, a.message_id) a.id, a.agency, a.message_id FROM refusals r
          JOIN raw_archive a ON a.agency = r.agency AND a.message_id = r.message_id
@@ -131,6 +138,10 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
 
 /// Gives up on these dead letters (`all`: every open one): resolved as purged, by whom.
 pub async fn purge(hub: &Hub, ids: &[i64], all: bool, by: &str) -> anyhow::Result<u64> {
+    let mut tx = hub.pool.begin().await?;
+    let target = if all { "all open dead letters".to_string() } else { format!("dead letters {ids:?}") };
+    crate::ops::identity::record_action(&mut tx, by, "purge", &target, hub.clock.now()).await?;
+    tx.commit().await?;
     let n = sqlx::query(
         "UPDATE refusals SET resolved_at = $3, resolution = 'purged', resolved_by = $4
          WHERE resolved_at IS NULL AND ($2 OR id = ANY($1))",

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "projections", include_str!("../../migrations/0002_projections.sql")),
     (3, "sharing", include_str!("../../migrations/0003_sharing.sql")),
     (4, "operations", include_str!("../../migrations/0004_operations.sql")),
+    (5, "console", include_str!("../../migrations/0005_console.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

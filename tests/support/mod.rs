@@ -23,10 +23,62 @@ impl Deref for TestHub {
     }
 }
 
+/// Users of the HTTP interface in tests: (name, password, role).
+pub const USERS: [(&str, &str, &str); 4] = [
+    ("op", "op-secret", "operator"),
+    ("aud", "aud-secret", "auditor"),
+    ("ana", "ana-secret", "analyst"),
+    ("sub", "sub-secret", "subscriber"),
+];
+
+fn hashed_users() -> &'static std::collections::BTreeMap<String, tracker::auth::UserSettings> {
+    static USERS_HASHED: std::sync::OnceLock<std::collections::BTreeMap<String, tracker::auth::UserSettings>> =
+        std::sync::OnceLock::new();
+    USERS_HASHED.get_or_init(|| {
+        USERS
+            .iter()
+            .map(|(name, password, role)| {
+                let role: tracker::auth::Role = serde_json::from_value(serde_json::json!(role)).unwrap();
+                (
+                    name.to_string(),
+                    tracker::auth::UserSettings { role, password: tracker::auth::hash_password(password) },
+                )
+            })
+            .collect()
+    })
+}
+
 pub fn test_settings() -> Settings {
     let mut s = Settings::load(Path::new("config")).expect("config/default.toml loads");
     s.clock.fixed = "2026-11-28T00:00:00Z".into();
+    s.auth.users = hashed_users().clone();
     s
+}
+
+/// An HTTP request to the hub as `user` (None: no credentials): (status, body).
+pub fn http(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -> (u16, String) {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(user) = user {
+        let password = USERS.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or("wrong");
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        req = req.header("Authorization", format!("Basic {token}"));
+    }
+    if let Some(origin) = origin {
+        req = req.header("Origin", origin);
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut res = agent.run(req.body(()).unwrap()).unwrap();
+    (res.status().as_u16(), res.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// The hub's HTTP interface on a free port; stops when the returned sender sends true.
+pub async fn serve_http(hub: std::sync::Arc<tracker::pipeline::Hub>) -> (String, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(tracker::http::serve(hub, listener, stopped));
+    (format!("http://{addr}"), stop)
 }
 
 impl TestHub {

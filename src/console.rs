@@ -1,0 +1,158 @@
+//! The operator console: one server-rendered page (no build step) showing alerts, queues,
+//! throughput, dead letters with their reasons, the outbox backlog and identity conflicts, with
+//! replay, purge and link/keep-apart actions for operators. It refreshes itself every few seconds.
+use std::fmt::Write as _;
+
+use crate::auth::Role;
+use crate::http::Caller;
+use crate::pipeline::Hub;
+
+/// Escapes text for HTML.
+pub fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2733;background:#f4f6f8}
+header{background:#1d3557;color:#fff;padding:12px 24px;display:flex;justify-content:space-between;align-items:baseline}
+header h1{font-size:18px;margin:0}main{padding:8px 24px 32px;display:grid;grid-template-columns:1fr 1fr;gap:16px}
+section{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 2px #0002}section.wide{grid-column:1/-1}
+h2{font-size:15px;margin:4px 0 8px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e8ec;vertical-align:top}
+th{font-weight:600;color:#52606d;font-size:12px;text-transform:uppercase}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.alert{background:#fde2e1;color:#8a1c1c;border-radius:6px;padding:6px 10px;margin:4px 0}.ok{color:#2d6a4f}
+button{border:0;border-radius:4px;padding:3px 10px;cursor:pointer;background:#457b9d;color:#fff}button.danger{background:#b23a48}
+form{display:inline}.reason{font-family:ui-monospace,monospace;font-size:12px}.muted{color:#7b8794}";
+
+pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
+    let now = hub.clock.now();
+    let status = crate::ops::status::gather(&hub.settings, &hub.pool).await?;
+    let alerts = crate::ops::alerts::evaluate(&hub.settings, &hub.pool, now).await?;
+    let dead = crate::ops::deadletters::list(hub).await?;
+    let conflicts = crate::ops::identity::list(hub, true).await?;
+    let actions: Vec<(chrono::DateTime<chrono::Utc>, String, String, String)> =
+        sqlx::query_as("SELECT at, actor, action, target FROM operator_actions ORDER BY id DESC LIMIT 10")
+            .fetch_all(&hub.pool)
+            .await?;
+    let can_act = caller.role == Role::Operator;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv=refresh content=5>\
+         <title>Tracker console</title><style>{STYLE}</style></head><body>\
+         <header><h1>Tracker console</h1><span>{} ({}) · hub clock {}</span></header><main>",
+        esc(&caller.user),
+        caller.role.as_str(),
+        now.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    h.push_str("<section class=wide id=alerts><h2>Alerts</h2>");
+    if alerts.is_empty() {
+        h.push_str("<p class=ok>No alerts.</p>");
+    }
+    for a in &alerts {
+        let _ = write!(h, "<div class=alert data-rule=\"{}\">{}</div>", a.rule, esc(&a.message));
+    }
+    h.push_str("</section>");
+
+    let _ = write!(
+        h,
+        "<section class=wide id=dead-letters><h2>Dead letters (<span id=dead-count>{}</span> open)</h2>",
+        status.dead_letters_open
+    );
+    if dead.is_empty() {
+        h.push_str("<p class=ok>None open.</p>");
+    } else {
+        h.push_str("<table><tr><th>#</th><th>refused</th><th>connector</th><th>message</th><th>item</th><th>reason</th><th></th></tr>");
+        for d in &dead {
+            let item = if d.item_position == 0 { "whole".to_string() } else { d.item_position.to_string() };
+            let _ = write!(
+                h,
+                "<tr id=\"dead-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{item}</td><td class=reason>{}</td><td>",
+                d.id,
+                d.id,
+                d.refused_at.format("%d/%m %H:%M"),
+                esc(&d.connector),
+                esc(&d.message_id),
+                esc(&d.reason)
+            );
+            if can_act {
+                let _ = write!(
+                    h,
+                    "<form method=post action=\"/console/deadletters/{0}/replay\"><button id=\"replay-{0}\">Replay</button></form> \
+                     <form method=post action=\"/console/deadletters/{0}/purge\"><button class=danger id=\"purge-{0}\">Purge</button></form>",
+                    d.id
+                );
+            }
+            h.push_str("</td></tr>");
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</section>");
+
+    h.push_str("<section id=throughput><h2>Messages per connector</h2><table><tr><th>connector</th><th>received</th><th>applied</th><th>refused</th></tr>");
+    for (c, received, applied, refused) in &status.received {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=n>{received}</td><td class=n>{applied}</td><td class=n>{refused}</td></tr>",
+            esc(c)
+        );
+    }
+    let _ = write!(
+        h,
+        "</table><p>Outbox backlog: <b id=outbox-backlog>{}</b> deliveries</p></section>",
+        status.outbox_backlog
+    );
+
+    h.push_str("<section id=queues><h2>Queues</h2><table><tr><th>queue</th><th>messages</th><th>consumers</th></tr>");
+    for q in &status.queues {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            esc(&q.queue),
+            q.messages,
+            q.consumers
+        );
+    }
+    h.push_str("</table></section>");
+
+    h.push_str("<section id=identity><h2>Identity review</h2>");
+    if conflicts.is_empty() {
+        h.push_str("<p class=ok>No records wait for a decision.</p>");
+    } else {
+        h.push_str("<table><tr><th>#</th><th>from</th><th>identifiers</th><th>people</th><th></th></tr>");
+        for c in &conflicts {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{} {}</td><td class=reason>{}</td><td class=reason>{}</td><td>",
+                c.id,
+                esc(&c.agency),
+                esc(&c.message_id),
+                esc(&c.identifiers.to_string()),
+                esc(&c.subject_ids.iter().map(|s| s.to_string()[..8].to_string()).collect::<Vec<_>>().join(", "))
+            );
+            if can_act {
+                let _ = write!(
+                    h,
+                    "<form method=post action=\"/console/identity/{0}/link\"><button>Link as one</button></form> \
+                     <form method=post action=\"/console/identity/{0}/apart\"><button>Keep apart</button></form>",
+                    c.id
+                );
+            }
+            h.push_str("</td></tr>");
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</section>");
+
+    h.push_str("<section id=actions><h2>Recent actions</h2><table><tr><th>when</th><th>who</th><th>what</th></tr>");
+    for (at, actor, action, target) in &actions {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+            at.format("%d/%m %H:%M"),
+            esc(actor),
+            esc(action),
+            esc(target)
+        );
+    }
+    h.push_str("</table><p class=muted>Every action is recorded with who did it.</p></section></main></body></html>");
+    Ok(h)
+}

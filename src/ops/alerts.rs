@@ -1,0 +1,84 @@
+//! Alerts: configured rules over the hub's state — dead letters above N, a connector silent for
+//! T minutes, the outbox backlog above N, a consent expiring soon. Raised alerts show on the
+//! console, on `/metrics` (`tracker_alert`) and in the log.
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// The rule: dead_letters, connector_silent, outbox_backlog, consent_expiring.
+    pub rule: &'static str,
+    pub message: String,
+}
+
+pub const RULES: [&str; 4] = ["dead_letters", "connector_silent", "outbox_backlog", "consent_expiring"];
+
+pub async fn evaluate(settings: &Settings, pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Vec<Alert>> {
+    let rules = &settings.alerts;
+    let mut out = Vec::new();
+    let (dead, backlog): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM refusals WHERE resolved_at IS NULL),
+                (SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL)",
+    )
+    .fetch_one(pool)
+    .await?;
+    if dead > rules.dead_letters_above {
+        out.push(Alert {
+            rule: "dead_letters",
+            message: format!("{dead} dead letters open (alert above {})", rules.dead_letters_above),
+        });
+    }
+    if backlog > rules.outbox_backlog_above {
+        out.push(Alert {
+            rule: "outbox_backlog",
+            message: format!("{backlog} deliveries waiting in the outbox (alert above {})", rules.outbox_backlog_above),
+        });
+    }
+    if rules.connector_silent_minutes > 0 {
+        let last: Vec<(String, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT connector, max(processed_at) FROM inbox GROUP BY connector").fetch_all(pool).await?;
+        let mut connectors: Vec<String> = settings.agencies.values().flat_map(|a| a.connectors.clone()).collect();
+        connectors.sort();
+        connectors.dedup();
+        for c in connectors {
+            let seen = last.iter().find(|(name, _)| *name == c).and_then(|(_, t)| *t);
+            let silent = seen.is_none_or(|t| now - t > Duration::minutes(rules.connector_silent_minutes));
+            if silent {
+                let since = seen.map_or("never received anything".to_string(), |t| {
+                    format!("nothing since {}", t.format("%Y-%m-%d %H:%M"))
+                });
+                out.push(Alert {
+                    rule: "connector_silent",
+                    message: format!("{c}: {since} (alert after {} min)", rules.connector_silent_minutes),
+                });
+            }
+        }
+    }
+    let today = crate::sharing::today(now);
+    let horizon = today + Duration::days(rules.consent_expiring_days);
+    // The record now in force per subject and scope: a grant whose last covered day is near.
+    let expiring: Vec<(uuid::Uuid, String, chrono::NaiveDate)> = sqlx::query_as(
+        "SELECT subject_id, scope, expiry_date FROM (
+           SELECT DISTINCT ON (subject_id, scope) subject_id, scope, decision, expiry_date FROM consents
+           WHERE subject_id IS NOT NULL ORDER BY subject_id, scope, ordinal DESC) latest
+         WHERE decision = 'G' AND expiry_date IS NOT NULL AND expiry_date >= $1 AND expiry_date <= $2
+         ORDER BY expiry_date",
+    )
+    .bind(today)
+    .bind(horizon)
+    .fetch_all(pool)
+    .await?;
+    for (subject, scope, expiry) in expiring {
+        out.push(Alert {
+            rule: "consent_expiring",
+            message: format!(
+                "consent {scope} of subject {subject} expires {expiry} ({} days)",
+                (expiry - today).num_days()
+            ),
+        });
+    }
+    Ok(out)
+}
