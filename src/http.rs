@@ -56,39 +56,52 @@ pub async fn serve(hub: Arc<Hub>, listener: TcpListener, mut shutdown: watch::Re
         .await
 }
 
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"tracker\", charset=\"UTF-8\"")],
-        "credentials required\n",
-    )
-        .into_response()
+/// Why a request was refused.
+pub enum Refused {
+    /// No credentials, or wrong ones.
+    Unauthorized,
+    /// Good credentials, but the role lacks the right (or a cross-site action).
+    Forbidden(String),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"tracker\", charset=\"UTF-8\"")],
+                "credentials required\n",
+            )
+                .into_response(),
+            Refused::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
+        }
+    }
 }
 
 /// The caller, if their credentials are good and their role has `right`.
-fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> Result<Caller, Response> {
+fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> Result<Caller, Refused> {
     let Some((user, password)) =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(basic_credentials)
     else {
-        return Err(unauthorized());
+        return Err(Refused::Unauthorized);
     };
     let Some(role) = state.verified.check(&state.hub.settings.auth.users, &user, &password) else {
         tracing::warn!(%user, "refused: bad credentials");
-        return Err(unauthorized());
+        return Err(Refused::Unauthorized);
     };
     if !right.allowed(role) {
         tracing::warn!(%user, role = role.as_str(), ?right, "refused: role lacks the right");
-        return Err((StatusCode::FORBIDDEN, format!("{user} ({}) may not do this\n", role.as_str())).into_response());
+        return Err(Refused::Forbidden(format!("{user} ({}) may not do this\n", role.as_str())));
     }
     Ok(Caller { user, role })
 }
 
 /// Actions come from our own pages: a cross-site form post is refused.
-fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
+fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) if origin.split("://").nth(1) != Some(host) => {
-            Err((StatusCode::FORBIDDEN, "cross-site request refused\n").into_response())
+            Err(Refused::Forbidden("cross-site request refused\n".into()))
         }
         _ => Ok(()),
     }
@@ -103,7 +116,7 @@ async fn health() -> &'static str {
 async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     use std::sync::atomic::Ordering;
     if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
-        return r;
+        return r.into_response();
     }
     let hub = &state.hub;
     let mut missing = Vec::new();
@@ -132,7 +145,7 @@ async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
 
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
-        return r;
+        return r.into_response();
     }
     match crate::metrics::render(&state.hub).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
@@ -143,7 +156,7 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
 /// The fingerprints this hub writes with.
 async fn schemas(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
-        return r;
+        return r.into_response();
     }
     let fp = state.hub.schemas.fingerprint_hex();
     Json(serde_json::json!({"tracker.v1.Update": {"fingerprint": fp, "url": format!("/schemas/{fp}")}})).into_response()
@@ -153,7 +166,7 @@ async fn schemas(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
 /// `C3 01` or byte-reversed.
 async fn schema(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(fingerprint): Path<String>) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
-        return r;
+        return r.into_response();
     }
     let schemas = state.hub.schemas;
     let ours = schemas.fingerprint_hex();
@@ -175,7 +188,7 @@ fn failure(e: anyhow::Error) -> Response {
 async fn console(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let caller = match authorize(&state, &headers, Right::ViewConsole) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match crate::console::page(&state.hub, &caller).await {
         Ok(html) => Html(html).into_response(),
@@ -185,7 +198,7 @@ async fn console(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
 
 async fn api_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
-        return r;
+        return r.into_response();
     }
     let hub = &state.hub;
     let status = crate::ops::status::gather(&hub.settings, &hub.pool).await;
@@ -198,7 +211,7 @@ async fn api_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
 
 async fn api_deadletters(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
-        return r;
+        return r.into_response();
     }
     match crate::ops::deadletters::list(&state.hub).await {
         Ok(list) => Json(list).into_response(),
@@ -208,7 +221,7 @@ async fn api_deadletters(State(state): State<Arc<AppState>>, headers: HeaderMap)
 
 async fn api_deadletter(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
-        return r;
+        return r.into_response();
     }
     match crate::ops::deadletters::show(&state.hub, id).await {
         Ok(text) => text.into_response(),
@@ -218,7 +231,7 @@ async fn api_deadletter(State(state): State<Arc<AppState>>, headers: HeaderMap, 
 
 async fn api_conflicts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
-        return r;
+        return r.into_response();
     }
     match crate::ops::identity::list(&state.hub, false).await {
         Ok(list) => Json(list).into_response(),
@@ -234,7 +247,7 @@ where
 {
     let caller = match authorize(state, headers, Right::Act).and_then(|c| same_origin(headers).map(|()| c)) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match action(caller.user.clone()).await {
         Ok(done) => {
