@@ -178,3 +178,82 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     idle.pool.close().await;
     hub.finish().await;
 }
+
+fn registration(ids: &str) -> Vec<u8> {
+    format!(
+        r#"{{"eventType":"probation-case.registration.added","version":1,"occurredAt":"2026-11-05T11:00:00+00:00",
+        "personReference":{{"identifiers":[{ids}]}},
+        "additionalInformation":{{"registerTypeCode":"MAPP","registrationDate":"2026-11-05"}}}}"#
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_same_way() {
+    use tracker::ops::identity::{Decision, decide, list};
+    let hub = TestHub::start().await;
+    let key = "probation.probation-events";
+    hub.send_bytes(key, "a", &registration(r#"{"type":"CRN","value":"X100001"}"#)).await;
+    hub.send_bytes(key, "b", &registration(r#"{"type":"PNC","value":"2019/0012345G"}"#)).await;
+    hub.send_bytes(
+        key,
+        "c",
+        &registration(r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#),
+    )
+    .await;
+    let open = list(&hub.hub, true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        hub.count("SELECT count(*) FROM risk_registrations WHERE subject_id IS NULL").await,
+        1,
+        "held, linked to no one"
+    );
+
+    // Link as one person: the two subjects merge and the held record joins them.
+    let subject = decide(&hub.hub, open[0].id, Decision::Link, "op").await.unwrap();
+    assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 1);
+    assert_eq!(hub.count("SELECT count(*) FROM events WHERE subject_id IS NULL").await, 0);
+    assert_eq!(hub.count("SELECT count(*) FROM risk_registrations WHERE subject_id IS NULL").await, 0);
+    let linked: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT DISTINCT subject_id FROM subject_identifiers").fetch_all(hub.pool()).await.unwrap();
+    assert_eq!(linked, [subject]);
+    assert!(decide(&hub.hub, open[0].id, Decision::Link, "op").await.is_err(), "decided once");
+    hub.send_bytes(
+        key,
+        "d",
+        &registration(r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#),
+    )
+    .await;
+    assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts").await, 1, "what follows links without review");
+
+    // Keep apart: the record goes to the person of its strongest identifier (PNC), and so do
+    // later records naming the same two people.
+    hub.send_bytes(key, "e", &registration(r#"{"type":"CRN","value":"X200002"}"#)).await;
+    hub.send_bytes(key, "f", &registration(r#"{"type":"PNC","value":"2021/0456789D"}"#)).await;
+    hub.send_bytes(
+        key,
+        "g",
+        &registration(r#"{"type":"CRN","value":"X200002"},{"type":"PNC","value":"2021/0456789D"}"#),
+    )
+    .await;
+    let open = list(&hub.hub, true).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let pnc_subject = tracker::identity::find(hub.pool(), "PNC", "2021/0456789D").await.unwrap().unwrap();
+    assert_eq!(decide(&hub.hub, open[0].id, Decision::KeepApart, "op").await.unwrap(), pnc_subject);
+    hub.send_bytes(
+        key,
+        "h",
+        &registration(r#"{"type":"CRN","value":"X200002"},{"type":"PNC","value":"2021/0456789D"}"#),
+    )
+    .await;
+    let h: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT subject_id FROM events WHERE message_id = 'h'").fetch_one(hub.pool()).await.unwrap();
+    assert_eq!(h, Some(pnc_subject));
+    assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts WHERE status = 'open'").await, 0);
+    assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 3, "kept apart: still two people");
+    assert_eq!(
+        hub.count("SELECT count(*) FROM operator_actions WHERE actor = 'op' AND action LIKE 'identity %'").await,
+        2
+    );
+    hub.finish().await;
+}
