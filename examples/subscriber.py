@@ -3,9 +3,12 @@
 delivery with the writer schema fetched from the hub by its fingerprint.
 
     pip install pika fastavro
+    TRACKER_HTTP_USER=sub TRACKER_HTTP_PASSWORD=... \
     python3 examples/subscriber.py court-b05lv00 [amqp://guest:guest@127.0.0.1:5672/%2f] [http://127.0.0.1:8080]
+
+The schema endpoint needs a user of the hub's HTTP interface (any role; `subscriber` is enough).
 """
-import io, json, sys, urllib.request
+import base64, io, json, os, sys, urllib.request
 
 import pika
 from fastavro import parse_schema, schemaless_reader
@@ -24,7 +27,10 @@ while True:
     assert body[:2] == b"\xc3\x01", "not Avro single-object encoded"
     fingerprint = body[2:10].hex()
     if fingerprint not in schemas:
-        with urllib.request.urlopen(f"{http}/schemas/{fingerprint}") as r:
+        req = urllib.request.Request(f"{http}/schemas/{fingerprint}")
+        creds = f"{os.environ.get('TRACKER_HTTP_USER', '')}:{os.environ.get('TRACKER_HTTP_PASSWORD', '')}"
+        req.add_header("Authorization", "Basic " + base64.b64encode(creds.encode()).decode())
+        with urllib.request.urlopen(req) as r:
             schemas[fingerprint] = parse_schema(json.load(r))
     record = schemaless_reader(io.BytesIO(body[10:]), schemas[fingerprint])
     ids = ", ".join(f"{i['scheme']} {i['value']}" for i in record["subject"]["identifiers"])

@@ -1,7 +1,10 @@
 //! A subscriber in Rust: drains its agency's outbound queue and decodes each delivery (Avro
 //! single-object encoding) with the writer schema fetched from the hub by its fingerprint.
 //!
+//!     TRACKER_HTTP_USER=sub TRACKER_HTTP_PASSWORD=... \
 //!     cargo run --example subscriber -- court-b05lv00 [amqp://guest:guest@127.0.0.1:5672/%2f] [http://127.0.0.1:8080]
+//!
+//! The schema endpoint needs a user of the hub's HTTP interface (any role; `subscriber` is enough).
 use std::collections::HashMap;
 
 use apache_avro::Schema;
@@ -23,7 +26,15 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(body.len() > 10 && body[..2] == [0xC3, 0x01], "not Avro single-object encoded");
         let fingerprint = hex(&body[2..10]);
         if !schemas.contains_key(&fingerprint) {
-            let text = ureq::get(&format!("{http}/schemas/{fingerprint}")).call()?.into_body().read_to_string()?;
+            let user = std::env::var("TRACKER_HTTP_USER").unwrap_or_default();
+            let password = std::env::var("TRACKER_HTTP_PASSWORD").unwrap_or_default();
+            use base64::Engine;
+            let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let text = ureq::get(&format!("{http}/schemas/{fingerprint}"))
+                .header("Authorization", &format!("Basic {auth}"))
+                .call()?
+                .into_body()
+                .read_to_string()?;
             schemas.insert(fingerprint.clone(), Schema::parse_str(&text)?);
         }
         let schema = &schemas[&fingerprint];
