@@ -145,6 +145,11 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         "Time from a delivery being taken from the outbox to the broker's confirm.",
         &mut out,
     );
+    hub.stats.delivery.render(
+        "tracker_delivery_latency_seconds",
+        "Time from an update's receipt and decision to its delivery's confirm (real clock only).",
+        &mut out,
+    );
     Ok(out)
 }
 

@@ -43,6 +43,8 @@ pub struct Stats {
     pub publisher_connected: std::sync::atomic::AtomicBool,
     pub processing: crate::metrics::Histogram,
     pub publishing: crate::metrics::Histogram,
+    /// From an update's decision (at receipt) to its delivery's confirm.
+    pub delivery: crate::metrics::Histogram,
 }
 
 /// A message as it arrived on the broker.

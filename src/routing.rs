@@ -37,6 +37,7 @@ struct Pending {
     legal_basis: String,
     consent_scope: Option<String>,
     catch_up: bool,
+    decided_at: DateTime<Utc>,
     avro: Vec<u8>,
     event_type: String,
     data_class: String,
@@ -80,7 +81,7 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
 async fn pending(hub: &Hub) -> Result<Vec<Pending>, RunError> {
     Ok(sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
-                o.legal_basis, o.consent_scope, o.catch_up, e.avro, e.event_type, e.data_class
+                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class
          FROM outbox o JOIN events e USING (event_id)
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
          ORDER BY o.id LIMIT $1",
@@ -95,6 +96,7 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
     let now = hub.clock.now();
     let started = std::time::Instant::now();
     let mut in_flight: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(batch.len());
+    let mut decided = Vec::with_capacity(batch.len());
     for row in batch {
         if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
             && !consent_still_covers(hub, row.subject_id, scope, now).await?
@@ -119,11 +121,17 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
             .await
             .map_err(BrokerError::from)?;
         in_flight.push((row.id, confirm));
+        decided.push(row.decided_at);
     }
-    let confirmed = in_flight.len();
     confirm_all(hub, in_flight, now).await?;
-    for _ in 0..confirmed {
+    for decided_at in decided {
         hub.stats.publishing.observe(started.elapsed());
+        // Receipt to confirmed delivery, when the hub runs on the real clock.
+        if matches!(hub.clock, crate::clock::Clock::System)
+            && let Ok(latency) = (Utc::now() - decided_at).to_std()
+        {
+            hub.stats.delivery.observe(latency);
+        }
     }
     Ok(())
 }

@@ -15,6 +15,40 @@ pub struct QueueDepth {
     pub queue: String,
     pub messages: u32,
     pub consumers: u32,
+    /// Messages per second in and out, from the management API when it answers.
+    pub publish_rate: Option<f64>,
+    pub deliver_rate: Option<f64>,
+}
+
+/// (queue name, publish rate, deliver rate) from the management API, if it answers.
+fn management_rates(settings: &Settings) -> Vec<(String, Option<f64>, Option<f64>)> {
+    use base64::Engine;
+    let url = &settings.broker.url;
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let (userinfo, hostpart) = rest.rsplit_once('@').unwrap_or(("guest:guest", rest));
+    let vhost = hostpart.split_once('/').map_or("%2F", |(_, v)| if v.is_empty() || v == "%2f" { "%2F" } else { v });
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(userinfo));
+    let api = format!(
+        "{}/api/queues/{vhost}?columns=name,message_stats",
+        settings.broker.management_url.trim_end_matches('/')
+    );
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(3))).build().into();
+    let Ok(mut res) = agent.get(&api).header("Authorization", &auth).call() else { return Vec::new() };
+    let Ok(queues) = res.body_mut().read_json::<serde_json::Value>() else { return Vec::new() };
+    queues
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|q| {
+            let stats = &q["message_stats"];
+            Some((
+                q["name"].as_str()?.to_string(),
+                stats["publish_details"]["rate"].as_f64(),
+                stats["deliver_get_details"]["rate"].as_f64(),
+            ))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,17 +76,31 @@ pub async fn queue_depths(settings: &Settings) -> anyhow::Result<Vec<QueueDepth>
         let ch = conn.create_channel().await?;
         let opts = QueueDeclareOptions { passive: true, ..Default::default() };
         match ch.queue_declare(q.as_str().into(), opts, FieldTable::default()).await {
-            Ok(info) => {
-                queues.push(QueueDepth { queue: q, messages: info.message_count(), consumers: info.consumer_count() })
-            }
+            Ok(info) => queues.push(QueueDepth {
+                queue: q,
+                messages: info.message_count(),
+                consumers: info.consumer_count(),
+                publish_rate: None,
+                deliver_rate: None,
+            }),
             Err(_) => queues.push(QueueDepth {
                 queue: format!("{q} (missing: run tracker provision)"),
                 messages: 0,
                 consumers: 0,
+                publish_rate: None,
+                deliver_rate: None,
             }),
         }
     }
     let _ = conn.close(200, "status".into()).await;
+    let s = settings.clone();
+    let rates = tokio::task::spawn_blocking(move || management_rates(&s)).await.unwrap_or_default();
+    for q in &mut queues {
+        if let Some((_, publish, deliver)) = rates.iter().find(|(name, _, _)| *name == q.queue) {
+            q.publish_rate = *publish;
+            q.deliver_rate = *deliver;
+        }
+    }
     Ok(queues)
 }
 
@@ -104,9 +152,18 @@ pub fn render(s: &Status, now: DateTime<Utc>) -> String {
         })
         .unwrap_or_else(|| "-".into())
     };
-    let mut out = String::from("Queues                                   messages  consumers\n");
+    let rate = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.1}/s"));
+    let mut out = String::from("Queues                                   messages  consumers      in/s     out/s\n");
     for q in &s.queues {
-        let _ = writeln!(out, "  {:<38} {:>8} {:>10}", q.queue, q.messages, q.consumers);
+        let _ = writeln!(
+            out,
+            "  {:<38} {:>8} {:>10} {:>9} {:>9}",
+            q.queue,
+            q.messages,
+            q.consumers,
+            rate(q.publish_rate),
+            rate(q.deliver_rate)
+        );
     }
     let _ = writeln!(out, "\nDead letters open: {} (oldest {})", s.dead_letters_open, age(s.dead_letters_oldest));
     for (connector, code, n) in &s.dead_letter_reasons {
