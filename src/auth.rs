@@ -38,6 +38,7 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Right {
     ReadSchemas,
+    ReadReports,
     ReadMetrics,
     ViewConsole,
     Act,
@@ -47,6 +48,7 @@ impl Right {
     pub fn allowed(self, role: Role) -> bool {
         match self {
             Right::ReadSchemas => true,
+            Right::ReadReports => matches!(role, Role::Operator | Role::Auditor | Role::Analyst),
             Right::ReadMetrics => matches!(role, Role::Operator | Role::Auditor | Role::Analyst),
             Right::ViewConsole => matches!(role, Role::Operator | Role::Auditor),
             Right::Act => role == Role::Operator,

@@ -82,6 +82,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SharingCommand,
     },
+    /// Reports (REPORTS.md).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Identity review: records whose identifiers named two people.
     Identity {
         #[command(subcommand)]
@@ -168,6 +173,28 @@ pub enum ConsentCommand {
     },
     /// Show a person's consent records in the order applied.
     Show { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The reports there are.
+    List,
+    /// Run one report.
+    Run {
+        name: String,
+        /// First day of the period (inclusive).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day of the period (inclusive).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long)]
+        court: Option<String>,
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::reports::render::Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -415,6 +442,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     print!("{}", crate::consent::show(&pool, subject_of(&key).await?).await?)
                 }
             }
+        }
+        Command::Report { command: ReportCommand::List } => {
+            for r in crate::reports::REPORTS {
+                println!("{:>2}  {:<28} {}", r.number, r.name, r.title);
+            }
+        }
+        Command::Report { command: ReportCommand::Run { name, from, to, court, agency, format } } => {
+            let pool = store::connect(&settings.database.url, 2).await?;
+            store::migrate(&pool).await?;
+            let report = crate::reports::run(&pool, &name, crate::reports::Params { from, to, court, agency }).await?;
+            print!("{}", crate::reports::render::render(&report, format));
         }
         Command::Identity { command } => {
             let hub = build_hub(settings).await?;

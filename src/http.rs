@@ -35,6 +35,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/metrics", get(metrics))
         .route("/schemas", get(schemas))
         .route("/schemas/{fingerprint}", get(schema))
+        .route("/reports", get(reports_list))
+        .route("/reports/{name}", get(report))
         .route("/console", get(console))
         .route("/api/status", get(api_status))
         .route("/api/deadletters", get(api_deadletters))
@@ -178,6 +180,61 @@ async fn schema(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(fin
     } else {
         (StatusCode::NOT_FOUND, format!("no schema with fingerprint {fingerprint}; this hub writes {ours}\n"))
             .into_response()
+    }
+}
+
+async fn reports_list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadReports) {
+        return r.into_response();
+    }
+    Json(
+        crate::reports::REPORTS
+            .iter()
+            .map(|r| {
+                serde_json::json!({"number": r.number, "name": r.name, "title": r.title, "definition": r.definition,
+                                        "url": format!("/reports/{}", r.name)})
+            })
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    court: Option<String>,
+    agency: Option<String>,
+    format: Option<crate::reports::render::Format>,
+}
+
+async fn report(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    use crate::reports::render::{Format, render};
+    if let Err(r) = authorize(&state, &headers, Right::ReadReports) {
+        return r.into_response();
+    }
+    let format = q.format.unwrap_or(Format::Html);
+    let params = crate::reports::Params { from: q.from, to: q.to, court: q.court, agency: q.agency };
+    match crate::reports::run(&state.hub.pool, &name, params).await {
+        Ok(report) => {
+            let content_type = match format {
+                Format::Table => "text/plain; charset=utf-8",
+                Format::Csv => "text/csv; charset=utf-8",
+                Format::Json => "application/json",
+                Format::Html => "text/html; charset=utf-8",
+            };
+            ([(header::CONTENT_TYPE, content_type)], render(&report, format)).into_response()
+        }
+        Err(e @ crate::reports::ReportError::Unknown(_)) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
+        Err(e @ crate::reports::ReportError::Period { .. }) => {
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Err(e) => failure(e.into()),
     }
 }
 

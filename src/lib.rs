@@ -11,6 +11,7 @@
 //! - `sharing`: agreements, decisions per (update, recipient), catch-up, the disclosure log.
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
 //! - `service`: consumers and publisher running side by side.
+//! - `reports`: the report catalogue, runner and formats.
 //! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
 //! - `console`: the operator console page.
 //! - `auth`: users, roles and rights of the HTTP interface.
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod ops;
 pub mod person;
 pub mod pipeline;
+pub mod reports;
 pub mod routing;
 pub mod sandbox;
 pub mod schemas;

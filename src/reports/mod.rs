@@ -1,0 +1,78 @@
+//! Reports (REPORTS.md): each a definition and a query over the store's projections, run for a
+//! period and optionally a court or an agency, rendered as a table, CSV, JSON or an HTML page
+//! with a chart.
+pub mod catalogue;
+pub mod render;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::{Column, PgPool, Row};
+
+pub use catalogue::{REPORTS, ReportDef};
+
+/// What a report is run for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Params {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub court: Option<String>,
+    pub agency: Option<String>,
+}
+
+/// A report's result: its definition, parameters, columns and rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub number: u32,
+    pub name: &'static str,
+    pub title: &'static str,
+    pub definition: &'static str,
+    pub params: Params,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("no report {0:?}; `tracker report list` names them")]
+    Unknown(String),
+    #[error("the period ends ({to}) before it starts ({from})")]
+    Period { from: NaiveDate, to: NaiveDate },
+    #[error("report {name}: {source}")]
+    Query { name: &'static str, source: sqlx::Error },
+}
+
+pub async fn run(pool: &PgPool, name: &str, params: Params) -> Result<Report, ReportError> {
+    let def = catalogue::find(name).ok_or_else(|| ReportError::Unknown(name.to_string()))?;
+    if params.to < params.from {
+        return Err(ReportError::Period { from: params.from, to: params.to });
+    }
+    let rows = sqlx::query(def.sql)
+        .bind(params.from)
+        .bind(params.to)
+        .bind(&params.court)
+        .bind(&params.agency)
+        .fetch_all(pool)
+        .await
+        .map_err(|source| ReportError::Query { name: def.name, source })?;
+    let columns: Vec<String> = match rows.first() {
+        Some(r) => r.columns().iter().map(|c| c.name().to_string()).collect(),
+        None => Vec::new(),
+    };
+    let rows = rows
+        .iter()
+        .map(|r| {
+            (0..r.columns().len())
+                .map(|i| r.try_get::<Option<String>, _>(i).ok().flatten().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    Ok(Report {
+        number: def.number,
+        name: def.name,
+        title: def.title,
+        definition: def.definition,
+        params,
+        columns,
+        rows,
+    })
+}

@@ -1,0 +1,183 @@
+//! Report formats: an aligned table for a terminal, CSV, JSON, and an HTML page a court manager
+//! would be glad to receive — the definition, the table, and a bar chart (SVG) where a picture
+//! says more than numbers.
+use std::fmt::Write as _;
+
+use super::Report;
+use super::catalogue::{Chart, find};
+use crate::console::esc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Html,
+}
+
+fn header(r: &Report) -> String {
+    let scope = [
+        r.params.court.as_ref().map(|c| format!("court {c}")),
+        r.params.agency.as_ref().map(|a| format!("agency {a}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    format!(
+        "Report {} {} — {}\n{}\nPeriod {} to {}{}",
+        r.number,
+        r.name,
+        r.title,
+        r.definition,
+        r.params.from,
+        r.params.to,
+        if scope.is_empty() { String::new() } else { format!("; {scope}") }
+    )
+}
+
+pub fn render(r: &Report, format: Format) -> String {
+    match format {
+        Format::Table => table(r),
+        Format::Csv => csv(r),
+        Format::Json => serde_json::to_string_pretty(r).unwrap_or_default() + "\n",
+        Format::Html => html(r),
+    }
+}
+
+fn table(r: &Report) -> String {
+    let mut out = header(r) + "\n\n";
+    if r.rows.is_empty() {
+        out.push_str("(nothing in this period)\n");
+        return out;
+    }
+    let widths: Vec<usize> = (0..r.columns.len())
+        .map(|i| r.rows.iter().map(|row| row[i].chars().count()).chain([r.columns[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| {
+        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    out.push_str(&line(&r.columns));
+    out.push('\n');
+    for row in &r.rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_cell(c: &str) -> String {
+    if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.to_string() }
+}
+
+fn csv(r: &Report) -> String {
+    let mut out: String = header(r).lines().map(|l| format!("# {l}\n")).collect();
+    out.push_str(&r.columns.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+    out.push('\n');
+    for row in &r.rows {
+        out.push_str(&row.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A horizontal bar chart of the first numeric column, labelled by the non-numeric columns.
+pub fn bar_chart(r: &Report) -> Option<String> {
+    let value_col =
+        (0..r.columns.len()).find(|&i| !r.rows.is_empty() && r.rows.iter().all(|row| row[i].parse::<f64>().is_ok()))?;
+    let bars: Vec<(String, f64)> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let label = (0..value_col).map(|i| row[i].clone()).collect::<Vec<_>>().join(" · ");
+            (label, row[value_col].parse::<f64>().unwrap_or(0.0))
+        })
+        .collect();
+    let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max).max(1e-9);
+    let (label_w, bar_w, row_h) = (260.0, 420.0, 26.0);
+    let height = row_h * bars.len() as f64 + 30.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=img aria-label=\"{}\" width=\"{}\" height=\"{height}\" font-family=\"system-ui,sans-serif\" font-size=\"13\">",
+        esc(&format!("{} by {}", r.columns[value_col], r.columns.first().cloned().unwrap_or_default())),
+        label_w + bar_w + 80.0
+    );
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = 10.0 + i as f64 * row_h;
+        let w = (v / max * bar_w).max(1.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=end fill=\"#1d2733\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{w:.1}\" height=\"18\" rx=3 fill=\"#457b9d\"><title>{}</title></rect><text x=\"{}\" y=\"{}\" fill=\"#1d2733\">{}</text>",
+            label_w - 8.0,
+            y + 14.0,
+            esc(label),
+            label_w,
+            y,
+            esc(&format!("{label}: {v}")),
+            label_w + w + 6.0,
+            y + 14.0,
+            esc(&v.to_string())
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{label_w}\" y=\"{}\" fill=\"#7b8794\">{}</text></svg>",
+        height - 4.0,
+        esc(&r.columns[value_col])
+    );
+    Some(svg)
+}
+
+fn html(r: &Report) -> String {
+    let mut h = format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>{} — Tracker report {}</title><style>\
+         body{{font:15px/1.5 system-ui,sans-serif;color:#1d2733;max-width:960px;margin:32px auto;padding:0 16px}}\
+         h1{{font-size:22px;margin-bottom:4px}}.def{{color:#52606d}}.period{{color:#52606d;font-size:13px}}\
+         table{{border-collapse:collapse;margin:16px 0}}th,td{{padding:6px 12px;border-bottom:1px solid #e4e8ec;text-align:left}}\
+         th{{font-size:12px;text-transform:uppercase;color:#52606d}}td.n{{text-align:right;font-variant-numeric:tabular-nums}}\
+         footer{{color:#7b8794;font-size:12px;margin-top:24px}}</style></head><body>",
+        esc(r.title),
+        r.number
+    );
+    let _ = write!(h, "<h1>{}. {}</h1><p class=def>{}</p>", r.number, esc(r.title), esc(r.definition));
+    let scope = [
+        r.params.court.as_ref().map(|c| format!("court {c}")),
+        r.params.agency.as_ref().map(|a| format!("agency {a}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    let _ = write!(
+        h,
+        "<p class=period>Period {} to {}{}</p>",
+        r.params.from,
+        r.params.to,
+        if scope.is_empty() { String::new() } else { format!(" · {}", esc(&scope)) }
+    );
+    if r.rows.is_empty() {
+        h.push_str("<p><em>Nothing in this period.</em></p>");
+    } else {
+        if find(r.name).is_some_and(|d| d.chart == Chart::Bars)
+            && let Some(svg) = bar_chart(r)
+        {
+            h.push_str(&svg);
+        }
+        h.push_str("<table><tr>");
+        for c in &r.columns {
+            let _ = write!(h, "<th>{}</th>", esc(&c.replace('_', " ")));
+        }
+        h.push_str("</tr>");
+        for row in &r.rows {
+            h.push_str("<tr>");
+            for cell in row {
+                let class = if cell.parse::<f64>().is_ok() { " class=n" } else { "" };
+                let _ = write!(h, "<td{class}>{}</td>", esc(cell));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("<footer>Produced by Tracker from its store of canonical events.</footer></body></html>\n");
+    h
+}

@@ -1,0 +1,185 @@
+//! Reports over the sample month, checked against figures worked out by hand from
+//! samples/README.md; empty periods; court and agency filters; every format; HTTP access.
+mod support;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use support::TestHub;
+use tracker::reports::render::{Format, render};
+use tracker::reports::{Params, REPORTS, run};
+
+fn month() -> Params {
+    Params { from: day("2026-10-01"), to: day("2026-11-30"), court: None, agency: None }
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+async fn rows(hub: &TestHub, name: &str, params: Params) -> Vec<Vec<String>> {
+    run(hub.pool(), name, params).await.unwrap_or_else(|e| panic!("{name}: {e}")).rows
+}
+
+fn table(list: &[&[&str]]) -> Vec<Vec<String>> {
+    list.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_month_gives_the_figures_worked_out_by_hand() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+
+    // 1: each charge was made the day of the offence.
+    assert_eq!(
+        rows(&hub, "offence-to-charge", month()).await,
+        table(&[&["05", "2", "0", "0.0", "0"], &["13", "1", "0", "0.0", "0"]])
+    );
+    // 2: Daniel charged 28/10, first hearing 03/11 (6 days); Chloë 30/10 → 31/10 (1); Aisha 01/11 → 16/11 (15).
+    assert_eq!(
+        rows(&hub, "charge-to-first-hearing", month()).await,
+        table(&[&["B05LV00", "2", "3.5", "3.5"], &["B13BD00", "1", "15", "15.0"]])
+    );
+    // 7: Chloë's trial cracked.
+    assert_eq!(rows(&hub, "trial-effectiveness", month()).await, table(&[&["B05LV00", "CRACKED", "1", "100.0"]]));
+    // 8: B05LV00 first hearings — Daniel G, Chloë NG, Marek (breach) none; B13BD00 Aisha G.
+    assert_eq!(
+        rows(&hub, "guilty-plea-first-hearing", month()).await,
+        table(&[&["B05LV00", "3", "1", "33.3"], &["B13BD00", "1", "1", "100.0"]])
+    );
+    // 10: Marek's warrant issued 20/11 (breach, no bail), executed 22/11.
+    assert_eq!(
+        rows(&hub, "warrants", month()).await,
+        table(&[&["issued", "BREACH NO_BAIL", "1", ""], &["executed", "all", "1", "2.0"]])
+    );
+    // 11: police CB Daniel, RIC Chloë and Marek, UB Aisha; court UB Chloë 31/10, CB Daniel 03/11.
+    assert_eq!(
+        rows(&hub, "remand-outcomes", month()).await,
+        table(&[
+            &["court", "CB", "1"],
+            &["court", "UB", "1"],
+            &["police", "CB", "1"],
+            &["police", "RIC", "2"],
+            &["police", "UB", "1"]
+        ])
+    );
+    // 13: Daniel CO and Chloë fine at B05LV00; Aisha conditional discharge at B13BD00.
+    assert_eq!(
+        rows(&hub, "sentencing-mix", month()).await,
+        table(&[&["B05LV00", "community order", "1"], &["B05LV00", "fine", "1"], &["B13BD00", "discharge", "1"]])
+    );
+    assert_eq!(rows(&hub, "orders-by-requirement", month()).await, table(&[&["DRR", "1"], &["UPW", "1"]]));
+    // 17: Daniel attended and complied 19/11 and 22/11, missed 24/11.
+    assert_eq!(
+        rows(&hub, "appointment-compliance", month()).await,
+        table(&[&["2600917", "3", "2", "66.7"], &["all orders", "3", "2", "66.7"]])
+    );
+    // 22: 80 hours ordered on 17/11, 6 worked on 22/11.
+    assert_eq!(
+        rows(&hub, "unpaid-work", month()).await,
+        table(&[&["B05LV00 2026-11-17", "80", "6"], &["all orders", "80", "6"]])
+    );
+    // 24: two tests at 05CL, one opiates positive (Daniel), one cocaine positive (Chloë); the bad
+    // file's suite 05CL adds no test.
+    assert_eq!(rows(&hub, "drug-test-on-arrest", month()).await, table(&[&["05CL", "2", "1", "50.0", "1", "50.0"]]));
+    assert_eq!(rows(&hub, "risk-registrations", month()).await, table(&[&["RHRH", "1", "0"]]));
+    assert!(rows(&hub, "order-terminations", month()).await.is_empty(), "no order ended this month");
+    // 38: Chloë's three withholdings for no consent.
+    let withheld = rows(&hub, "withheld-updates", month()).await;
+    assert!(
+        withheld.contains(&vec!["court-b05lv00".into(), "no_consent".into(), "A9".into(), "3".into()]),
+        "{withheld:?}"
+    );
+    // 35: what each recipient received (the clock is 28/11, so the log is dated then).
+    let disclosed: BTreeMap<String, u32> =
+        rows(&hub, "disclosures", month()).await.into_iter().fold(BTreeMap::new(), |mut m, r| {
+            *m.entry(r[0].clone()).or_default() += r[4].parse::<u32>().unwrap();
+            m
+        });
+    assert_eq!(disclosed["court-b05lv00"], 26);
+    assert_eq!(disclosed["treatment"], 6);
+    // 40/41: throughput and dead letters.
+    let throughput = rows(&hub, "connector-throughput", month()).await;
+    assert!(
+        throughput.contains(&vec!["police-custody".into(), "all".into(), "5".into(), "5".into(), "1".into()]),
+        "{throughput:?}"
+    );
+    let dead = rows(&hub, "dead-letters", month()).await;
+    assert_eq!(dead.len(), 5);
+
+    // A court filter: Bradford's figures only; a person at two courts (Marek: B05LP00 order,
+    // B05LV00 warrant) counts at the court that dealt with each thing.
+    let bradford = Params { court: Some("B13BD00".into()), ..month() };
+    assert_eq!(rows(&hub, "sentencing-mix", bradford.clone()).await, table(&[&["B13BD00", "discharge", "1"]]));
+    assert_eq!(rows(&hub, "charge-to-first-hearing", bradford).await, table(&[&["B13BD00", "1", "15", "15.0"]]));
+    let lv = Params { court: Some("B05LV00".into()), ..month() };
+    assert_eq!(rows(&hub, "warrants", lv).await[0][2], "1");
+    let west_yorkshire = Params { agency: Some("police-13".into()), ..month() };
+    assert_eq!(rows(&hub, "offence-to-charge", west_yorkshire).await, table(&[&["13", "1", "0", "0.0", "0"]]));
+
+    // Empty periods: every report runs and says so.
+    let empty = Params { from: day("2025-01-01"), to: day("2025-01-31"), court: None, agency: None };
+    for def in REPORTS {
+        let report = run(hub.pool(), def.name, empty.clone()).await.unwrap();
+        assert!(report.rows.is_empty(), "{} has rows in an empty period", def.name);
+        assert!(render(&report, Format::Table).contains("(nothing in this period)"));
+    }
+    let err = run(
+        hub.pool(),
+        "sentencing-mix",
+        Params { from: day("2026-12-01"), to: day("2026-11-01"), court: None, agency: None },
+    )
+    .await;
+    assert!(err.unwrap_err().to_string().contains("ends"));
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_format_states_the_definition_and_html_has_a_chart() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    let report = run(hub.pool(), "sentencing-mix", month()).await.unwrap();
+    let table_text = render(&report, Format::Table);
+    assert!(table_text.starts_with("Report 13 sentencing-mix — Sentencing mix\nDisposals by type"), "{table_text}");
+    let csv = render(&report, Format::Csv);
+    assert!(
+        csv.contains("# Period 2026-10-01 to 2026-11-30\ncourt,disposal,orders\nB05LV00,community order,1\n"),
+        "{csv}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render(&report, Format::Json)).unwrap();
+    assert_eq!(json["columns"], serde_json::json!(["court", "disposal", "orders"]));
+    assert_eq!(json["definition"], report.definition);
+    let html = render(&report, Format::Html);
+    assert!(html.contains("<svg") && html.contains("<rect") && html.contains("Sentencing mix"), "{html}");
+    assert!(html.contains("<td>community order</td>"));
+
+    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    tokio::task::spawn_blocking(move || {
+        use support::http;
+        let url = format!("{base}/reports/sentencing-mix?from=2026-10-01&to=2026-11-30&court=B13BD00&format=csv");
+        let (status, body) = http("GET", &url, Some("ana"), None);
+        assert_eq!(status, 200);
+        assert!(body.ends_with("court,disposal,orders\nB13BD00,discharge,1\n"), "{body}");
+        assert_eq!(http("GET", &url, None, None).0, 401);
+        assert_eq!(http("GET", &url, Some("sub"), None).0, 403);
+        let (status, list) = http("GET", &format!("{base}/reports"), Some("aud"), None);
+        assert_eq!(status, 200);
+        assert!(list.contains("\"sentencing-mix\""));
+        assert_eq!(
+            http("GET", &format!("{base}/reports/no-such?from=2026-10-01&to=2026-11-30"), Some("ana"), None).0,
+            404
+        );
+        let (status, html) = http(
+            "GET",
+            &format!("{base}/reports/drug-test-on-arrest?from=2026-10-01&to=2026-11-30"),
+            Some("ana"),
+            None,
+        );
+        assert_eq!(status, 200);
+        assert!(html.contains("<svg"));
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(true);
+    hub.finish().await;
+}
