@@ -107,6 +107,83 @@ async fn the_sample_month_gives_the_figures_worked_out_by_hand() {
     let dead = rows(&hub, "dead-letters", month()).await;
     assert_eq!(dead.len(), 5);
 
+    // 3: Daniel first heard 03/11, sentenced 17/11 (14 days); Chloë 31/10 → 23/11 (23); Aisha same day.
+    assert_eq!(
+        rows(&hub, "first-hearing-to-sentence", month()).await,
+        table(&[&["B05LV00", "2", "18.5", "18.5"], &["B13BD00", "1", "0", "0.0"]])
+    );
+    // 4: Daniel offence 28/10 convicted 03/11 (6), Chloë 30/10 → 23/11 (24), Aisha 01/11 → 16/11 (15).
+    assert_eq!(
+        rows(&hub, "offence-to-conviction", month()).await,
+        table(&[&["B05LV00", "2", "15", "15.0"], &["B13BD00", "1", "15", "15.0"]])
+    );
+    assert_eq!(
+        rows(&hub, "hearings-per-case", month()).await,
+        table(&[
+            &["B05LV00", "non-trial", "1", "2.00"],
+            &["B05LV00", "trial", "1", "2.00"],
+            &["B13BD00", "non-trial", "1", "1.00"]
+        ])
+    );
+    // 6: Daniel adjourned for a PSR 03/11 → 17/11; Chloë for trial 31/10 → 23/11.
+    assert_eq!(
+        rows(&hub, "adjournments", month()).await,
+        table(&[&["PSR", "1", "0.50", "14.0"], &["TRIAL", "1", "0.50", "23.0"]])
+    );
+    assert_eq!(
+        rows(&hub, "completed-at-first-hearing", month()).await,
+        table(&[&["B05LV00", "3", "0", "0.0"], &["B13BD00", "1", "1", "100.0"]])
+    );
+    // 12: requested 03/11, completed 14/11, before the sentencing hearing of 17/11.
+    assert_eq!(rows(&hub, "psr-turnaround", month()).await, table(&[&["B05LV00", "1", "1", "11.0", "1"]]));
+    // 14: Marek's breach case (first heard 20/11, warrant) is open on 30/11.
+    assert_eq!(rows(&hub, "open-caseload", month()).await, table(&[&["B05LV00", "0-28", "1"]]));
+    assert_eq!(rows(&hub, "order-commencement", month()).await, table(&[&["B05LV00", "CO", "1", "1", "1.0"]]));
+    assert_eq!(rows(&hub, "breaches", month()).await, table(&[&["SSO", "RAR", "1", "1.00"]]));
+    // 19: no enforceable failure of Marek's is recorded; breach 12/11, breach hearing 20/11.
+    assert_eq!(
+        rows(&hub, "breach-process-time", month()).await,
+        table(&[&["B05LV00", "2026-11-12", "not recorded", "8"]])
+    );
+    // 20: Daniel's DRR review is set for 15/12: none in the month, one in December.
+    assert!(rows(&hub, "drr-reviews", month()).await.is_empty());
+    let december = Params { from: day("2026-12-01"), to: day("2026-12-31"), court: None, agency: None };
+    assert_eq!(rows(&hub, "drr-reviews", december).await, table(&[&["scheduled", "-", "1"]]));
+    // 25: Daniel tested 28/10, referred 18/11 (21 days); Chloë 30/10 → 01/11 (2).
+    assert_eq!(rows(&hub, "referral-after-positive-test", month()).await, table(&[&["2", "2", "11.5", "11.5"]]));
+    assert_eq!(rows(&hub, "referral-to-treatment-start", month()).await, table(&[&["2", "1", "2", "2.0"]]));
+    // 27: under his DRR (17/11) Daniel tested positive for opiates on 20/11 (week 0), negative 27/11 (week 1).
+    let trend = rows(&hub, "drug-test-trend", month()).await;
+    assert_eq!(
+        trend.iter().map(|r| r[1..].to_vec()).collect::<Vec<_>>(),
+        table(&[&["0", "1", "1", "100.0"], &["1", "1", "0", "0.0"]])
+    );
+    assert_eq!(rows(&hub, "treatment-retention", month()).await, table(&[&["1", "0", "0", "0"]]));
+    assert_eq!(rows(&hub, "reoffending-12-months", month()).await, table(&[&["3", "0", "0.0", "0"]]));
+    assert_eq!(rows(&hub, "reoffending-by-disposal", month()).await.len(), 5);
+    // 34: Chloë remanded 30/10, bailed by the court 31/10 (1 day); Marek remanded 22/11 to the period end (9).
+    assert_eq!(rows(&hub, "custody-outcomes", month()).await, table(&[&["remanded in custody", "2", "5.0"]]));
+    // 36: Daniel and Chloë have health data; only Daniel consents.
+    assert_eq!(
+        rows(&hub, "consent-coverage", month()).await,
+        table(&[&["CRT", "2", "1", "50.0"], &["PRB", "2", "1", "50.0"]])
+    );
+    assert_eq!(
+        rows(&hub, "consent-changes", month()).await,
+        table(&[
+            &["granted", "1"],
+            &["refused", "1"],
+            &["withdrawn", "0"],
+            &["expired", "0"],
+            &["expiring in the next 30 days", "0"]
+        ])
+    );
+    let latency = rows(&hub, "delivery-latency", month()).await;
+    assert!(
+        latency.contains(&vec!["matched automatically".into(), "45".into(), "100.0%".into(), "".into(), "".into()]),
+        "{latency:?}"
+    );
+
     // A court filter: Bradford's figures only; a person at two courts (Marek: B05LP00 order,
     // B05LV00 warrant) counts at the court that dealt with each thing.
     let bradford = Params { court: Some("B13BD00".into()), ..month() };

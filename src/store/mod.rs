@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "sharing", include_str!("../../migrations/0003_sharing.sql")),
     (4, "operations", include_str!("../../migrations/0004_operations.sql")),
     (5, "console", include_str!("../../migrations/0005_console.sql")),
+    (6, "reports", include_str!("../../migrations/0006_reports.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
