@@ -264,6 +264,16 @@ pub enum SharingCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PersonCommand {
+    /// Subject access: everything held about the person and every disclosure of it (JSON, and
+    /// a readable HTML page beside it), recorded with who asked.
+    Export {
+        key: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Who asked for it (recorded for report 39).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
     /// Show a person's identifiers, names and timeline.
     Show {
         /// e.g. PNC:2019/0012345G
@@ -381,6 +391,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Connector { .. } | Command::Schemas { .. } => unreachable!("handled above"),
+        Command::Person { command: PersonCommand::Export { key, out, by } } => {
+            let key = person::parse_key(&key)?;
+            let pool = store::connect(&settings.database.url, 2).await?;
+            store::migrate(&pool).await?;
+            let now = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed).now();
+            let doc = crate::export::export(&pool, &key, &out, &by, now).await?;
+            println!(
+                "wrote {} and {} ({} events, {} disclosure log entries)",
+                out.display(),
+                out.with_extension("html").display(),
+                doc["person"]["timeline"].as_array().map_or(0, Vec::len),
+                doc["disclosures"].as_array().map_or(0, Vec::len)
+            );
+        }
         Command::Person { command: PersonCommand::Show { key, json } } => {
             let key = person::parse_key(&key)?;
             let pool = store::connect(&settings.database.url, 2).await?;

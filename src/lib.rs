@@ -20,6 +20,7 @@
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
+//! - `export`: subject access exports (DPA 2018 s.45).
 //! - `person`, `demo`, `bench`, `cli`: the commands.
 pub mod auth;
 pub mod bench;
@@ -32,6 +33,7 @@ pub mod consent;
 pub mod console;
 pub mod demo;
 pub mod domain;
+pub mod export;
 pub mod http;
 pub mod identity;
 pub mod metrics;

@@ -260,3 +260,29 @@ async fn every_format_states_the_definition_and_html_has_a_chart() {
     let _ = stop.send(true);
     hub.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_access_export_holds_everything_and_every_disclosure_and_is_recorded() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    let out = std::env::temp_dir().join(format!("sar-{}.json", uuid::Uuid::new_v4().simple()));
+    let key = tracker::person::parse_key("PNC:2021/0456789D").unwrap();
+    let doc = tracker::export::export(hub.pool(), &key, &out, "dpo", hub.hub.clock.now()).await.unwrap();
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(written, doc);
+    // Chloë: police 4, court 3 (two hearings and the fine), treatment 4.
+    assert_eq!(doc["person"]["timeline"].as_array().unwrap().len(), 11);
+    let disclosures = doc["disclosures"].as_array().unwrap();
+    let logged = hub.count("SELECT count(*) FROM disclosure_log l JOIN subject_identifiers i USING (subject_id) WHERE i.value = '2021/0456789D'").await;
+    assert_eq!(disclosures.len() as i64, logged, "every disclosure of her data");
+    assert_eq!(disclosures.iter().filter(|d| d["reason"] == "no_consent").count(), 3);
+    let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
+    assert!(html.contains("Who was told what") && html.contains("TRK0004502"));
+    let params = Params { from: day("2026-11-01"), to: day("2026-11-30"), court: None, agency: None };
+    let sar = rows(&hub, "subject-access", params).await;
+    assert_eq!(sar.len(), 1);
+    assert_eq!((sar[0][0].as_str(), sar[0][1].as_str()), ("dpo", "1"));
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(out.with_extension("html"));
+    hub.finish().await;
+}
