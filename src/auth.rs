@@ -39,6 +39,8 @@ impl Role {
 pub enum Right {
     ReadSchemas,
     ReadReports,
+    /// The records behind a report's figures.
+    ReadDetail,
     ReadMetrics,
     ViewConsole,
     Act,
@@ -49,6 +51,7 @@ impl Right {
         match self {
             Right::ReadSchemas => true,
             Right::ReadReports => matches!(role, Role::Operator | Role::Auditor | Role::Analyst),
+            Right::ReadDetail => role == Role::Auditor,
             Right::ReadMetrics => matches!(role, Role::Operator | Role::Auditor | Role::Analyst),
             Right::ViewConsole => matches!(role, Role::Operator | Role::Auditor),
             Right::Act => role == Role::Operator,

@@ -194,6 +194,9 @@ pub enum ReportCommand {
         agency: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: crate::reports::render::Format,
+        /// List the records behind the figures instead (an auditor's view).
+        #[arg(long)]
+        detail: bool,
     },
 }
 
@@ -472,10 +475,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{:>2}  {:<28} {}", r.number, r.name, r.title);
             }
         }
-        Command::Report { command: ReportCommand::Run { name, from, to, court, agency, format } } => {
+        Command::Report { command: ReportCommand::Run { name, from, to, court, agency, format, detail } } => {
             let pool = store::connect(&settings.database.url, 2).await?;
             store::migrate(&pool).await?;
-            let report = crate::reports::run(&pool, &name, crate::reports::Params { from, to, court, agency }).await?;
+            let params = crate::reports::Params { from, to, court, agency };
+            let report = if detail {
+                crate::reports::detail(&pool, &name, params).await?
+            } else {
+                crate::reports::run(&pool, &name, params).await?
+            };
             print!("{}", crate::reports::render::render(&report, format));
         }
         Command::Identity { command } => {

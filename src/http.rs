@@ -206,6 +206,9 @@ struct ReportQuery {
     court: Option<String>,
     agency: Option<String>,
     format: Option<crate::reports::render::Format>,
+    /// The records behind the figures: auditors only.
+    #[serde(default)]
+    detail: bool,
 }
 
 async fn report(
@@ -215,12 +218,18 @@ async fn report(
     axum::extract::Query(q): axum::extract::Query<ReportQuery>,
 ) -> Response {
     use crate::reports::render::{Format, render};
-    if let Err(r) = authorize(&state, &headers, Right::ReadReports) {
+    let right = if q.detail { Right::ReadDetail } else { Right::ReadReports };
+    if let Err(r) = authorize(&state, &headers, right) {
         return r.into_response();
     }
     let format = q.format.unwrap_or(Format::Html);
     let params = crate::reports::Params { from: q.from, to: q.to, court: q.court, agency: q.agency };
-    match crate::reports::run(&state.hub.pool, &name, params).await {
+    let result = if q.detail {
+        crate::reports::detail(&state.hub.pool, &name, params).await
+    } else {
+        crate::reports::run(&state.hub.pool, &name, params).await
+    };
+    match result {
         Ok(report) => {
             let content_type = match format {
                 Format::Table => "text/plain; charset=utf-8",

@@ -286,3 +286,49 @@ async fn a_subject_access_export_holds_everything_and_every_disclosure_and_is_re
     let _ = std::fs::remove_file(out.with_extension("html"));
     hub.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    let orders = tracker::reports::detail(hub.pool(), "sentencing-mix", month()).await.unwrap();
+    assert_eq!(orders.columns, ["event", "event_type", "agency", "message_id", "occurred"]);
+    assert_eq!(orders.rows.len(), 3);
+    assert!(orders.rows.iter().all(|r| r[1] == "OrderMade"));
+    let bradford =
+        tracker::reports::detail(hub.pool(), "sentencing-mix", Params { court: Some("B13BD00".into()), ..month() })
+            .await
+            .unwrap();
+    assert_eq!(bradford.rows.len(), 1);
+    assert_eq!(bradford.rows[0][2], "court-b13bd00");
+    // Every report has its detail, and none shows a record's contents.
+    for def in REPORTS {
+        let d = tracker::reports::detail(hub.pool(), def.name, month())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", def.name));
+        assert!(!d.columns.iter().any(|c| c == "payload"), "{}", def.name);
+    }
+    let withheld = tracker::reports::detail(
+        hub.pool(),
+        "withheld-updates",
+        Params { agency: Some("court-b05lv00".into()), ..month() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(withheld.rows.iter().filter(|r| r[4] == "no_consent").count(), 3);
+
+    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    tokio::task::spawn_blocking(move || {
+        use support::http;
+        let url = format!("{base}/reports/sentencing-mix?from=2026-10-01&to=2026-11-30&detail=true&format=csv");
+        assert_eq!(http("GET", &url, Some("ana"), None).0, 403, "analysts see figures, not the records behind them");
+        assert_eq!(http("GET", &url, Some("op"), None).0, 403);
+        let (status, body) = http("GET", &url, Some("aud"), None);
+        assert_eq!(status, 200);
+        assert_eq!(body.lines().filter(|l| l.contains(",OrderMade,")).count(), 3, "{body}");
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(true);
+    hub.finish().await;
+}

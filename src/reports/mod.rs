@@ -2,6 +2,7 @@
 //! period and optionally a court or an agency, rendered as a table, CSV, JSON or an HTML page
 //! with a chart.
 pub mod catalogue;
+pub mod detail;
 pub mod render;
 
 use chrono::NaiveDate;
@@ -42,11 +43,29 @@ pub enum ReportError {
 }
 
 pub async fn run(pool: &PgPool, name: &str, params: Params) -> Result<Report, ReportError> {
+    run_query(pool, name, params, false).await
+}
+
+/// The records behind a report's figures (`--detail`, for auditors).
+pub async fn detail(pool: &PgPool, name: &str, params: Params) -> Result<Report, ReportError> {
+    run_query(pool, name, params, true).await
+}
+
+async fn run_query(pool: &PgPool, name: &str, params: Params, detail: bool) -> Result<Report, ReportError> {
     let def = catalogue::find(name).ok_or_else(|| ReportError::Unknown(name.to_string()))?;
     if params.to < params.from {
         return Err(ReportError::Period { from: params.from, to: params.to });
     }
-    let rows = sqlx::query(def.sql)
+    let sql = if detail {
+        detail::DETAIL
+            .iter()
+            .find(|(n, _)| *n == def.name)
+            .map(|(_, sql)| *sql)
+            .ok_or_else(|| ReportError::Unknown(name.to_string()))?
+    } else {
+        def.sql
+    };
+    let rows = sqlx::query(sql)
         .bind(params.from)
         .bind(params.to)
         .bind(&params.court)

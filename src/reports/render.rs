@@ -98,7 +98,7 @@ pub fn bar_chart(r: &Report) -> Option<String> {
     let (label_w, bar_w, row_h) = (260.0, 420.0, 26.0);
     let height = row_h * bars.len() as f64 + 30.0;
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=img aria-label=\"{}\" width=\"{}\" height=\"{height}\" font-family=\"system-ui,sans-serif\" font-size=\"13\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"{}\" width=\"{}\" height=\"{height}\" font-family=\"system-ui,sans-serif\" font-size=\"13\">",
         esc(&format!("{} by {}", r.columns[value_col], r.columns.first().cloned().unwrap_or_default())),
         label_w + bar_w + 80.0
     );
@@ -107,7 +107,7 @@ pub fn bar_chart(r: &Report) -> Option<String> {
         let w = (v / max * bar_w).max(1.0);
         let _ = write!(
             svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=end fill=\"#1d2733\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{w:.1}\" height=\"18\" rx=3 fill=\"#457b9d\"><title>{}</title></rect><text x=\"{}\" y=\"{}\" fill=\"#1d2733\">{}</text>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#1d2733\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{w:.1}\" height=\"18\" rx=\"3\" fill=\"#457b9d\"><title>{}</title></rect><text x=\"{}\" y=\"{}\" fill=\"#1d2733\">{}</text>",
             label_w - 8.0,
             y + 14.0,
             esc(label),
