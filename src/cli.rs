@@ -49,8 +49,11 @@ pub enum Command {
     },
     /// Provision, run the hub, send the sample month and print what was stored.
     Demo {
+        /// A directory of payloads with a send plan (expected.json); `generate` writes one.
         #[arg(long, default_value = "samples")]
         samples: PathBuf,
+        #[command(subcommand)]
+        command: Option<DemoCommand>,
     },
     /// Connector files.
     Connector {
@@ -119,6 +122,21 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Write realistic legacy feeds for all four agencies and a send plan; deterministic for a seed.
+    Generate {
+        #[arg(long, default_value_t = 200)]
+        people: usize,
+        #[arg(long, default_value_t = 6)]
+        months: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -377,7 +395,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             conn.close(200, "sent".into()).await?;
         }
-        Command::Demo { samples } => {
+        Command::Demo { command: Some(DemoCommand::Generate { people, months, seed, out }), .. } => {
+            let files = crate::generate::generate(people, months, seed, &out)?;
+            println!(
+                "wrote {files} payloads for {people} people over {months} months to {} (send them: tracker demo --samples {})",
+                out.display(),
+                out.display()
+            );
+        }
+        Command::Demo { samples, command: None } => {
             let mut settings = settings;
             if settings.clock.fixed.is_empty() {
                 // The sample month's expected outcomes assume this clock.

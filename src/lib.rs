@@ -21,6 +21,7 @@
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
 //! - `export`: subject access exports (DPA 2018 s.45).
+//! - `generate`: realistic generated feeds for demos and benchmarks.
 //! - `person`, `demo`, `bench`, `cli`: the commands.
 pub mod auth;
 pub mod bench;
@@ -34,6 +35,7 @@ pub mod console;
 pub mod demo;
 pub mod domain;
 pub mod export;
+pub mod generate;
 pub mod http;
 pub mod identity;
 pub mod metrics;

@@ -332,3 +332,58 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
     let _ = stop.send(true);
     hub.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_feeds_are_deterministic_and_go_in_through_the_real_connectors() {
+    let out = |n: u32| std::env::temp_dir().join(format!("generated-{}-{n}", uuid::Uuid::new_v4().simple()));
+    let (a, b) = (out(1), out(2));
+    let files = tracker::generate::generate(25, 4, 11, &a).unwrap();
+    assert_eq!(tracker::generate::generate(25, 4, 11, &b).unwrap(), files);
+    for entry in std::fs::read_dir(&a).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert_eq!(
+            std::fs::read(a.join(&name)).unwrap(),
+            std::fs::read(b.join(&name)).unwrap(),
+            "{name:?} differs for the same seed"
+        );
+    }
+    let hub = TestHub::start().await;
+    hub.send_plan_from(&a).await;
+    assert_eq!(hub.count("SELECT count(*) FROM inbox").await as usize, files, "every payload processed");
+    // The only refusals are the rows generated with impossible dates.
+    let codes: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT code FROM refusals").fetch_all(hub.pool()).await.unwrap();
+    assert!(codes.iter().all(|c| c == "bad_value"), "{codes:?}");
+    assert!(hub.count("SELECT count(*) FROM refusals").await >= 1, "some bad rows are generated");
+    assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts").await, 0);
+    // Life events the reports measure are all there.
+    for table in [
+        "charges",
+        "hearings",
+        "orders",
+        "order_requirements",
+        "supervisions",
+        "appointments",
+        "treatment_episodes",
+        "drug_tests",
+        "consents",
+        "pre_sentence_reports",
+    ] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+        assert!(n > 0, "no {table} generated");
+    }
+    let year = Params { from: day("2026-01-01"), to: day("2026-12-31"), court: None, agency: None };
+    let mut with_rows = 0;
+    for def in REPORTS {
+        if !run(hub.pool(), def.name, year.clone()).await.unwrap().rows.is_empty() {
+            with_rows += 1;
+        }
+    }
+    assert!(with_rows >= 30, "{with_rows} of 42 reports have figures on generated traffic");
+    hub.finish().await;
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}

@@ -120,8 +120,13 @@ impl TestHub {
 
     /// The sample month then bad/, in expected.json's order.
     pub async fn send_sample_plan(&self) {
-        for p in tracker::demo::send_plan(Path::new(SAMPLES)).expect("plan") {
-            self.send(&p.agency, &p.connector, &PathBuf::from(SAMPLES).join(&p.file)).await;
+        self.send_plan_from(Path::new(SAMPLES)).await;
+    }
+
+    /// Every payload of a directory's send plan (expected.json), in order.
+    pub async fn send_plan_from(&self, dir: &Path) {
+        for p in tracker::demo::send_plan(dir).expect("plan") {
+            self.send(&p.agency, &p.connector, &PathBuf::from(dir).join(&p.file)).await;
         }
     }
 
