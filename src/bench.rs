@@ -17,6 +17,13 @@ use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Generated traffic for N people over M months through the hub, then every report timed.
+    Reports {
+        #[arg(long, default_value_t = 2_000)]
+        people: usize,
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+    },
     /// Deliveries end to end (three recipients per update): throughput flat out, then latency
     /// percentiles at a steady rate, beside the raw broker pass-through.
     Delivery {
@@ -40,6 +47,7 @@ pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()
     match command {
         BenchCommand::Inbound { rows, rows_per_file } => inbound(settings, rows, rows_per_file).await,
         BenchCommand::Delivery { updates, rate } => crate::bench_delivery::run(settings, updates, rate).await,
+        BenchCommand::Reports { people, months } => reports(settings, people, months).await,
     }
 }
 
@@ -188,6 +196,57 @@ async fn inbound(mut settings: Settings, rows: usize, rows_per_file: usize) -> a
         msgs / took,
         events as f64 / took
     );
+    sandbox.finish().await
+}
+
+/// Loads generated traffic through the real connectors, then times every report over the whole
+/// period (median of three runs each).
+async fn reports(mut settings: Settings, people: usize, months: u32) -> anyhow::Result<()> {
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+    let to = from + chrono::Duration::days(i64::from(months) * 31);
+    // The hub's clock stands at the period end, so its own records (log, inbox) fall inside.
+    settings.clock.fixed = format!("{to}T00:00:00Z");
+    let dir = std::env::temp_dir().join(format!("tracker-bench-reports-{}", uuid::Uuid::new_v4().simple()));
+    let files = crate::generate::generate(people, months, 42, &dir)?;
+    let sandbox = Sandbox::start(settings, "bench").await?;
+    println!("Report benchmark: {people} people over {months} months generated ({files} payloads)");
+    let load = Instant::now();
+    let plan = crate::demo::send_plan(&dir)?;
+    for p in &plan {
+        let body = std::fs::read(dir.join(&p.file))?;
+        let props = BasicProperties::default().with_message_id(p.file.as_str().into()).with_delivery_mode(2);
+        publish::publish_confirmed(
+            &sandbox.ch,
+            &sandbox.names.inbound_exchange(),
+            &format!("{}.{}", p.agency, p.connector),
+            &body,
+            props,
+        )
+        .await?;
+    }
+    sandbox.wait_acknowledged(plan.len() as u64, Duration::from_secs(24 * 3600)).await?;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&sandbox.hub.pool).await?;
+    println!("loaded {events} events through the connectors in {:.1} s", load.elapsed().as_secs_f64());
+    let mut timings = Vec::new();
+    for def in crate::reports::catalogue::in_order() {
+        let mut runs = Vec::new();
+        let mut rows = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let params = crate::reports::Params { from, to, court: None, agency: None };
+            rows = crate::reports::run(&sandbox.hub.pool, def.name, params).await?.rows.len();
+            runs.push(t.elapsed());
+        }
+        runs.sort();
+        timings.push((def.number, def.name, runs[1], rows));
+    }
+    println!("{:>3}  {:<30} {:>10} {:>6}", "#", "report", "median ms", "rows");
+    for (n, name, t, rows) in &timings {
+        println!("{n:>3}  {name:<30} {:>10.1} {rows:>6}", t.as_secs_f64() * 1e3);
+    }
+    let slowest = timings.iter().max_by_key(|t| t.2).map(|t| (t.1, t.2.as_secs_f64() * 1e3)).unwrap_or(("-", 0.0));
+    println!("slowest: {} at {:.1} ms on {events} events", slowest.0, slowest.1);
+    let _ = std::fs::remove_dir_all(&dir);
     sandbox.finish().await
 }
 

@@ -86,7 +86,7 @@ pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
     let _ = stop.send(true);
     consumers.await.context("hub task")??;
     sent?;
-    println!("Sent {} payloads from {} (the sample month, then bad/)\n", plan.len(), samples.display());
+    println!("Sent {} payloads from {} in the order they were produced\n", plan.len(), samples.display());
     print!("{}", summary(&hub.pool).await?);
     print!("{}", deliveries(&hub.pool).await?);
     Ok(())

@@ -6,7 +6,7 @@ use crate::settings::LogFormat;
 /// Installs the global subscriber; `RUST_LOG` overrides the configured level.
 pub fn init(format: LogFormat, level: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,lapin=off")));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=error,lapin=off")));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests, demo inside a test) is harmless: keep the first subscriber.
     let _ = match format {
