@@ -153,7 +153,7 @@ pub async fn pass_through(sandbox: &Sandbox, bodies: &[Vec<u8>]) -> anyhow::Resu
     for q in [&a, &b] {
         ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await?;
     }
-    let _ = conn.close(200, "bench done".into()).await;
+    crate::broker::close(&conn, "bench done").await;
     Ok(took)
 }
 

@@ -395,7 +395,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 publish::send_file(&ch, &names, &agency, &connector, f).await?;
                 println!("sent {} as {agency}.{connector} (confirmed)", f.display());
             }
-            conn.close(200, "sent".into()).await?;
+            crate::broker::close(&conn, "sent").await;
         }
         Command::Demo { command: Some(DemoCommand::Generate { people, months, seed, out }), .. } => {
             let files = crate::generate::generate(people, months, seed, &out)?;

@@ -65,7 +65,7 @@ pub async fn send_all(hub: &Hub, samples: &Path, plan: &[PlannedSend]) -> anyhow
         let message_id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         wait_processed(&hub.pool, &p.agency, message_id, Duration::from_secs(60)).await?;
     }
-    let _ = conn.close(200, "sent".into()).await;
+    crate::broker::close(&conn, "sent").await;
     Ok(())
 }
 

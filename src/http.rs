@@ -127,7 +127,7 @@ async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     }
     match crate::broker::connect(&hub.settings.broker.url).await {
         Ok(conn) => {
-            let _ = conn.close(200, "ready check".into()).await;
+            crate::broker::close(&conn, "ready check").await;
         }
         Err(e) => missing.push(format!("broker unreachable: {e}")),
     }

@@ -74,7 +74,7 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
         }
     };
     hub.stats.publisher_connected.store(false, std::sync::atomic::Ordering::SeqCst);
-    let _ = conn.close(200, "publisher stopping".into()).await;
+    crate::broker::close(&conn, "publisher stopping").await;
     result
 }
 
@@ -142,7 +142,14 @@ async fn confirm_all(hub: &Hub, in_flight: Vec<(i64, PublisherConfirm)>, now: Da
     let mut confirmed = Vec::with_capacity(in_flight.len());
     let mut failure = None;
     for (id, confirm) in in_flight {
-        match confirm.await {
+        let confirm = match tokio::time::timeout(Duration::from_secs(30), confirm).await {
+            Ok(result) => result,
+            Err(_) => {
+                failure = Some(BrokerError::Timeout(format!("the confirm of outbox row {id}")));
+                break;
+            }
+        };
+        match confirm {
             Ok(c) => {
                 if c.is_ack() && c.take_message().is_none() {
                     confirmed.push(id);

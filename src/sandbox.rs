@@ -76,8 +76,15 @@ impl Sandbox {
     pub async fn finish(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow::anyhow!("task list poisoned"))?);
-        for task in tasks {
-            task.await.context("hub task")??;
+        for mut task in tasks {
+            // A hub that does not stop within 30 s is a defect to see, not a test to hang on.
+            match tokio::time::timeout(Duration::from_secs(30), &mut task).await {
+                Ok(joined) => joined.context("hub task")??,
+                Err(_) => {
+                    task.abort();
+                    anyhow::bail!("the hub did not stop within 30 s of shutdown");
+                }
+            }
         }
         let mut queues = vec![self.names.dead_queue()];
         for agency in self.hub.settings.agencies.keys() {
@@ -90,7 +97,7 @@ impl Sandbox {
         for x in [self.names.inbound_exchange(), self.names.outbound_exchange(), self.names.dead_exchange()] {
             self.ch.exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default()).await?;
         }
-        let _ = self.conn.close(200, "sandbox done".into()).await;
+        crate::broker::close(&self.conn, "sandbox done").await;
         self.hub.pool.close().await;
         crate::store::drop_scratch_database(&self.admin_url, &self.hub.settings.database.url).await?;
         Ok(())

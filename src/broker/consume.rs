@@ -69,7 +69,7 @@ async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Resul
         }
     }
     hub.stats.consumers_attached.store(0, std::sync::atomic::Ordering::SeqCst);
-    let _ = conn.close(200, "tracker stopping".into()).await;
+    crate::broker::close(&conn, "tracker stopping").await;
     result
 }
 

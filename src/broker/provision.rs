@@ -63,6 +63,6 @@ pub async fn provision(settings: &Settings) -> Result<Vec<String>, BrokerError> 
         bind(&ch, &outbound, &names.outbound_exchange(), agency).await?;
         declared.extend([inbound, outbound]);
     }
-    conn.close(200, "provisioned".into()).await?;
+    crate::broker::close(&conn, "provisioned").await;
     Ok(declared)
 }

@@ -25,7 +25,11 @@ pub async fn publish_confirmed(
     props: BasicProperties,
 ) -> Result<(), BrokerError> {
     let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
-    let confirm = ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?.await?;
+    let pending = ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?;
+    // A confirm that never comes (a connection broken under us) is an error to retry, not a wait.
+    let confirm = tokio::time::timeout(std::time::Duration::from_secs(30), pending)
+        .await
+        .map_err(|_| BrokerError::Timeout(format!("the confirm of a publish to {exchange}/{key}")))??;
     if confirm.is_nack() {
         return Err(BrokerError::Refused { what: format!("{exchange}/{key}"), why: "nack".into() });
     }

@@ -132,7 +132,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
         results.push(ReplayResult { message_id: message_id.clone(), events, still_refused: still as usize });
     }
     sync_dead_queue(hub, &ch, &names).await?;
-    let _ = conn.close(200, "replayed".into()).await;
+    crate::broker::close(&conn, "replayed").await;
     Ok(results)
 }
 
@@ -156,7 +156,7 @@ pub async fn purge(hub: &Hub, ids: &[i64], all: bool, by: &str) -> anyhow::Resul
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
     sync_dead_queue(hub, &ch, &Names::new(&hub.settings.broker.prefix)).await?;
-    let _ = conn.close(200, "purged".into()).await;
+    crate::broker::close(&conn, "purged").await;
     Ok(n)
 }
 

@@ -92,7 +92,7 @@ pub async fn queue_depths(settings: &Settings) -> anyhow::Result<Vec<QueueDepth>
             }),
         }
     }
-    let _ = conn.close(200, "status".into()).await;
+    crate::broker::close(&conn, "status").await;
     let s = settings.clone();
     let rates = tokio::task::spawn_blocking(move || management_rates(&s)).await.unwrap_or_default();
     for q in &mut queues {
