@@ -97,19 +97,9 @@ fn post(url: &str, body: &Json) -> Json {
     agent.post(url).send_json(body).unwrap().body_mut().read_json().unwrap()
 }
 
-fn connectors_copy() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("connectors-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir("connectors").unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_is_seen_fixed_and_replayed_from_the_console() {
-    let dir = connectors_copy();
+    let dir = support::connectors_copy();
     let good = std::fs::read_to_string("connectors/court-results.toml").unwrap();
     std::fs::write(dir.join("court-results.toml"), good.replace("urn:libra:results:2", "urn:libra:results:3")).unwrap();
     let connectors = dir.clone();

@@ -2,23 +2,13 @@
 //! connector is fixed, the dead letter is replayed — nothing lost, nothing applied twice.
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::{SAMPLES, TestHub};
 
-fn connectors_copy() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("connectors-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir("connectors").unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubled() {
-    let dir = connectors_copy();
+    let dir = support::connectors_copy();
     let good = std::fs::read_to_string("connectors/court-results.toml").unwrap();
     // A mapping mistake: the court's namespace mistyped.
     std::fs::write(dir.join("court-results.toml"), good.replace("urn:libra:results:2", "urn:libra:results:3")).unwrap();

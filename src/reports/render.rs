@@ -16,15 +16,17 @@ pub enum Format {
     Html,
 }
 
+/// "court X, agency Y" — what the report was narrowed to, if anything.
+fn scope(r: &Report) -> String {
+    [r.params.court.as_ref().map(|c| format!("court {c}")), r.params.agency.as_ref().map(|a| format!("agency {a}"))]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn header(r: &Report) -> String {
-    let scope = [
-        r.params.court.as_ref().map(|c| format!("court {c}")),
-        r.params.agency.as_ref().map(|a| format!("agency {a}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ");
+    let scope = scope(r);
     format!(
         "Report {} {} — {}\n{}\nPeriod {} to {}{}",
         r.number,
@@ -140,14 +142,7 @@ fn html(r: &Report) -> String {
         r.number
     );
     let _ = write!(h, "<h1>{}. {}</h1><p class=def>{}</p>", r.number, esc(r.title), esc(r.definition));
-    let scope = [
-        r.params.court.as_ref().map(|c| format!("court {c}")),
-        r.params.agency.as_ref().map(|a| format!("agency {a}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ");
+    let scope = scope(r);
     let _ = write!(
         h,
         "<p class=period>Period {} to {}{}</p>",

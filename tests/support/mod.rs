@@ -157,3 +157,14 @@ impl TestHub {
         self.0.finish().await.expect("sandbox cleans up");
     }
 }
+
+/// A copy of `connectors/` in a temporary directory, for tests that break and fix a connector.
+pub fn connectors_copy() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("connectors-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir("connectors").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
