@@ -47,6 +47,21 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Backload files through the connectors, many per transaction: a directory with a send plan
+    /// (`expected.json`, as `demo generate` writes), or files of one agency and connector.
+    Load {
+        /// The agency the files are from (with --connector); without it, PATHS is one directory
+        /// holding a send plan.
+        #[arg(long, requires = "connector")]
+        agency: Option<String>,
+        #[arg(long, requires = "agency")]
+        connector: Option<String>,
+        /// Files per transaction.
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Provision, run the hub, send the sample month and print what was stored.
     Demo {
         /// A directory of payloads with a send plan (expected.json); `generate` writes one.
@@ -396,6 +411,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("sent {} as {agency}.{connector} (confirmed)", f.display());
             }
             crate::broker::close(&conn, "sent").await;
+        }
+        Command::Load { agency, connector, batch, paths } => {
+            let (dir, plan) = crate::load::plan_for(agency, connector, &paths)?;
+            provision::provision(&settings).await?;
+            let names = Names::new(&settings.broker.prefix);
+            let hub = Arc::new(build_hub(settings).await?);
+            let conn = crate::broker::connect(&hub.settings.broker.url).await?;
+            let ch = publish::confirm_channel(&conn).await?;
+            let loaded =
+                crate::load::load(hub, &dir, plan, batch, &crate::load::DeadLetters { ch: &ch, names: &names }).await;
+            crate::broker::close(&conn, "loaded").await;
+            let loaded = loaded?;
+            println!("{}", loaded.describe());
+            for (file, error) in &loaded.failed {
+                eprintln!("{file}: the store refused it: {error}");
+            }
+            if !loaded.failed.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Demo { command: Some(DemoCommand::Generate { people, months, seed, out }), .. } => {
             let files = crate::generate::generate(people, months, seed, &out)?;

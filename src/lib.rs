@@ -38,6 +38,7 @@ pub mod export;
 pub mod generate;
 pub mod http;
 pub mod identity;
+pub mod load;
 pub mod metrics;
 pub mod ops;
 pub mod person;

@@ -58,6 +58,24 @@ pub struct Inbound {
     pub body: Vec<u8>,
 }
 
+impl Inbound {
+    /// The envelope the store keeps: agency, connector (from the routing key) and message id.
+    pub fn envelope(&self) -> Envelope {
+        let connector = self.routing_key.split_once('.').map_or("", |(_, connector)| connector);
+        Envelope {
+            agency: self.queue_agency.clone(),
+            connector: connector.to_string(),
+            routing_key: self.routing_key.clone(),
+            message_id: message_id(self),
+        }
+    }
+
+    /// What the archive keeps beside the body.
+    pub fn archive_headers(&self) -> Json {
+        json!({ "user_id": self.user_id, "routing_key": self.routing_key })
+    }
+}
+
 pub fn event_id(agency: &str, message_id: &str, position: u32, event_type: &str) -> Uuid {
     Uuid::new_v5(&EVENT_NAMESPACE, format!("{agency}\u{1f}{message_id}\u{1f}{position}\u{1f}{event_type}").as_bytes())
 }
@@ -81,35 +99,18 @@ impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
     pub async fn process(&self, msg: &Inbound) -> Result<Applied, StoreError> {
         let now = self.clock.now();
-        let (key_agency, connector) = msg.routing_key.split_once('.').unwrap_or((msg.routing_key.as_str(), ""));
-        let env = Envelope {
-            agency: msg.queue_agency.clone(),
-            connector: connector.to_string(),
-            routing_key: msg.routing_key.clone(),
-            message_id: message_id(msg),
-        };
+        let env = msg.envelope();
         let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-        self.process_in_span(msg, env, key_agency, connector, now).instrument(span).await
+        self.process_in_span(msg, env, now).instrument(span).await
     }
 
-    async fn process_in_span(
-        &self,
-        msg: &Inbound,
-        env: Envelope,
-        key_agency: &str,
-        connector: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Applied, StoreError> {
-        let headers = json!({ "user_id": msg.user_id, "routing_key": msg.routing_key });
-        let archive_id = inbound::archive(&self.pool, &env, &msg.body, &headers, now).await?;
+    async fn process_in_span(&self, msg: &Inbound, env: Envelope, now: DateTime<Utc>) -> Result<Applied, StoreError> {
+        let archive_id = inbound::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
         if inbound::seen(&self.pool, &env).await? {
             tracing::info!("already processed: nothing changes");
             return Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(&self.pool, &env).await? });
         }
-        let items = match self.admit(msg, key_agency, connector) {
-            Ok(()) => self.prepare(&env, &msg.body, now),
-            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
-        };
+        let items = self.read(msg, &env, now);
         let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival).await?;
         if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
             self.publisher_wakeup.notify_one();
@@ -118,6 +119,16 @@ impl Hub {
             tracing::info!(events, refused, kept, conflicts, "stored");
         }
         Ok(applied)
+    }
+
+    /// Admits the message (who sent it, with which connector, how big) and runs its connector
+    /// (pure: no broker, no store). A message not admitted is one refused item.
+    pub fn read(&self, msg: &Inbound, env: &Envelope, now: DateTime<Utc>) -> Vec<ReadyItem> {
+        let key_agency = msg.routing_key.split_once('.').map_or(msg.routing_key.as_str(), |(agency, _)| agency);
+        match self.admit(msg, key_agency, &env.connector) {
+            Ok(()) => self.prepare(env, &msg.body, now),
+            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
+        }
     }
 
     /// The connector files as last loaded.
@@ -154,17 +165,8 @@ impl Hub {
             user_id: headers.get("user_id").and_then(Json::as_str).map(str::to_owned),
             body,
         };
-        let (key_agency, connector) = msg.routing_key.split_once('.').unwrap_or((msg.routing_key.as_str(), ""));
-        let env = Envelope {
-            agency: msg.queue_agency.clone(),
-            connector: connector.to_string(),
-            routing_key: msg.routing_key.clone(),
-            message_id: message_id(&msg),
-        };
-        let items = match self.admit(&msg, key_agency, connector) {
-            Ok(()) => self.prepare(&env, &msg.body, now),
-            Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
-        };
+        let env = msg.envelope();
+        let items = self.read(&msg, &env, now);
         let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Reprocess).await?;
         if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
             self.publisher_wakeup.notify_one();

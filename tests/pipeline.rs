@@ -340,3 +340,70 @@ async fn a_database_outage_stops_consuming_and_loses_nothing() {
     admin.close().await;
     hub.finish().await;
 }
+
+/// What a hub decided to deliver: (event, recipient, decision, catch-up) from the disclosure log.
+async fn decisions(hub: &TestHub) -> Vec<(uuid::Uuid, String, String, bool)> {
+    sqlx::query_as("SELECT event_id, recipient, decision, catch_up FROM disclosure_log ORDER BY 1, 2")
+        .fetch_all(hub.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_again_changes_nothing() {
+    // The same month through the broker, one message at a time…
+    let by_broker = TestHub::start_without_publisher().await;
+    by_broker.send_sample_plan().await;
+    let expected_rows = row_counts(&by_broker).await;
+    let expected_decisions = decisions(&by_broker).await;
+    by_broker.finish().await;
+
+    // …and loaded from the directory, seven files per transaction.
+    let hub = TestHub::start_without_publisher().await;
+    let dead = tracker::load::DeadLetters { ch: &hub.ch, names: &hub.names };
+    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let loaded = tracker::load::load(hub.hub.clone(), Path::new(SAMPLES), plan.clone(), 7, &dead).await.unwrap();
+    assert_eq!((loaded.files, loaded.already_loaded, loaded.events), (26, 0, 45), "{loaded:?}");
+    assert_eq!((loaded.refused, loaded.kept), (5, 1), "{loaded:?}");
+    assert!(loaded.failed.is_empty(), "{:?}", loaded.failed);
+    assert_eq!(row_counts(&hub).await, expected_rows, "the same rows as through the broker");
+    assert_eq!(decisions(&hub).await, expected_decisions, "the same sharing decisions, logged");
+
+    // Refused items are dead-lettered with their reasons, as from the broker.
+    let dead_letters = hub.drain(&hub.names.dead_queue()).await;
+    assert_eq!(dead_letters.len(), 5);
+    assert!(dead_letters.iter().any(|m| header_text(m, "tracker-error").starts_with("row 3: has 24 fields")));
+    assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE dead_lettered_at IS NULL").await, 0);
+
+    // Loading again (or resuming after an interruption) stores and sends nothing twice.
+    let again = tracker::load::load(hub.hub.clone(), Path::new(SAMPLES), plan, 10, &dead).await.unwrap();
+    assert_eq!((again.already_loaded, again.events, again.queued), (26, 0, 0), "{again:?}");
+    assert_eq!(row_counts(&hub).await, expected_rows);
+    assert_eq!(hub.queue_depth(&hub.names.dead_queue()).await, 0, "no dead letter twice");
+
+    // The running hub's publisher delivers what the load queued.
+    let queued = hub.count("SELECT count(*) FROM outbox").await;
+    assert!(queued > 0);
+    hub.start_publisher();
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        hub.count("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL OR withheld_at_publish IS NOT NULL")
+            .await,
+        queued
+    );
+    hub.finish().await;
+}
+
+#[test]
+fn a_load_names_what_it_needs() {
+    let err = tracker::load::plan_for(None, None, &["a".into(), "b".into()]).unwrap_err();
+    assert!(err.to_string().contains("one directory holding a send plan"), "{err}");
+    let err = tracker::load::plan_for(None, None, &["no-such-dir".into()]).unwrap_err();
+    assert!(format!("{err:#}").contains("no-such-dir/expected.json"), "{err:#}");
+    let (_, plan) =
+        tracker::load::plan_for(Some("police-05".into()), Some("police-custody".into()), &["x.csv".into()]).unwrap();
+    assert_eq!(
+        (plan[0].agency.as_str(), plan[0].connector.as_str(), plan[0].file.as_str()),
+        ("police-05", "police-custody", "x.csv")
+    );
+}

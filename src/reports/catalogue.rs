@@ -211,10 +211,12 @@ pub const REPORTS: &[ReportDef] = &[
         name: "disclosures",
         title: "Disclosures",
         definition: "Updates delivered per recipient, by data class, agreement and purpose, with the number of copies that had fields redacted; period by decision date (DPA 2018 s.62 log).",
-        sql: "SELECT recipient, data_class, agreement, purpose, count(*)::text AS delivered,
-                     count(*) FILTER (WHERE decision = 'redact')::text AS with_fields_redacted
-              FROM disclosure_log WHERE stage = 'decided' AND decision <> 'withhold'
-                AND (logged_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)
+        // From the log's daily rollup (migration 0007), where '' stands for none.
+        sql: "SELECT recipient, data_class, nullif(agreement, '') AS agreement, nullif(purpose, '') AS purpose,
+                     sum(entries)::text AS delivered,
+                     coalesce(sum(entries) FILTER (WHERE decision = 'redact'), 0)::text AS with_fields_redacted
+              FROM disclosure_daily WHERE stage = 'decided' AND decision <> 'withhold'
+                AND day BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)
               GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3",
         chart: Chart::None,
     },
@@ -223,9 +225,11 @@ pub const REPORTS: &[ReportDef] = &[
         name: "withheld-updates",
         title: "Withheld updates",
         definition: "Updates withheld, per recipient and reason (no agreement, condition not met, no consent, denied), with the agreement concerned; includes decisions changed at publish time; period by decision date.",
-        sql: "SELECT recipient, reason, coalesce(agreement, '-') AS agreement, count(*)::text AS withheld
-              FROM disclosure_log WHERE decision = 'withhold'
-                AND (logged_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)
+        // From the log's daily rollup (migration 0007), where '' stands for none.
+        sql: "SELECT recipient, nullif(reason, '') AS reason, CASE agreement WHEN '' THEN '-' ELSE agreement END AS agreement,
+                     sum(entries)::text AS withheld
+              FROM disclosure_daily WHERE decision = 'withhold'
+                AND day BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)
               GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         chart: Chart::None,
     },

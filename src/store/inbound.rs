@@ -77,6 +77,19 @@ pub async fn archive(
     headers: &Json,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
+    let mut conn = pool.acquire().await?;
+    archive_with(&mut conn, env, body, headers, now).await
+}
+
+/// [`archive`] on a given connection (or inside a transaction: a bulk load archives each file in
+/// the transaction that stores it).
+pub async fn archive_with(
+    conn: &mut sqlx::PgConnection,
+    env: &Envelope,
+    body: &[u8],
+    headers: &Json,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
     use sha2::Digest;
     let sha = hex::encode(sha2::Sha256::digest(body));
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -91,7 +104,7 @@ pub async fn archive(
     .bind(body)
     .bind(headers)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     match inserted {
         Some(id) => Ok(id),
@@ -101,7 +114,7 @@ pub async fn archive(
         .bind(&env.agency)
         .bind(&env.message_id)
         .bind(&sha)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?),
     }
 }
@@ -178,6 +191,29 @@ pub async fn apply(
     mode: Mode,
 ) -> Result<Applied, StoreError> {
     let mut tx = pool.begin().await?;
+    match apply_in(&mut tx, sharing, env, archive_id, items, now, mode).await? {
+        Some(applied) => {
+            tx.commit().await?;
+            Ok(applied)
+        }
+        None => {
+            tx.rollback().await?;
+            Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env).await? })
+        }
+    }
+}
+
+/// Applies a message inside the caller's transaction (a bulk load applies many in one).
+/// `None` when the inbox already held it: nothing was written.
+pub async fn apply_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sharing: &Sharing,
+    env: &Envelope,
+    archive_id: i64,
+    items: &[ReadyItem],
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Option<Applied>, StoreError> {
     let (mut events, mut refused, mut kept, mut conflicts) = (0usize, 0usize, 0usize, 0usize);
     for item in items {
         match item {
@@ -219,16 +255,15 @@ pub async fn apply(
         .bind(refused as i32)
         .bind(kept as i32)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
         == 1;
     if !first_time {
-        tx.rollback().await?;
-        return Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env).await? });
+        return Ok(None);
     }
     if events > 0 {
-        identity::lock_index(&mut tx).await?;
+        identity::lock_index(tx).await?;
     }
     let subjects: Vec<&DraftSubject> = items
         .iter()
@@ -237,7 +272,7 @@ pub async fn apply(
             _ => None,
         })
         .collect();
-    let links = identity::link_all(&mut tx, &subjects, &env.agency, now).await?;
+    let links = identity::link_all(tx, &subjects, &env.agency, now).await?;
     let mut rows = EventRows::default();
     let mut links = links.into_iter();
     let mut dead_letters = Vec::new();
@@ -246,7 +281,7 @@ pub async fn apply(
         match item {
             ReadyItem::Events { position, subject, events } => {
                 let link = links.next().unwrap_or(Link::Unidentified);
-                record_rejections(&mut tx, env, *position, subject, now).await?;
+                record_rejections(tx, env, *position, subject, now).await?;
                 let identifiers = Json::Array(
                     subject
                         .identifiers
@@ -267,7 +302,7 @@ pub async fn apply(
                         .bind(&identifiers)
                         .bind(subjects)
                         .bind(now)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     }
                     rows.push(e, &link, *position, &identifiers, subject);
@@ -284,7 +319,7 @@ pub async fn apply(
                 .bind(*position as i32)
                 .bind(label)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             ReadyItem::Refused { position, refusal, raw } => {
@@ -305,7 +340,7 @@ pub async fn apply(
                 .bind(&refusal.reason)
                 .bind(raw)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 still_refused.push(*position as i32);
                 if already_dead.is_some() {
@@ -331,15 +366,14 @@ pub async fn apply(
         .bind(&env.message_id)
         .bind(&still_refused)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    let stored = rows.insert(&mut tx, env, now).await?;
+    let stored = rows.insert(tx, env, now).await?;
     let inserted = stored.len();
     // Decided after the whole message is applied, against the store as it now is.
-    let queued = crate::sharing::decide_message(&mut tx, sharing, &stored, now).await?;
-    tx.commit().await?;
-    Ok(Applied::Stored { events, refused, kept, conflicts, inserted, queued, dead_letters })
+    let queued = crate::sharing::decide_message(tx, sharing, &stored, now).await?;
+    Ok(Some(Applied::Stored { events, refused, kept, conflicts, inserted, queued, dead_letters }))
 }
 
 /// Events of one message as column arrays, inserted with one UNNEST statement.

@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "operations", include_str!("../../migrations/0004_operations.sql")),
     (5, "console", include_str!("../../migrations/0005_console.sql")),
     (6, "reports", include_str!("../../migrations/0006_reports.sql")),
+    (7, "report rollups", include_str!("../../migrations/0007_report_rollups.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
