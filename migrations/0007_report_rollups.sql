@@ -37,3 +37,6 @@ INSERT INTO disclosure_daily (day, recipient, stage, decision, reason, agreement
 SELECT (logged_at AT TIME ZONE 'Europe/London')::date, recipient, stage, decision, coalesce(reason, ''),
        coalesce(agreement, ''), coalesce(purpose, ''), data_class, count(*)
 FROM disclosure_log GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+
+-- Report 10 matches each executed warrant to the person's latest earlier issued one.
+CREATE INDEX warrants_issued_subject ON warrants (subject_id, at) WHERE action = 'issued';

@@ -383,6 +383,25 @@ async fn generated_feeds_are_deterministic_and_go_in_through_the_real_connectors
         }
     }
     assert!(with_rows >= 30, "{with_rows} of 42 reports have figures on generated traffic");
+    // Reports 35 and 38 read the log's daily rollup: it must count exactly what the log holds.
+    let differing = hub
+        .count(
+            "SELECT count(*) FROM (
+               (SELECT (logged_at AT TIME ZONE 'Europe/London')::date, recipient, stage, decision, coalesce(reason, ''),
+                       coalesce(agreement, ''), coalesce(purpose, ''), data_class, count(*)
+                FROM disclosure_log GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                EXCEPT SELECT day, recipient, stage, decision, reason, agreement, purpose, data_class, entries FROM disclosure_daily)
+               UNION ALL
+               (SELECT day, recipient, stage, decision, reason, agreement, purpose, data_class, entries FROM disclosure_daily
+                EXCEPT SELECT (logged_at AT TIME ZONE 'Europe/London')::date, recipient, stage, decision, coalesce(reason, ''),
+                       coalesce(agreement, ''), coalesce(purpose, ''), data_class, count(*)
+                FROM disclosure_log GROUP BY 1, 2, 3, 4, 5, 6, 7, 8)) AS d",
+        )
+        .await;
+    assert_eq!(differing, 0, "the disclosure rollup matches the log");
+    let logged = hub.count("SELECT count(*) FROM disclosure_log").await;
+    assert!(logged > 0);
+    assert_eq!(hub.count("SELECT sum(entries)::bigint FROM disclosure_daily").await, logged);
     hub.finish().await;
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);

@@ -93,7 +93,8 @@ pub const REPORTS: &[ReportDef] = &[
                 SELECT subject_id, at, coalesce(reason, '-') AS reason, coalesce(warrant_type, '-') AS warrant_type, court
                 FROM warrants WHERE action = 'issued'),
               executed AS (
-                SELECT x.at, (SELECT i.at FROM issued i WHERE i.subject_id = x.subject_id AND i.at <= x.at ORDER BY i.at DESC LIMIT 1) AS issued_at
+                SELECT x.at, (SELECT i.at FROM warrants i WHERE i.action = 'issued' AND i.subject_id = x.subject_id AND i.at <= x.at
+                              ORDER BY i.at DESC LIMIT 1) AS issued_at
                 FROM warrants x WHERE x.action = 'executed')
               SELECT 'issued' AS action, reason || ' ' || warrant_type AS kind, count(*)::text AS warrants, '' AS mean_days_to_execution
               FROM issued WHERE (at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2 AND ($3::text IS NULL OR court = $3)
