@@ -267,6 +267,17 @@ async fn time_reports(pool: &sqlx::PgPool, from: chrono::NaiveDate, to: chrono::
     println!("store: {events} events, {people} people, {log} disclosure-log entries; period {from} to {to}");
     // Fresh statistics, as autovacuum would have gathered after a load this size.
     sqlx::query("ANALYZE").execute(pool).await?;
+    // The baseline: reading the two biggest tables once, the floor for a report over everything.
+    for table in ["events", "disclosure_log"] {
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).execute(pool).await?;
+            runs.push(t.elapsed());
+        }
+        runs.sort();
+        println!("baseline: SELECT count(*) FROM {table:<15} {:>8.1} ms", runs[1].as_secs_f64() * 1e3);
+    }
     let mut timings = Vec::new();
     for def in crate::reports::catalogue::in_order() {
         let mut runs = Vec::new();
