@@ -225,6 +225,42 @@ fn case_xml(
     x
 }
 
+/// Reviews of a drug rehabilitation (or alcohol treatment) requirement every four weeks for up to
+/// three months, each adjourned to the next; one in ten scheduled is not held.
+fn review_hearings(
+    f: &mut Feeds,
+    rng: &mut Rng,
+    p: &Person,
+    urn: &str,
+    court: &'static str,
+    sentenced: NaiveDate,
+    end: NaiveDate,
+) {
+    for k in 1..=3 {
+        let day = sentenced + Duration::days(28 * k);
+        if day > end || rng.chance(10) {
+            continue;
+        }
+        let outcome = *rng.pick(&["GOOD_PROGRESS", "GOOD_PROGRESS", "WARNING", "SANCTION", "INCENTIVE"]);
+        let tail = format!(
+            "    <Adjournment nextDate=\"{}\" nextCourt=\"{court}\" reason=\"REVIEW\" remand=\"UB\"/>\n    <Review outcome=\"{outcome}\"/>\n",
+            day + Duration::days(28)
+        );
+        f.court.entry((day, court)).or_default().push(case_xml(
+            p,
+            urn,
+            day,
+            "REVIEW",
+            None,
+            true,
+            None,
+            false,
+            "ADJOURNED",
+            &tail,
+        ));
+    }
+}
+
 /// Generates feeds for `people` over `months` from 2026-01-01 into `out`; returns the number of
 /// payloads written.
 pub fn generate(people: usize, months: u32, seed: u64, out: &Path) -> anyhow::Result<usize> {
@@ -419,6 +455,9 @@ fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize, day: Naive
         "SENTENCED",
         &sentence,
     ));
+    if drr {
+        review_hearings(f, rng, p, &urn, court, sentence_day, end);
+    }
     if !matches!(order, "CO" | "SSO") {
         return;
     }

@@ -383,6 +383,8 @@ async fn generated_feeds_are_deterministic_and_go_in_through_the_real_connectors
         }
     }
     assert!(with_rows >= 30, "{with_rows} of 42 reports have figures on generated traffic");
+    let reviews = run(hub.pool(), "review-sanctions-incentives", year.clone()).await.unwrap().rows;
+    assert!(!reviews.is_empty(), "DRR review hearings are generated");
     // Reports 35 and 38 read the log's daily rollup: it must count exactly what the log holds.
     let differing = hub
         .count(
