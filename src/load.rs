@@ -54,6 +54,8 @@ struct Prepared {
     msg: Inbound,
     env: Envelope,
     items: Vec<ReadyItem>,
+    /// When it was read: its events' `recorded_at`, in the store as in their Avro.
+    read_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a load did.
@@ -173,8 +175,9 @@ fn prepare(hub: &Hub, dir: &Path, p: &PlannedSend) -> anyhow::Result<Prepared> {
         body,
     };
     let env = msg.envelope();
-    let items = hub.read(&msg, &env, hub.clock.now());
-    Ok(Prepared { file, msg, env, items })
+    let read_at = hub.clock.now();
+    let items = hub.read(&msg, &env, read_at);
+    Ok(Prepared { file, msg, env, items, read_at })
 }
 
 /// Stores a batch in one transaction. If the store refuses one file outright (a constraint the
@@ -200,11 +203,11 @@ async fn store_batch(hub: &Hub, batch: &[Prepared], dead: &DeadLetters<'_>, load
 }
 
 async fn store_together(hub: &Hub, batch: &[Prepared]) -> Result<Vec<Applied>, crate::store::StoreError> {
-    let now = hub.clock.now();
     let mut tx = hub.pool.begin().await?;
     let mut applied = Vec::with_capacity(batch.len());
     for p in batch {
-        let archive_id = inbound::archive_with(&mut tx, &p.env, &p.msg.body, &p.msg.archive_headers(), now).await?;
+        let (headers, now) = (p.msg.archive_headers(), p.read_at);
+        let archive_id = inbound::archive_with(&mut tx, &p.env, &p.msg.body, &headers, now).await?;
         match inbound::apply_in(&mut tx, &hub.sharing, &p.env, archive_id, &p.items, now, Mode::Arrival).await? {
             Some(a) => applied.push(a),
             None => applied.push(Applied::Duplicate { dead_letters: Vec::new() }),
