@@ -77,8 +77,9 @@ impl Loaded {
     pub fn describe(&self) -> String {
         let secs = self.took.as_secs_f64().max(1e-9);
         format!(
-            "loaded {} files ({} already loaded) in {:.1} s: {} events ({:.0}/s), {} items refused and dead-lettered, {} kept without events, {} deliveries queued{}",
+            "loaded {} file{} ({} already loaded) in {:.1} s: {} events ({:.0}/s), {} items refused and dead-lettered, {} kept without events, {} deliveries queued{}",
             self.files,
+            if self.files == 1 { "" } else { "s" },
             self.already_loaded,
             secs,
             self.events,
