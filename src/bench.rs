@@ -177,11 +177,7 @@ async fn inbound(mut settings: Settings, rows: usize, rows_per_file: usize) -> a
         files.len(),
         bytes / files.len() / 1024
     );
-    println!(
-        "machine: {} cores; build: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
-    );
+    print_machine();
 
     let baseline = pass_through(&sandbox, &files).await?;
     let msgs = files.len() as f64;
@@ -252,7 +248,8 @@ async fn reports_over_store(settings: Settings) -> anyhow::Result<()> {
     time_reports(&pool, first.date_naive(), last.date_naive() + chrono::Duration::days(1)).await
 }
 
-fn print_machine() {
+/// The line every benchmark prints first: cores and build.
+pub(crate) fn print_machine() {
     println!(
         "machine: {} cores; build: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -108,11 +108,7 @@ pub async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> a
     settings.clock.fixed = "2026-11-28T00:00:00Z".into();
     let sandbox = Sandbox::start(settings, "bench").await?;
     println!("Delivery benchmark: {updates} people, each arrest delivered to {} recipients", RECIPIENTS.len());
-    println!(
-        "machine: {} cores; build: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
-    );
+    crate::bench::print_machine();
 
     // Setup (not measured): every person under supervision, both courts involved.
     let setup: Vec<Vec<u8>> =
