@@ -104,7 +104,11 @@ impl Verified {
         user: &str,
         password: &str,
     ) -> Option<Role> {
-        let settings = users.get(user)?;
+        let Some(settings) = users.get(user) else {
+            // As slow as a wrong password, so that timing does not tell which names exist.
+            verify_password(password, unknown_user_hash());
+            return None;
+        };
         let key: [u8; 32] = Sha256::digest(format!("{user}\u{0}{password}\u{0}{}", settings.password)).into();
         if self.0.lock().ok()?.contains(&key) {
             return Some(settings.role);
@@ -116,6 +120,12 @@ impl Verified {
             None
         }
     }
+}
+
+/// A hash no password was ever given for, checked for unknown users.
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&uuid::Uuid::new_v4().to_string()))
 }
 
 /// Parses `Authorization: Basic …` into (user, password).

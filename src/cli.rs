@@ -348,13 +348,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connector { command: ConnectorCommand::Test { connector_file, payload } } => {
             let connector = Connector::load(connector_file)?;
             let body = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
-            let outcome = connector.parse(&body, &Publisher { agency: "(test)", codes: &[] });
-            let json = match outcome {
-                Ok(items) => crate::connectors::describe(&items),
-                Err(r) => serde_json::json!({"refused": r.code, "reason": r.reason}),
+            let limits = Settings::load(&cli.config).map(|s| s.limits.parse).unwrap_or_default();
+            let outcome = connector.parse(&body, &Publisher { agency: "(test)", codes: &[] }, &limits);
+            // Exit 1 when anything was refused, so a script can tell a payload that reads.
+            let (json, refused) = match outcome {
+                Ok(items) => {
+                    let refused = items.iter().any(|i| matches!(i, crate::connectors::ItemOutcome::Refused { .. }));
+                    (crate::connectors::describe(&items), refused)
+                }
+                Err(r) => (serde_json::json!({"refused": r.code, "reason": r.reason}), true),
             };
             println!("{}", serde_json::to_string_pretty(&json)?);
-            return Ok(ExitCode::SUCCESS);
+            return Ok(if refused { ExitCode::FAILURE } else { ExitCode::SUCCESS });
         }
         Command::Schemas { command } => return schemas_command(command),
         _ => {}

@@ -19,6 +19,7 @@ use crate::pipeline::Hub;
 pub struct AppState {
     pub hub: Arc<Hub>,
     verified: Verified,
+    throttle: crate::throttle::Throttle,
 }
 
 /// Who is calling.
@@ -28,7 +29,7 @@ pub struct Caller {
 }
 
 pub fn router(hub: Arc<Hub>) -> Router {
-    let state = Arc::new(AppState { hub, verified: Verified::default() });
+    let state = Arc::new(AppState { hub, verified: Verified::default(), throttle: Default::default() });
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -46,12 +47,60 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/console/deadletters/{id}/purge", post(purge))
         .route("/console/identity/{id}/link", post(link))
         .route("/console/identity/{id}/apart", post(apart))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
+}
+
+/// Around every request: failed-login throttling (per user name and per address) and the
+/// headers every answer carries — never framed, never sniffed, and (but for health and the
+/// public schemas) never cached, since pages and answers hold personal data.
+async fn guard(
+    State(state): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let address = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let user = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_credentials)
+        .map(|(user, _)| user);
+    let cacheable = req.uri().path() == "/health" || req.uri().path().starts_with("/schemas");
+    let now = std::time::Instant::now();
+    let mut res = if let Some(wait) = state.throttle.locked(user.as_deref(), address, now) {
+        tracing::warn!(user = ?user, ?address, "refused: too many failed logins");
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+            "too many failed logins: wait and try again\n",
+        )
+            .into_response()
+    } else {
+        let res = next.run(req).await;
+        if let Some(user) = &user {
+            if res.status() == StatusCode::UNAUTHORIZED {
+                state.throttle.failed(user, address, now);
+            } else {
+                state.throttle.succeeded(user);
+            }
+        }
+        res
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// Serves until `shutdown` turns true.
 pub async fn serve(hub: Arc<Hub>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
-    axum::serve(listener, router(hub))
+    axum::serve(listener, router(hub).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })
@@ -88,11 +137,11 @@ fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> Result<Call
         return Err(Refused::Unauthorized);
     };
     let Some(role) = state.verified.check(&state.hub.settings.auth.users, &user, &password) else {
-        tracing::warn!(%user, "refused: bad credentials");
+        tracing::warn!(user = ?user, "refused: bad credentials");
         return Err(Refused::Unauthorized);
     };
     if !right.allowed(role) {
-        tracing::warn!(%user, role = role.as_str(), ?right, "refused: role lacks the right");
+        tracing::warn!(user = ?user, role = role.as_str(), ?right, "refused: role lacks the right");
         return Err(Refused::Forbidden(format!("{user} ({}) may not do this\n", role.as_str())));
     }
     Ok(Caller { user, role })
@@ -100,6 +149,12 @@ fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> Result<Call
 
 /// Actions come from our own pages: a cross-site form post is refused.
 fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
+    // Browsers say where a request came from in Sec-Fetch-Site even when they send no Origin.
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(Refused::Forbidden("cross-site request refused\n".into()));
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) if origin.split("://").nth(1) != Some(host) => {

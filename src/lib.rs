@@ -14,7 +14,7 @@
 //! - `reports`: the report catalogue, runner and formats.
 //! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
 //! - `console`: the operator console page.
-//! - `auth`: users, roles and rights of the HTTP interface.
+//! - `auth`: users, roles and rights of the HTTP interface; `throttle`: failed-login lockout.
 //! - `http`: the HTTP interface (health, readiness, metrics, schemas for subscribers).
 //! - `metrics`: the Prometheus exposition.
 //! - `pipeline`: one inbound message, from archive to acknowledgement.
@@ -52,3 +52,4 @@ pub mod settings;
 pub mod sharing;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;

@@ -60,19 +60,23 @@ pub struct Inbound {
 
 impl Inbound {
     /// The envelope the store keeps: agency, connector (from the routing key) and message id.
+    /// Header values come from the publisher and may hold anything AMQP allows, NUL included,
+    /// which PostgreSQL cannot store: NUL becomes U+FFFD here, so the envelope can always be
+    /// archived and the message refused with a reason (its connector name no longer matches).
     pub fn envelope(&self) -> Envelope {
-        let connector = self.routing_key.split_once('.').map_or("", |(_, connector)| connector);
+        let routing_key = storable(&self.routing_key);
+        let connector = routing_key.split_once('.').map_or("", |(_, connector)| connector).to_string();
         Envelope {
             agency: self.queue_agency.clone(),
-            connector: connector.to_string(),
-            routing_key: self.routing_key.clone(),
+            connector,
+            routing_key: routing_key.clone(),
             message_id: message_id(self),
         }
     }
 
     /// What the archive keeps beside the body.
     pub fn archive_headers(&self) -> Json {
-        json!({ "user_id": self.user_id, "routing_key": self.routing_key })
+        json!({ "user_id": self.user_id.as_deref().map(storable), "routing_key": storable(&self.routing_key) })
     }
 }
 
@@ -81,9 +85,10 @@ pub fn event_id(agency: &str, message_id: &str, position: u32, event_type: &str)
 }
 
 /// The message id, or (when the publisher gave none) SHA-256 of routing key and body.
+/// A message id with a NUL (which the store cannot keep) is treated as no message id.
 pub fn message_id(msg: &Inbound) -> String {
     match &msg.message_id {
-        Some(id) if !id.trim().is_empty() => id.clone(),
+        Some(id) if !id.trim().is_empty() && !id.contains('\0') => id.clone(),
         _ => {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
@@ -95,23 +100,56 @@ pub fn message_id(msg: &Inbound) -> String {
     }
 }
 
+/// Text from a header, fit for a text column: NUL replaced by U+FFFD.
+fn storable(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
 impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
-    pub async fn process(&self, msg: &Inbound) -> Result<Applied, StoreError> {
+    /// `earlier_deliveries` is how often the broker delivered it before without its being
+    /// committed (RabbitMQ's `x-delivery-count`); at `limits.max_deliveries` it is refused as
+    /// poison without being read again.
+    pub async fn process(&self, msg: &Inbound, earlier_deliveries: u32) -> Result<Applied, StoreError> {
         let now = self.clock.now();
         let env = msg.envelope();
         let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-        self.process_in_span(msg, env, now).instrument(span).await
+        self.process_in_span(msg, env, earlier_deliveries, now).instrument(span).await
     }
 
-    async fn process_in_span(&self, msg: &Inbound, env: Envelope, now: DateTime<Utc>) -> Result<Applied, StoreError> {
+    async fn process_in_span(
+        &self,
+        msg: &Inbound,
+        env: Envelope,
+        earlier_deliveries: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, StoreError> {
         let archive_id = inbound::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
         if inbound::seen(&self.pool, &env).await? {
             tracing::info!("already processed: nothing changes");
             return Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(&self.pool, &env).await? });
         }
-        let items = self.read(msg, &env, now);
-        let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival).await?;
+        let limit = self.settings.limits.max_deliveries;
+        let items = if earlier_deliveries >= limit {
+            tracing::error!(earlier_deliveries, "refusing a message that was never committed: poison");
+            let refusal = Refusal::new(
+                "poison",
+                format!(
+                    "delivered {earlier_deliveries} times before without being committed (the hub stopped or \
+                     failed while it was in hand; limits.max_deliveries is {limit}); not read again: see the \
+                     hub's log at the time it arrived, fix, then replay"
+                ),
+            );
+            vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
+        } else {
+            self.read_off_runtime(msg, &env, now).await
+        };
+        let applied = match inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival)
+            .await
+        {
+            Err(StoreError::Permanent(e)) => self.refuse_what_the_store_refused(&env, archive_id, msg, &e, now).await?,
+            other => other?,
+        };
         if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
             self.publisher_wakeup.notify_one();
         }
@@ -121,13 +159,68 @@ impl Hub {
         Ok(applied)
     }
 
+    /// The store refused what the connector accepted (a defect: a value it cannot hold). The
+    /// message is refused whole, with the store's reason, in a transaction of its own, so it is
+    /// recorded, dead-lettered and acknowledged instead of being delivered again and again.
+    async fn refuse_what_the_store_refused(
+        &self,
+        env: &Envelope,
+        archive_id: i64,
+        msg: &Inbound,
+        error: &sqlx::Error,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, StoreError> {
+        tracing::error!("the store refused a message the connector accepted: {error}");
+        let refusal = Refusal::new(
+            "store_refused",
+            format!(
+                "the store refused this message, so none of it was applied: {error}; a defect in Tracker's \
+                 checks: report it with this message"
+            ),
+        );
+        let items = [ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
+        inbound::apply(&self.pool, &self.sharing, env, archive_id, &items, now, Mode::Arrival).await
+    }
+
     /// Admits the message (who sent it, with which connector, how big) and runs its connector
     /// (pure: no broker, no store). A message not admitted is one refused item.
     pub fn read(&self, msg: &Inbound, env: &Envelope, now: DateTime<Utc>) -> Vec<ReadyItem> {
-        let key_agency = msg.routing_key.split_once('.').map_or(msg.routing_key.as_str(), |(agency, _)| agency);
-        match self.admit(msg, key_agency, &env.connector) {
-            Ok(()) => self.prepare(env, &msg.body, now),
+        match self.admit_message(msg, env) {
+            Ok(()) => self.payload_reader(env).read(env, &msg.body, now),
             Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }],
+        }
+    }
+
+    /// [`Hub::read`] on tokio's blocking pool: a large or hostile payload from one agency keeps
+    /// one blocking thread busy, never a runtime worker that other agencies' messages need.
+    pub async fn read_off_runtime(&self, msg: &Inbound, env: &Envelope, now: DateTime<Utc>) -> Vec<ReadyItem> {
+        if let Err(refusal) = self.admit_message(msg, env) {
+            return vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
+        }
+        let reader = self.payload_reader(env);
+        let (env, body) = (env.clone(), msg.body.clone());
+        let raw = body.clone();
+        match tokio::task::spawn_blocking(move || reader.read(&env, &body, now)).await {
+            Ok(items) => items,
+            Err(e) => {
+                let refusal = Refusal::new("reader_failed", format!("reading the payload failed: {e}"));
+                vec![ReadyItem::Refused { position: 0, refusal, raw }]
+            }
+        }
+    }
+
+    fn admit_message(&self, msg: &Inbound, env: &Envelope) -> Result<(), Refusal> {
+        let key_agency = env.routing_key.split_once('.').map_or(env.routing_key.as_str(), |(agency, _)| agency);
+        self.admit(msg, key_agency, &env.connector)
+    }
+
+    /// What reading a payload of this envelope needs, owned.
+    fn payload_reader(&self, env: &Envelope) -> PayloadReader {
+        PayloadReader {
+            registry: self.connectors(),
+            schemas: self.schemas,
+            limits: self.settings.limits.parse.clone(),
+            codes: self.settings.agency(&env.agency).map(|a| a.codes.clone()).unwrap_or_default(),
         }
     }
 
@@ -186,19 +279,7 @@ impl Hub {
                 ),
             ));
         }
-        // A message published by an agency's broker user must be under that agency's own key.
-        // (RabbitMQ itself checks that user_id is the connection's user.)
-        let user_agency =
-            msg.user_id.as_deref().map(|u| u.strip_prefix(self.settings.broker.user_prefix.as_str()).unwrap_or(u));
-        if let (Some(user), Some(user_agency)) = (&msg.user_id, user_agency)
-            && self.settings.agency(user_agency).is_some()
-            && user_agency != key_agency
-        {
-            return Err(Refusal::new(
-                "wrong_agency",
-                format!("published by broker user {user} under agency {key_agency}'s routing key"),
-            ));
-        }
+        self.admit_publisher(msg, key_agency)?;
         let agency = self
             .settings
             .agency(key_agency)
@@ -222,16 +303,92 @@ impl Hub {
         Ok(())
     }
 
+    /// A message published by an agency's broker user must be under that agency's own key.
+    /// RabbitMQ checks that `user_id` is the connection's user, so it is the one thing about the
+    /// publisher the broker guarantees; with `broker.require_user_id` a message without it, or
+    /// from a user that is no agency's, is refused too.
+    fn admit_publisher(&self, msg: &Inbound, key_agency: &str) -> Result<(), Refusal> {
+        let prefix = self.settings.broker.user_prefix.as_str();
+        let Some(user) = msg.user_id.as_deref() else {
+            if self.settings.broker.require_user_id {
+                return Err(Refusal::new(
+                    "wrong_agency",
+                    format!(
+                        "no user_id: agencies publish as their own broker users, so a message under {} must carry \
+                         user_id {prefix}{key_agency}",
+                        crate::connectors::limits::printable(&msg.routing_key)
+                    ),
+                ));
+            }
+            return Ok(());
+        };
+        let user_agency = user.strip_prefix(prefix).filter(|a| self.settings.agency(a).is_some());
+        match user_agency {
+            Some(agency) if agency == key_agency => Ok(()),
+            Some(_) => Err(Refusal::new(
+                "wrong_agency",
+                format!(
+                    "published by broker user {} under agency {key_agency}'s routing key",
+                    crate::connectors::limits::printable(user)
+                ),
+            )),
+            None if self.settings.broker.require_user_id => Err(Refusal::new(
+                "wrong_agency",
+                format!(
+                    "published by broker user {}, which is no agency's user, under agency {key_agency}'s routing key",
+                    crate::connectors::limits::printable(user)
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Runs the connector and validates every event (pure: no broker, no store).
     pub fn prepare(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
-        let registry = self.connectors();
-        let Some(connector) = registry.get(&env.connector) else {
-            let refusal = Refusal::new("unknown_connector", format!("no connector {:?} is loaded", env.connector));
+        self.payload_reader(env).read(env, body, now)
+    }
+}
+
+/// What reading one payload needs — the connectors as loaded, the schemas, the limits and the
+/// publisher's codes — owned, so that it can run on another thread.
+pub struct PayloadReader {
+    registry: std::sync::Arc<Registry>,
+    schemas: &'static Schemas,
+    limits: crate::connectors::limits::ParseLimits,
+    codes: Vec<String>,
+}
+
+impl PayloadReader {
+    /// Runs the connector and validates every event. A panic while reading (a defect) refuses
+    /// this payload with the panic's message; the hub goes on. (A stack overflow cannot be
+    /// caught, which is why every decoder bounds its depth instead.)
+    pub fn read(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read_unguarded(env, body, now)));
+        outcome.unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            tracing::error!(connector = %env.connector, "connector panicked while reading a payload: {what}");
+            let refusal = Refusal::new(
+                "reader_failed",
+                format!("the connector failed while reading this payload (a defect in Tracker: report it): {what}"),
+            );
+            vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }]
+        })
+    }
+
+    fn read_unguarded(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
+        let Some(connector) = self.registry.get(&env.connector) else {
+            let refusal = Refusal::new(
+                "unknown_connector",
+                format!("no connector {:?} is loaded", crate::connectors::limits::printable(&env.connector)),
+            );
             return vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }];
         };
-        let codes = self.settings.agency(&env.agency).map(|a| a.codes.clone()).unwrap_or_default();
-        let publisher = Publisher { agency: &env.agency, codes: &codes };
-        match connector.parse(body, &publisher) {
+        let publisher = Publisher { agency: &env.agency, codes: &self.codes };
+        match connector.parse(body, &publisher, &self.limits) {
             Err(refusal) => vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }],
             Ok(outcomes) => outcomes.into_iter().map(|o| ready(self.schemas, env, o, now)).collect(),
         }

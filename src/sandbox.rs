@@ -37,18 +37,33 @@ impl Sandbox {
 
     /// Like [`Sandbox::start`] but without the outbox publisher (start it with
     /// [`Sandbox::start_publisher`]), so tests can act on deliveries still queued.
-    pub async fn start_consuming(mut settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
+    pub async fn start_consuming(settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
+        let sandbox = Self::start_idle(settings, label).await?;
+        sandbox.start_consumers();
+        Ok(sandbox)
+    }
+
+    /// Provisioned, with its hub built, but neither consuming nor publishing (start them with
+    /// [`Sandbox::start_consumers`] and [`Sandbox::start_publisher`]), so tests can put the
+    /// broker in a state first.
+    pub async fn start_idle(mut settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
         settings.broker.prefix = format!("{label}{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let admin_url = settings.database.url.clone();
         settings.database.url = crate::store::create_scratch_database(&admin_url, &format!("tracker_{label}")).await?;
         provision::provision(&settings).await.context("provisioning")?;
         let names = Names::new(&settings.broker.prefix);
         let hub = Arc::new(crate::cli::build_hub(settings).await?);
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(consume::run(hub.clone(), stopped));
+        let (stop, _) = watch::channel(false);
         let conn = crate::broker::connect(&hub.settings.broker.url).await?;
         let ch = publish::confirm_channel(&conn).await?;
-        Ok(Sandbox { hub, names, conn, ch, admin_url, stop, tasks: std::sync::Mutex::new(vec![task]) })
+        Ok(Sandbox { hub, names, conn, ch, admin_url, stop, tasks: std::sync::Mutex::new(Vec::new()) })
+    }
+
+    pub fn start_consumers(&self) {
+        let task = tokio::spawn(consume::run(self.hub.clone(), self.stop.subscribe()));
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.push(task);
+        }
     }
 
     pub fn start_publisher(&self) {

@@ -43,6 +43,11 @@ pub struct BrokerSettings {
     pub management_url: String,
     /// Per-agency broker users are named this prefix followed by the agency id.
     pub user_prefix: String,
+    /// Agencies publish as their own broker users: a message must carry `user_id` (which
+    /// RabbitMQ checks is the connection's user) naming the agency of its routing key, or it is
+    /// refused. Off only where every publisher shares one user (the demo).
+    #[serde(default)]
+    pub require_user_id: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +61,16 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub max_message_bytes: usize,
+    /// A message delivered this many times without being committed (the hub died or failed
+    /// while it was in hand) is refused as poison instead of read again.
+    #[serde(default = "default_max_deliveries")]
+    pub max_deliveries: u32,
+    #[serde(default)]
+    pub parse: crate::connectors::limits::ParseLimits,
+}
+
+fn default_max_deliveries() -> u32 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

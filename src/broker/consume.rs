@@ -111,6 +111,7 @@ async fn consume_queue(
 
 async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, delivery: Delivery) -> Result<(), RunError> {
     let received = std::time::Instant::now();
+    let earlier_deliveries = earlier_deliveries(&delivery);
     let msg = Inbound {
         queue_agency: agency.to_string(),
         routing_key: delivery.routing_key.to_string(),
@@ -118,12 +119,13 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
         body: delivery.data,
     };
-    let applied = match hub.process(&msg).await {
+    let applied = match hub.process(&msg, earlier_deliveries).await {
         Ok(applied) => applied,
         Err(e) if e.is_transient() => return Err(e.into()),
         Err(e) => {
-            // The store refused data the connector accepted: a defect to fix, not to retry forever.
-            tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message the store refused: {e}");
+            // Not even a refusal could be stored (the hub records one for anything the store
+            // refuses): the broker dead-letters it, and the log is the only record.
+            tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message not even its refusal could be stored for: {e}");
             delivery.acker.reject(BasicRejectOptions { requeue: false }).await?;
             return Ok(());
         }
@@ -143,4 +145,20 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
     hub.stats.processing.observe(received.elapsed());
     hub.stats.acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Ok(())
+}
+
+/// How many times the broker delivered this message before without its being acknowledged: a
+/// quorum queue counts them in `x-delivery-count` (absent on the first delivery), whether the
+/// consumer rejected it or died holding it.
+fn earlier_deliveries(delivery: &Delivery) -> u32 {
+    use lapin::types::AMQPValue;
+    let Some(headers) = delivery.properties.headers() else { return 0 };
+    match headers.inner().get("x-delivery-count") {
+        Some(AMQPValue::LongLongInt(n)) => u32::try_from(*n).unwrap_or(u32::MAX),
+        Some(AMQPValue::LongInt(n)) => u32::try_from(*n).unwrap_or(u32::MAX),
+        Some(AMQPValue::LongUInt(n)) => *n,
+        Some(AMQPValue::ShortInt(n)) => u32::try_from(*n).unwrap_or(0),
+        Some(AMQPValue::ShortShortInt(n)) => u32::try_from(*n).unwrap_or(0),
+        _ => 0,
+    }
 }

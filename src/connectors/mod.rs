@@ -2,6 +2,7 @@
 //! mapping to canonical events. The Rust code knows formats (csv, xml, json, fixed width); a new
 //! feed is a new file. Files are checked at start-up: a mistake names the file and line.
 pub mod decode;
+pub mod limits;
 pub mod mapping;
 pub mod spec;
 
@@ -134,8 +135,13 @@ impl Connector {
     }
 
     /// Turns a payload into events, item by item. `Err` refuses the whole payload.
-    pub fn parse(&self, payload: &[u8], publisher: &Publisher) -> Result<Vec<ItemOutcome>, Refusal> {
-        let decoded = decode::decode(&self.spec, payload)?;
+    pub fn parse(
+        &self,
+        payload: &[u8],
+        publisher: &Publisher,
+        limits: &limits::ParseLimits,
+    ) -> Result<Vec<ItemOutcome>, Refusal> {
+        let decoded = decode::decode(&self.spec, payload, limits)?;
         let file_scope = Scope { item: &decoded.file, file: &decoded.file };
         if let Some(check) = &self.spec.publisher
             && check.path.starts_with('/')

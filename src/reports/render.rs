@@ -69,8 +69,13 @@ fn table(r: &Report) -> String {
     out
 }
 
+/// One CSV cell. Text a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`, tab
+/// or carriage return; a name or reason from an agency's feed may) is prefixed with `'` so it
+/// shows as text; numbers, negative ones included, are left as they are.
 fn csv_cell(c: &str) -> String {
-    if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.to_string() }
+    let formula = c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err();
+    let c = if formula { format!("'{c}") } else { c.to_string() };
+    if c.contains([',', '"', '\n', '\r']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c }
 }
 
 fn csv(r: &Report) -> String {
@@ -175,4 +180,19 @@ fn html(r: &Report) -> String {
     }
     h.push_str("<footer>Produced by Tracker from its store of canonical events.</footer></body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_cannot_carry_spreadsheet_formulas() {
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("-12.5"), "-12.5");
+        assert_eq!(csv_cell("+1,2"), "\"'+1,2\"");
+        assert_eq!(csv_cell("a\rb"), "\"a\rb\"");
+        assert_eq!(csv_cell("O'HARA"), "O'HARA");
+    }
 }

@@ -1,11 +1,10 @@
 //! Reports over the sample month, checked against figures worked out by hand from
 //! samples/README.md; empty periods; court and agency filters; every format; HTTP access.
-mod support;
 
 use std::collections::BTreeMap;
 
+use crate::support::TestHub;
 use chrono::NaiveDate;
-use support::TestHub;
 use tracker::reports::render::{Format, render};
 use tracker::reports::{Params, REPORTS, run};
 
@@ -230,9 +229,9 @@ async fn every_format_states_the_definition_and_html_has_a_chart() {
     assert!(html.contains("<svg") && html.contains("<rect") && html.contains("Sentencing mix"), "{html}");
     assert!(html.contains("<td>community order</td>"));
 
-    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
     tokio::task::spawn_blocking(move || {
-        use support::http;
+        use crate::support::http;
         let url = format!("{base}/reports/sentencing-mix?from=2026-10-01&to=2026-11-30&court=B13BD00&format=csv");
         let (status, body) = http("GET", &url, Some("ana"), None);
         assert_eq!(status, 200);
@@ -317,9 +316,9 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
     .unwrap();
     assert_eq!(withheld.rows.iter().filter(|r| r[4] == "no_consent").count(), 3);
 
-    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
     tokio::task::spawn_blocking(move || {
-        use support::http;
+        use crate::support::http;
         let url = format!("{base}/reports/sentencing-mix?from=2026-10-01&to=2026-11-30&detail=true&format=csv");
         assert_eq!(http("GET", &url, Some("ana"), None).0, 403, "analysts see figures, not the records behind them");
         assert_eq!(http("GET", &url, Some("op"), None).0, 403);

@@ -1,10 +1,9 @@
 //! The inbound pipeline over the real broker and store: the sample month, bad input, redelivery.
-mod support;
 
 use std::path::Path;
 
+use crate::support::{SAMPLES, TestHub};
 use lapin::types::AMQPValue;
-use support::{SAMPLES, TestHub};
 
 /// Row counts of every table the pipeline writes.
 const TABLES: &[&str] = &[

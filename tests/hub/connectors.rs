@@ -35,7 +35,7 @@ fn a_broken_connector_file_is_refused_naming_file_and_line() {
 fn parse(connector: &str, sample: &str) -> Vec<ItemOutcome> {
     let c = Connector::load(&Path::new("connectors").join(format!("{connector}.toml"))).unwrap();
     let body = std::fs::read(Path::new("samples").join(sample)).unwrap();
-    c.parse(&body, &Publisher { agency: "test", codes: &[] }).expect("payload accepted")
+    c.parse(&body, &Publisher { agency: "test", codes: &[] }, &Default::default()).expect("payload accepted")
 }
 
 fn event_types(items: &[ItemOutcome]) -> Vec<(u32, String)> {
@@ -92,6 +92,7 @@ fn a_publisher_code_of_another_agency_is_refused() {
     let c = Connector::load(Path::new("connectors/court-results.toml")).unwrap();
     let body = std::fs::read("samples/court-results-B05LV00-20261031.xml").unwrap();
     let codes = ["B13BD00".to_string()];
-    let refusal = c.parse(&body, &Publisher { agency: "court-b13bd00", codes: &codes }).unwrap_err();
+    let refusal =
+        c.parse(&body, &Publisher { agency: "court-b13bd00", codes: &codes }, &Default::default()).unwrap_err();
     assert_eq!(refusal.code, "wrong_publisher");
 }

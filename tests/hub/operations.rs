@@ -1,14 +1,13 @@
 //! Operations over the real broker and store: a broken feed is seen with its reason, the
 //! connector is fixed, the dead letter is replayed — nothing lost, nothing applied twice.
-mod support;
 
 use std::path::Path;
 
-use support::{SAMPLES, TestHub};
+use crate::support::{SAMPLES, TestHub};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubled() {
-    let dir = support::connectors_copy();
+    let dir = crate::support::connectors_copy();
     let good = std::fs::read_to_string("connectors/court-results.toml").unwrap();
     // A mapping mistake: the court's namespace mistyped.
     std::fs::write(dir.join("court-results.toml"), good.replace("urn:libra:results:2", "urn:libra:results:3")).unwrap();
@@ -99,11 +98,11 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
     tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
-    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
     let (metrics, ready) = tokio::task::spawn_blocking(move || {
-        let (status, metrics) = support::http("GET", &format!("{base}/metrics"), Some("aud"), None);
+        let (status, metrics) = crate::support::http("GET", &format!("{base}/metrics"), Some("aud"), None);
         assert_eq!(status, 200);
-        (metrics, support::http("GET", &format!("{base}/ready"), Some("op"), None).0)
+        (metrics, crate::support::http("GET", &format!("{base}/ready"), Some("op"), None).0)
     })
     .await
     .unwrap();
@@ -148,11 +147,11 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
 
     // A hub that is not consuming is alive but not ready, and says why.
     let idle = std::sync::Arc::new(tracker::cli::build_hub(hub.hub.settings.clone()).await.unwrap());
-    let (base, stop) = support::serve_http(idle.clone()).await;
+    let (base, stop) = crate::support::serve_http(idle.clone()).await;
     let (health, not_ready) = tokio::task::spawn_blocking(move || {
         (
-            support::http("GET", &format!("{base}/health"), None, None).0,
-            support::http("GET", &format!("{base}/ready"), Some("op"), None),
+            crate::support::http("GET", &format!("{base}/health"), None, None).0,
+            crate::support::http("GET", &format!("{base}/ready"), Some("op"), None),
         )
     })
     .await

@@ -1,12 +1,11 @@
 //! Sharing and routing over the real broker and store: what each agency receives after the
 //! sample month (decoded from the real outbound queues), the disclosure log, consent, redelivery.
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::support::{SAMPLES, TestHub};
 use serde_json::Value as Json;
-use support::{SAMPLES, TestHub};
 use tracker::consent::{Change, ConsentChange};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,12 +392,12 @@ async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_fetch_the_writer_schema_by_its_fingerprint() {
     let hub = TestHub::start().await;
-    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
     let fingerprint = hub.hub.schemas.fingerprint_hex();
     let (ok, body, missing, anonymous) = tokio::task::spawn_blocking(move || {
-        let (ok, body) = support::http("GET", &format!("{base}/schemas/{fingerprint}"), Some("sub"), None);
-        let (missing, _) = support::http("GET", &format!("{base}/schemas/0000000000000000"), Some("sub"), None);
-        let (anonymous, _) = support::http("GET", &format!("{base}/schemas/{fingerprint}"), None, None);
+        let (ok, body) = crate::support::http("GET", &format!("{base}/schemas/{fingerprint}"), Some("sub"), None);
+        let (missing, _) = crate::support::http("GET", &format!("{base}/schemas/0000000000000000"), Some("sub"), None);
+        let (anonymous, _) = crate::support::http("GET", &format!("{base}/schemas/{fingerprint}"), None, None);
         (ok, body, missing, anonymous)
     })
     .await

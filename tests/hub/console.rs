@@ -2,14 +2,13 @@
 //! the WebDriver protocol): a bad file arrives, the page shows it with its reason, the connector
 //! mapping is fixed, Replay is clicked, the events appear in the store and the dead-letter count
 //! falls — nothing lost, nothing applied twice. Also: who may see and do what.
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{SAMPLES, TestHub};
 use serde_json::{Value as Json, json};
-use support::{SAMPLES, TestHub};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -99,13 +98,13 @@ fn post(url: &str, body: &Json) -> Json {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_is_seen_fixed_and_replayed_from_the_console() {
-    let dir = support::connectors_copy();
+    let dir = crate::support::connectors_copy();
     let good = std::fs::read_to_string("connectors/court-results.toml").unwrap();
     std::fs::write(dir.join("court-results.toml"), good.replace("urn:libra:results:2", "urn:libra:results:3")).unwrap();
     let connectors = dir.clone();
     let hub = TestHub::start_with(move |s| s.paths.connectors = connectors).await;
     hub.send("court-b05lv00", "court-results", &Path::new(SAMPLES).join("court-results-B05LV00-20261117.xml")).await;
-    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
     let console = base.replace("http://", "http://op:op-secret@") + "/console";
     let id: i64 = sqlx::query_scalar("SELECT id FROM refusals").fetch_one(hub.pool()).await.unwrap();
 
@@ -146,9 +145,9 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
     let hub = TestHub::start().await;
     hub.send("probation", "probation-events", &Path::new(SAMPLES).join("bad/probation-0011-not-json.json")).await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM refusals").fetch_one(hub.pool()).await.unwrap();
-    let (base, stop) = support::serve_http(hub.hub.clone()).await;
+    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
     tokio::task::spawn_blocking(move || {
-        use support::http;
+        use crate::support::http;
         assert_eq!(http("GET", &format!("{base}/health"), None, None).0, 200);
         for path in
             ["/ready", "/metrics", "/schemas", "/console", "/api/status", "/api/deadletters", "/api/identity/conflicts"]

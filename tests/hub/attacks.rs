@@ -1,0 +1,221 @@
+//! The attack suite, short version: hostile payloads, headers and redeliveries from one agency.
+//! Each is refused with a reason an operator can act on, recorded, and the hub goes on serving
+//! everyone else. (`tracker attack` runs the long version.)
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::BasicProperties;
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use tracker::broker::publish;
+
+use crate::support::{SAMPLES, TestHub, test_settings};
+
+const POLICE_FILE: &str = "police-custody-05CL-20261030-1000.csv";
+
+fn court_batch(inner: &str) -> Vec<u8> {
+    format!("<ResultsBatch xmlns=\"urn:libra:results:2\" court=\"B05LV00\">\n{inner}\n</ResultsBatch>").into_bytes()
+}
+
+/// (item position, code, reason) of every refusal of a message.
+async fn refusals(hub: &TestHub, message_id: &str) -> Vec<(i32, String, String)> {
+    sqlx::query_as("SELECT item_position, code, reason FROM refusals WHERE message_id = $1 ORDER BY item_position")
+        .bind(message_id)
+        .fetch_all(hub.pool())
+        .await
+        .unwrap()
+}
+
+async fn events_of(hub: &TestHub, message_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE message_id = $1")
+        .bind(message_id)
+        .fetch_one(hub.pool())
+        .await
+        .unwrap()
+}
+
+/// The one refusal of a message refused whole: (code, reason).
+async fn whole_refusal(hub: &TestHub, message_id: &str) -> (String, String) {
+    let r = refusals(hub, message_id).await;
+    assert_eq!(r.len(), 1, "{message_id}: {r:?}");
+    assert_eq!(r[0].0, 0, "{message_id} refused whole: {r:?}");
+    (r[0].1.clone(), r[0].2.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_payloads_are_refused_with_reasons_and_other_agencies_go_on() {
+    let hub = TestHub::start().await;
+    let deep = court_batch(&format!("<Case>{}{}</Case>", "<a>".repeat(5_000), "</a>".repeat(5_000)));
+    assert!(deep.len() < 40_000);
+    hub.send_bytes("court-b05lv00.court-results", "deep.xml", &deep).await;
+    let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"1\"")).collect();
+    hub.send_bytes("court-b05lv00.court-results", "attrs.xml", &court_batch(&format!("<Case{attrs}/>"))).await;
+    let empties = court_batch(&"<Case/>".repeat(1_190_000));
+    assert!(empties.len() > 8_000_000 && empties.len() <= 8_388_608);
+    hub.send_bytes("court-b05lv00.court-results", "empties.xml", &empties).await;
+    let rows: String = std::iter::once("RecordType\n".to_string()).chain((0..160_000).map(|_| "X\n".into())).collect();
+    hub.send_bytes("police-05.police-custody", "rows.csv", rows.as_bytes()).await;
+    hub.send_bytes("police-05.police-custody", "empty.csv", b"").await;
+    hub.send_bytes("probation.probation-events", "dup.json", br#"{"eventType": "a", "eventType": "b"}"#).await;
+    let json_deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    hub.send_bytes("probation.probation-events", "deep.json", json_deep.as_bytes()).await;
+
+    let expect = [
+        ("deep.xml", "too_deep", "line 2: elements nested deeper than 32 levels"),
+        ("attrs.xml", "too_large", "more than 64 attributes"),
+        ("empties.xml", "too_large", "more than 500000 elements"),
+        ("rows.csv", "too_large", "more than 50000 records"),
+        ("empty.csv", "empty", "the file is empty"),
+        ("dup.json", "malformed", "\"eventType\" appears twice"),
+        ("deep.json", "malformed", "nested deeper than 32 levels"),
+    ];
+    for (id, code, says) in expect {
+        let (got_code, reason) = whole_refusal(&hub, id).await;
+        assert_eq!(got_code, code, "{id}: {reason}");
+        assert!(reason.contains(says), "{id}: {reason}");
+    }
+    // Every one is an open dead letter an operator sees, with its reason.
+    let open = tracker::ops::deadletters::list(&hub.hub).await.unwrap();
+    assert_eq!(open.len(), expect.len());
+    // And the hub still serves: a police file sent after them is applied.
+    hub.send("police-05", "police-custody", &std::path::Path::new(SAMPLES).join(POLICE_FILE)).await;
+    assert!(events_of(&hub, POLICE_FILE).await > 0);
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_refuse_their_row_and_the_good_rows_apply() {
+    let hub = TestHub::start().await;
+    let csv = std::fs::read_to_string(std::path::Path::new(SAMPLES).join(POLICE_FILE)).unwrap();
+    let clean_rows = csv.lines().count() - 1;
+    let poisoned = csv.replacen("Daniel James", "Daniel\0James", 1);
+    hub.send_bytes("police-05.police-custody", "nul.csv", poisoned.as_bytes()).await;
+    let r = refusals(&hub, "nul.csv").await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].0, r[0].1.as_str()), (2, "nul_byte"));
+    assert!(r[0].2.starts_with("row 2, field Forenames: contains a NUL"), "{}", r[0].2);
+    assert!(events_of(&hub, "nul.csv").await >= (clean_rows - 1) as i64 - 1, "the other rows apply");
+
+    let json = std::fs::read_to_string(std::path::Path::new(SAMPLES).join("probation-0001-supervision.started.json"))
+        .unwrap()
+        .replacen("X512001", "X512\\u0000001", 1);
+    hub.send_bytes("probation.probation-events", "nul.json", json.as_bytes()).await;
+    let r = refusals(&hub, "nul.json").await;
+    assert_eq!((r.len(), r[0].0, r[0].1.as_str()), (1, 1, "nul_byte"), "{r:?}");
+
+    // The treatment feed is Windows-1252: a NUL byte into the first blank of line 2.
+    let mut dat = std::fs::read(std::path::Path::new(SAMPLES).join("treatment-MERSDRG1-20261120-000412.dat")).unwrap();
+    let line_2 = dat.iter().position(|b| *b == b'\n').unwrap() + 1;
+    let blank = line_2 + dat[line_2..].iter().position(|b| *b == b' ').unwrap();
+    dat[blank] = 0;
+    hub.send_bytes("treatment.treatment-records", "nul.dat", &dat).await;
+    let r = refusals(&hub, "nul.dat").await;
+    assert_eq!((r.len(), r[0].0, r[0].1.as_str()), (1, 2, "nul_byte"), "{r:?}");
+    assert!(events_of(&hub, "nul.dat").await > 0, "the other records apply");
+
+    // A NUL in the message id: the message is kept under a digest of its key and body instead.
+    hub.send_bytes("probation.probation-events", "id\0with-nul", b"{").await;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM inbox WHERE agency = 'probation' AND message_id LIKE 'sha256:%'")
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(whole_refusal(&hub, &ids[0]).await.0, "malformed");
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_store_refuses_is_recorded_and_acknowledged() {
+    let hub = TestHub::start().await;
+    // A constraint the connector knows nothing of stands in for any value the store refuses.
+    sqlx::query("ALTER TABLE events ADD CONSTRAINT attack_no_arrests CHECK (event_type <> 'Arrested')")
+        .execute(hub.pool())
+        .await
+        .unwrap();
+    hub.send("police-05", "police-custody", &std::path::Path::new(SAMPLES).join(POLICE_FILE)).await;
+    let (code, reason) = whole_refusal(&hub, POLICE_FILE).await;
+    assert_eq!(code, "store_refused");
+    assert!(reason.contains("attack_no_arrests"), "{reason}");
+    assert_eq!(events_of(&hub, POLICE_FILE).await, 0);
+    // Dead-lettered with the reason, not left to loop.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dead = hub.drain(&hub.names.dead_queue()).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(hub.queue_depth(&hub.names.inbound_queue("police-05")).await, 0);
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_kills_its_consumer_is_refused_as_poison() {
+    let mut settings = test_settings();
+    settings.limits.max_deliveries = 3;
+    let sandbox = tracker::sandbox::Sandbox::start_idle(settings, "t").await.unwrap();
+    let queue = sandbox.names.inbound_queue("police-05");
+    publish::send_file(
+        &sandbox.ch,
+        &sandbox.names,
+        "police-05",
+        "police-custody",
+        &std::path::Path::new(SAMPLES).join(POLICE_FILE),
+    )
+    .await
+    .unwrap();
+    // Three consumers take it and die holding it (their connections close without an ack).
+    for _ in 0..3 {
+        let conn = tracker::broker::connect(&sandbox.hub.settings.broker.url).await.unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        ch.basic_qos(1, BasicQosOptions::default()).await.unwrap();
+        let mut consumer = ch
+            .basic_consume(queue.as_str().into(), "dying".into(), BasicConsumeOptions::default(), FieldTable::default())
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), consumer.next()).await;
+        assert!(matches!(got, Ok(Some(Ok(_)))), "the message is back on its queue");
+        tracker::broker::close(&conn, "dying").await;
+    }
+    sandbox.start_consumers();
+    sandbox.start_publisher();
+    sandbox.wait_acknowledged(1, Duration::from_secs(30)).await.unwrap();
+    let (code, reason): (String, String) =
+        sqlx::query_as("SELECT code, reason FROM refusals WHERE message_id = $1 AND item_position = 0")
+            .bind(POLICE_FILE)
+            .fetch_one(&sandbox.hub.pool)
+            .await
+            .unwrap();
+    assert_eq!(code, "poison");
+    assert!(reason.starts_with("delivered 3 times before without being committed"), "{reason}");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&sandbox.hub.pool).await.unwrap();
+    assert_eq!(events, 0, "a poison message is not read again");
+    // Replayed by an operator (after a fix), it applies.
+    let ids: Vec<i64> = tracker::ops::deadletters::list(&sandbox.hub).await.unwrap().iter().map(|d| d.id).collect();
+    tracker::ops::deadletters::replay(&sandbox.hub, &ids, "test").await.unwrap();
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&sandbox.hub.pool).await.unwrap();
+    assert!(events > 0);
+    sandbox.finish().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_agency_users_a_message_must_carry_its_agencys_user_id() {
+    let hub = TestHub::start_with(|s| s.broker.require_user_id = true).await;
+    let body = std::fs::read(std::path::Path::new(SAMPLES).join(POLICE_FILE)).unwrap();
+    hub.send_bytes("police-05.police-custody", "no-user", &body).await;
+    let (code, reason) = whole_refusal(&hub, "no-user").await;
+    assert_eq!(code, "wrong_agency");
+    assert!(reason.starts_with("no user_id"), "{reason}");
+    // RabbitMQ lets a connection state only its own user: guest, which is no agency's.
+    let before = hub.acknowledged();
+    let props = BasicProperties::default()
+        .with_message_id("as-guest".into())
+        .with_user_id("guest".into())
+        .with_delivery_mode(2);
+    publish::publish_confirmed(&hub.ch, &hub.names.inbound_exchange(), "police-05.police-custody", &body, props)
+        .await
+        .unwrap();
+    hub.wait_acknowledged(before + 1).await;
+    let (code, reason) = whole_refusal(&hub, "as-guest").await;
+    assert_eq!(code, "wrong_agency");
+    assert!(reason.contains("no agency's user"), "{reason}");
+    assert_eq!(hub.count("SELECT count(*) FROM events").await, 0);
+    hub.finish().await;
+}

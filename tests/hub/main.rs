@@ -1,0 +1,10 @@
+//! Tracker's integration tests, one binary (one link of the whole crate): each module drives a
+//! real hub against the real RabbitMQ and PostgreSQL.
+mod attacks;
+mod connectors;
+mod console;
+mod operations;
+mod pipeline;
+mod reports;
+mod sharing;
+mod support;
