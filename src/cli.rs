@@ -262,8 +262,15 @@ pub enum AuthCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DeadlettersCommand {
-    /// Every open dead letter.
-    List,
+    /// Open dead letters, oldest first, a page at a time.
+    List {
+        /// Only those with an id above this (the next page).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many (up to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// One dead letter: reason, raw payload, how it arrived.
     Show { id: i64 },
     /// Read the messages behind these dead letters again through their connectors.
@@ -602,8 +609,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deadletters { command } => {
             let hub = build_hub(settings).await?;
             match command {
-                DeadlettersCommand::List => {
-                    for d in crate::ops::deadletters::list(&hub).await? {
+                DeadlettersCommand::List { after, limit } => {
+                    let page = crate::ops::deadletters::page(&hub, after, limit).await?;
+                    for d in &page {
                         let at = if d.item_position == 0 {
                             "whole".to_string()
                         } else {
@@ -614,9 +622,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             d.id,
                             d.refused_at.format("%Y-%m-%d %H:%M"),
                             d.connector,
-                            d.message_id,
-                            d.reason
+                            crate::connectors::limits::printable(&d.message_id),
+                            d.reason.escape_debug()
                         );
+                    }
+                    if page.len() as i64 == limit.clamp(1, crate::ops::deadletters::PAGE_LIMIT)
+                        && let Some(last) = page.last()
+                    {
+                        println!("(more: tracker deadletters list --after {})", last.id);
                     }
                 }
                 DeadlettersCommand::Show { id } => print!("{}", crate::ops::deadletters::show(&hub, id).await?),

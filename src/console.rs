@@ -22,11 +22,23 @@ th{font-weight:600;color:#52606d;font-size:12px;text-transform:uppercase}td.n{te
 button{border:0;border-radius:4px;padding:3px 10px;cursor:pointer;background:#457b9d;color:#fff}button.danger{background:#b23a48}
 form{display:inline}.reason{font-family:ui-monospace,monospace;font-size:12px}.muted{color:#7b8794}";
 
+/// Dead letters shown on the console page: it stays small however many are open.
+const CONSOLE_DEAD_LETTERS: i64 = 50;
+
+/// At most `max` characters, marked when cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
+}
+
 pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     let now = hub.clock.now();
     let status = crate::ops::status::gather(&hub.settings, &hub.pool).await?;
     let alerts = crate::ops::alerts::evaluate(&hub.settings, &hub.pool, now).await?;
-    let dead = crate::ops::deadletters::list(hub).await?;
+    let dead = crate::ops::deadletters::page(hub, 0, CONSOLE_DEAD_LETTERS).await?;
+    let dead_summary = crate::ops::deadletters::summary(hub).await?;
     let conflicts = crate::ops::identity::list(hub, true).await?;
     let actions: Vec<(chrono::DateTime<chrono::Utc>, String, String, String)> =
         sqlx::query_as("SELECT at, actor, action, target FROM operator_actions ORDER BY id DESC LIMIT 10")
@@ -60,6 +72,22 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     if dead.is_empty() {
         h.push_str("<p class=ok>None open.</p>");
     } else {
+        if status.dead_letters_open > dead.len() as i64 {
+            let _ = write!(
+                h,
+                "<p>The oldest {} are shown. By connector and reason:</p><table id=dead-summary>\
+                 <tr><th>connector</th><th>code</th><th>open</th></tr>",
+                dead.len()
+            );
+            for (connector, code, n) in &dead_summary {
+                let _ = write!(h, "<tr><td>{}</td><td>{}</td><td class=n>{n}</td></tr>", esc(connector), esc(code));
+            }
+            let last = dead.last().map_or(0, |d| d.id);
+            let _ = write!(
+                h,
+                "</table><p>The rest, page by page: <a href=\"/api/deadletters?after={last}&amp;limit=500\">/api/deadletters?after={last}</a></p>"
+            );
+        }
         h.push_str("<table><tr><th>#</th><th>refused</th><th>connector</th><th>message</th><th>item</th><th>reason</th><th></th></tr>");
         for d in &dead {
             let item = if d.item_position == 0 { "whole".to_string() } else { d.item_position.to_string() };
@@ -71,7 +99,7 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
                 d.refused_at.format("%d/%m %H:%M"),
                 esc(&d.connector),
                 esc(&d.message_id),
-                esc(&d.reason)
+                esc(&shorten(&d.reason, 300))
             );
             if can_act {
                 let _ = write!(

@@ -68,7 +68,9 @@ async fn guard(
         .map(|(user, _)| user);
     let cacheable = req.uri().path() == "/health" || req.uri().path().starts_with("/schemas");
     let now = std::time::Instant::now();
-    let mut res = if let Some(wait) = state.throttle.locked(user.as_deref(), address, now) {
+    // Only logins are throttled: a request without credentials is refused (401) in any case.
+    let locked = user.as_deref().and_then(|u| state.throttle.locked(Some(u), address, now));
+    let mut res = if let Some(wait) = locked {
         tracing::warn!(user = ?user, ?address, "refused: too many failed logins");
         (
             StatusCode::TOO_MANY_REQUESTS,
@@ -91,7 +93,8 @@ async fn guard(
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
     headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("frame-ancestors 'none'"));
-    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    // Not no-referrer: under it browsers send `Origin: null` on the console's own form posts.
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
     if !cacheable {
         headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     }
@@ -330,12 +333,40 @@ async fn api_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     }
 }
 
-async fn api_deadletters(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_page")]
+    limit: i64,
+}
+
+fn default_page() -> i64 {
+    100
+}
+
+/// A page of open dead letters (`?after=ID&limit=N`, at most 500); a `Link: rel="next"` header
+/// names the next page when there is one.
+async fn api_deadletters(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
         return r.into_response();
     }
-    match crate::ops::deadletters::list(&state.hub).await {
-        Ok(list) => Json(list).into_response(),
+    let limit = q.limit.clamp(1, crate::ops::deadletters::PAGE_LIMIT);
+    match crate::ops::deadletters::page(&state.hub, q.after, limit).await {
+        Ok(list) => {
+            let next = (list.len() as i64 == limit)
+                .then(|| list.last().map(|d| format!("</api/deadletters?after={}&limit={limit}>; rel=\"next\"", d.id)))
+                .flatten();
+            let mut res = Json(list).into_response();
+            if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
+                res.headers_mut().insert(header::LINK, next);
+            }
+            res
+        }
         Err(e) => failure(e),
     }
 }

@@ -21,6 +21,7 @@
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
 //! - `export`: subject access exports (DPA 2018 s.45).
+//! - `fuzzing`: entry points for the fuzz targets in `fuzz/`.
 //! - `generate`: realistic generated feeds for demos and benchmarks.
 //! - `person`, `demo`, `bench`, `cli`: the commands.
 pub mod auth;
@@ -35,6 +36,7 @@ pub mod console;
 pub mod demo;
 pub mod domain;
 pub mod export;
+pub mod fuzzing;
 pub mod generate;
 pub mod http;
 pub mod identity;

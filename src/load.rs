@@ -242,10 +242,10 @@ async fn settle(hub: &Hub, applied: &[Applied], dead: &DeadLetters<'_>, loaded: 
             }
         };
         for dl in dead_letters {
-            tracing::warn!(message_id = %dl.envelope.message_id, code = %dl.code, position = dl.position, "refused: {}", dl.reason);
-            publish::dead_letter(dead.ch, dead.names, dl).await?;
-            confirmed.push(dl.refusal_id);
+            tracing::warn!(message_id = %dl.envelope.message_id, code = %dl.code, position = dl.position, "refused: {}", dl.reason.escape_debug());
         }
+        publish::dead_letters(dead.ch, dead.names, dead_letters).await?;
+        confirmed.extend(dead_letters.iter().map(|dl| dl.refusal_id));
     }
     if !confirmed.is_empty() {
         inbound::mark_dead_lettered(&hub.pool, &confirmed, hub.clock.now()).await?;

@@ -359,6 +359,15 @@ pub struct PayloadReader {
 }
 
 impl PayloadReader {
+    pub fn new(
+        registry: std::sync::Arc<Registry>,
+        schemas: &'static Schemas,
+        limits: crate::connectors::limits::ParseLimits,
+        codes: Vec<String>,
+    ) -> PayloadReader {
+        PayloadReader { registry, schemas, limits, codes }
+    }
+
     /// Runs the connector and validates every event. A panic while reading (a defect) refuses
     /// this payload with the panic's message; the hub goes on. (A stack overflow cannot be
     /// caught, which is why every decoder bounds its depth instead.)
@@ -379,7 +388,8 @@ impl PayloadReader {
         })
     }
 
-    fn read_unguarded(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
+    /// [`PayloadReader::read`] without catching panics (the fuzz targets must see them).
+    pub fn read_unguarded(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
         let Some(connector) = self.registry.get(&env.connector) else {
             let refusal = Refusal::new(
                 "unknown_connector",

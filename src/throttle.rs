@@ -7,8 +7,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failed logins allowed within [`WINDOW`] before the name or address is locked out.
+/// Failed logins for one name allowed within [`WINDOW`] before it is locked out.
 pub const FAILURES_ALLOWED: u32 = 5;
+/// Failed logins from one address (people behind one proxy share it) before it is locked out.
+pub const ADDRESS_FAILURES_ALLOWED: u32 = 20;
 pub const WINDOW: Duration = Duration::from_secs(60);
 /// Names and addresses remembered at most (a flood of made-up names cannot grow memory).
 const REMEMBERED: usize = 10_000;
@@ -28,8 +30,8 @@ struct Failures {
 impl Throttle {
     /// How long the caller must wait, if the name or the address is locked out now.
     pub fn locked(&self, user: Option<&str>, address: Option<IpAddr>, now: Instant) -> Option<Duration> {
-        let by_user = user.and_then(|u| wait(&self.by_user, u, now));
-        let by_address = address.and_then(|a| wait(&self.by_address, &a, now));
+        let by_user = user.and_then(|u| wait(&self.by_user, u, FAILURES_ALLOWED, now));
+        let by_address = address.and_then(|a| wait(&self.by_address, &a, ADDRESS_FAILURES_ALLOWED, now));
         by_user.max(by_address)
     }
 
@@ -52,12 +54,13 @@ impl Throttle {
 fn wait<K: std::hash::Hash + Eq + ?Sized, Q: std::hash::Hash + Eq + std::borrow::Borrow<K>>(
     map: &Mutex<HashMap<Q, Failures>>,
     key: &K,
+    allowed: u32,
     now: Instant,
 ) -> Option<Duration> {
     let m = map.lock().ok()?;
     let f = m.get(key)?;
     let elapsed = now.saturating_duration_since(f.since);
-    (f.count >= FAILURES_ALLOWED && elapsed < WINDOW).then(|| WINDOW - elapsed)
+    (f.count >= allowed && elapsed < WINDOW).then(|| WINDOW - elapsed)
 }
 
 fn count<K: std::hash::Hash + Eq>(map: &Mutex<HashMap<K, Failures>>, key: K, now: Instant) {
@@ -84,15 +87,19 @@ mod tests {
         let t = Throttle::default();
         let now = Instant::now();
         let here: IpAddr = "10.0.0.1".parse().unwrap();
+        let elsewhere: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..FAILURES_ALLOWED {
             assert!(t.locked(Some("op"), Some(here), now).is_none());
             t.failed("op", Some(here), now);
         }
-        assert!(t.locked(Some("op"), None, now).is_some());
-        // Another name from the same address is locked too; the same name from elsewhere also.
+        // The name is locked wherever it comes from; other names from here are not, yet.
+        assert!(t.locked(Some("op"), Some(elsewhere), now).is_some());
+        assert!(t.locked(Some("aud"), Some(here), now).is_none());
+        for i in FAILURES_ALLOWED..ADDRESS_FAILURES_ALLOWED {
+            t.failed(&format!("guess{i}"), Some(here), now);
+        }
         assert!(t.locked(Some("aud"), Some(here), now).is_some());
-        assert!(t.locked(Some("op"), Some("10.0.0.2".parse().unwrap()), now).is_some());
-        assert!(t.locked(Some("aud"), Some("10.0.0.2".parse().unwrap()), now).is_none());
+        assert!(t.locked(Some("aud"), Some(elsewhere), now).is_none());
         assert!(t.locked(Some("op"), Some(here), now + WINDOW).is_none());
     }
 }

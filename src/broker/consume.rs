@@ -134,10 +134,13 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         Applied::Stored { dead_letters, .. } | Applied::Duplicate { dead_letters } => dead_letters,
     };
     if !dead_letters.is_empty() {
-        for dl in dead_letters {
-            tracing::warn!(code = %dl.code, position = dl.position, "refused: {}", dl.reason);
-            publish::dead_letter(dead_ch, names, dl).await?;
+        for dl in dead_letters.iter().take(20) {
+            tracing::warn!(code = %dl.code, position = dl.position, "refused: {}", dl.reason.escape_debug());
         }
+        if dead_letters.len() > 20 {
+            tracing::warn!("and {} more refusals of the same message", dead_letters.len() - 20);
+        }
+        publish::dead_letters(dead_ch, names, dead_letters).await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
         inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }

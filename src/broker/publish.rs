@@ -26,6 +26,11 @@ pub async fn publish_confirmed(
 ) -> Result<(), BrokerError> {
     let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
     let pending = ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?;
+    confirmed(pending, exchange, key).await
+}
+
+/// Waits for one publish's confirm; a return (unroutable) or nack is an error.
+async fn confirmed(pending: lapin::PublisherConfirm, exchange: &str, key: &str) -> Result<(), BrokerError> {
     // A confirm that never comes (a connection broken under us) is an error to retry, not a wait.
     let confirm = tokio::time::timeout(std::time::Duration::from_secs(30), pending)
         .await
@@ -57,8 +62,37 @@ pub async fn send_file(
     publish_confirmed(ch, &names.inbound_exchange(), &format!("{agency}.{connector}"), &body, props).await
 }
 
-/// Publishes one refusal to the dead-letter exchange with its reason in the headers.
-pub async fn dead_letter(ch: &Channel, names: &Names, dl: &DeadLetter) -> Result<(), BrokerError> {
+/// Unconfirmed publishes in flight at once while dead-lettering a message's refusals.
+const DEAD_LETTER_WINDOW: usize = 500;
+
+/// Publishes refusals to the dead-letter exchange, a window at a time: a file of 50,000 bad rows
+/// waits for 100 rounds of confirms, not 50,000.
+pub async fn dead_letters(ch: &Channel, names: &Names, dls: &[DeadLetter]) -> Result<(), BrokerError> {
+    let exchange = names.dead_exchange();
+    for window in dls.chunks(DEAD_LETTER_WINDOW) {
+        let mut pending = Vec::with_capacity(window.len());
+        for dl in window {
+            let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
+            let confirm = ch
+                .basic_publish(
+                    exchange.as_str().into(),
+                    dl.envelope.routing_key.as_str().into(),
+                    opts,
+                    &dl.raw,
+                    dead_letter_properties(dl),
+                )
+                .await?;
+            pending.push((confirm, &dl.envelope.routing_key));
+        }
+        for (confirm, key) in pending {
+            confirmed(confirm, &exchange, key).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The dead-letter contract: the reason a person can act on, the connector, the original key.
+fn dead_letter_properties(dl: &DeadLetter) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("tracker-error".into(), AMQPValue::LongString(dl.reason.clone().into()));
     headers.insert("tracker-error-code".into(), AMQPValue::LongString(dl.code.clone().into()));
@@ -68,9 +102,8 @@ pub async fn dead_letter(ch: &Channel, names: &Names, dl: &DeadLetter) -> Result
         .insert("tracker-original-routing-key".into(), AMQPValue::LongString(dl.envelope.routing_key.clone().into()));
     headers.insert("tracker-original-message-id".into(), AMQPValue::LongString(dl.envelope.message_id.clone().into()));
     headers.insert("tracker-item-position".into(), AMQPValue::LongInt(dl.position));
-    let props = BasicProperties::default()
+    BasicProperties::default()
         .with_message_id(format!("{}#{}", dl.envelope.message_id, dl.position).into())
         .with_delivery_mode(2)
-        .with_headers(headers);
-    publish_confirmed(ch, &names.dead_exchange(), &dl.envelope.routing_key, &dl.raw, props).await
+        .with_headers(headers)
 }

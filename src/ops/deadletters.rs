@@ -23,6 +23,33 @@ pub struct DeadLetterRow {
     pub refused_at: DateTime<Utc>,
 }
 
+/// At most this many dead letters in one page of the console or the API.
+pub const PAGE_LIMIT: i64 = 500;
+
+/// Open dead letters with an id above `after`, oldest first, at most `limit` (capped at
+/// [`PAGE_LIMIT`]): however many there are, a page costs the same.
+pub async fn page(hub: &Hub, after: i64, limit: i64) -> anyhow::Result<Vec<DeadLetterRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, agency, connector, message_id, item_position, code, left(reason, 2000) AS reason, refused_at
+         FROM refusals WHERE resolved_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit.clamp(1, PAGE_LIMIT))
+    .fetch_all(&hub.pool)
+    .await?)
+}
+
+/// Open dead letters counted by connector and code, most first: what a flood is made of.
+pub async fn summary(hub: &Hub) -> anyhow::Result<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT connector, code, count(*) FROM refusals WHERE resolved_at IS NULL
+         GROUP BY connector, code ORDER BY count(*) DESC, connector, code",
+    )
+    .fetch_all(&hub.pool)
+    .await?)
+}
+
+/// Every open dead letter (the command line's `--all`, replay and tests).
 pub async fn list(hub: &Hub) -> anyhow::Result<Vec<DeadLetterRow>> {
     Ok(sqlx::query_as(
         "SELECT id, agency, connector, message_id, item_position, code, reason, refused_at FROM refusals
@@ -119,9 +146,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
             Applied::Stored { inserted, dead_letters, .. } => (inserted, dead_letters),
             Applied::Duplicate { dead_letters } => (0, dead_letters),
         };
-        for dl in &dead_letters {
-            publish::dead_letter(&ch, &names, dl).await?;
-        }
+        publish::dead_letters(&ch, &names, &dead_letters).await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
         crate::store::inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
         let still: i64 =

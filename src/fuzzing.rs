@@ -1,0 +1,62 @@
+//! Entry points for the fuzz targets in `fuzz/` (cargo-fuzz): the same code a message meets —
+//! the real connector files, limits and schemas — without broker or store. Every call must
+//! return; a panic, hang or unbounded allocation is a defect the fuzzer reports.
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::connectors::Registry;
+use crate::pipeline::PayloadReader;
+use crate::settings::Settings;
+use crate::store::inbound::Envelope;
+
+struct Loaded {
+    registry: std::sync::Arc<Registry>,
+    settings: Settings,
+}
+
+fn loaded() -> &'static Loaded {
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // A harness that cannot load what it fuzzes must stop loudly, not test nothing.
+        let registry = Registry::load(&root.join("connectors"))
+            .unwrap_or_else(|e| panic!("fuzz harness: the connector files do not load: {e}"));
+        let settings = Settings::load(&root.join("config"))
+            .unwrap_or_else(|e| panic!("fuzz harness: config/default.toml does not load: {e}"));
+        Loaded { registry: std::sync::Arc::new(registry), settings }
+    })
+}
+
+/// Reads `data` as a payload of `connector` from the agency that publishes with it: decode,
+/// map, and validate every event against the schemas. Panics are not caught here (the hub
+/// catches them; the fuzzer must see them).
+pub fn read_payload(connector: &str, data: &[u8]) {
+    let loaded = loaded();
+    let Some((agency, settings)) =
+        loaded.settings.agencies.iter().find(|(_, a)| a.connectors.iter().any(|c| c == connector))
+    else {
+        return;
+    };
+    let Ok(schemas) = crate::schemas::get() else { return };
+    let reader = PayloadReader::new(
+        loaded.registry.clone(),
+        schemas,
+        loaded.settings.limits.parse.clone(),
+        settings.codes.clone(),
+    );
+    let env = Envelope {
+        agency: agency.clone(),
+        connector: connector.to_string(),
+        routing_key: format!("{agency}.{connector}"),
+        message_id: "fuzz".into(),
+    };
+    let now = chrono::DateTime::UNIX_EPOCH;
+    std::hint::black_box(reader.read_unguarded(&env, data, now));
+}
+
+/// Decodes `data` as a delivery: single-object encoded, and as a bare datum.
+pub fn decode_delivery(data: &[u8]) {
+    let Ok(schemas) = crate::schemas::get() else { return };
+    let _ = std::hint::black_box(schemas.decode_single_object(data));
+    let _ = std::hint::black_box(schemas.decode_datum(data));
+}
