@@ -43,6 +43,19 @@ pub enum BenchCommand {
         #[arg(long)]
         rate: Option<u32>,
     },
+    /// Police deliveries at a steady rate, quiet and while a court sends hostile payloads:
+    /// latency percentiles of both and their ratio.
+    Hostile {
+        /// Arrests (and people) per phase.
+        #[arg(long, default_value_t = 600)]
+        updates: usize,
+        /// Arrests per second.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        /// Hostile court payloads sent during the second phase.
+        #[arg(long, default_value_t = 100)]
+        hostile: usize,
+    },
     /// Police files totalling N rows through the hub, beside the raw broker pass-through.
     Inbound {
         #[arg(long, default_value_t = 100_000)]
@@ -56,6 +69,9 @@ pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()
     match command {
         BenchCommand::Inbound { rows, rows_per_file } => inbound(settings, rows, rows_per_file).await,
         BenchCommand::Delivery { updates, rate } => crate::bench_delivery::run(settings, updates, rate).await,
+        BenchCommand::Hostile { updates, rate, hostile } => {
+            crate::bench_hostile::run(settings, updates, rate, hostile).await
+        }
         BenchCommand::Reports { store: true, .. } => reports_over_store(settings).await,
         BenchCommand::Reports { people, months, batch, store: false } => reports(settings, people, months, batch).await,
     }

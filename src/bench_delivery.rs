@@ -21,7 +21,7 @@ use crate::settings::Settings;
 const RECIPIENTS: [&str; 3] = ["court-b05lv00", "court-b05lp00", "probation"];
 const HEADER: &str = "RecordType,CustodyRef,ForceStation,EventDate,EventTime,PNCID,CRO,ASN,Surname,Forenames,DOB,Sex,Ethnicity,Address,Postcode,OffenceCode,OffenceWording,OffenceDate,BailStatus,BailConditions,NextCourtCode,NextCourtDate,DT1Opiates,DT1Cocaine,OfficerRef\r\n";
 
-fn probation(person: usize, kind: &str) -> Vec<u8> {
+pub(crate) fn probation(person: usize, kind: &str) -> Vec<u8> {
     let info = match kind {
         "supervision.started" => {
             r#""orderId":"B1","orderType":"CO","court":"B05LV00","startDate":"2026-11-01","lengthMonths":12,"requirements":[{"type":"UPW","hours":80}],"officer":{"code":"N1","name":"O"},"team":"T""#
@@ -37,7 +37,7 @@ fn probation(person: usize, kind: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn arrest(person: usize, phase: usize) -> Vec<u8> {
+pub(crate) fn arrest(person: usize, phase: usize) -> Vec<u8> {
     format!(
         "{HEADER}ARR,05CL/26/{phase}{person:06},05CL,20/11/2026,10:05,{},,26CL{phase}{person:07}A,SURNAME{person},Given,01/01/1990,M,W1,\"1 Road\",L1 1AA,TH68010,\"Theft\",20/11/2026,,,,,,,5521\r\n",
         pnc(person)
@@ -45,13 +45,73 @@ fn arrest(person: usize, phase: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Counts deliveries per inbound message id as they arrive on the recipients' queues.
-struct Arrivals {
-    at: Mutex<HashMap<String, Vec<Instant>>>,
-    total: std::sync::atomic::AtomicUsize,
+/// The setup every delivery benchmark starts from (not measured): every person under
+/// supervision and both courts involved, so each arrest goes to three recipients.
+pub(crate) async fn involve_everyone(sandbox: &Sandbox, updates: usize) -> anyhow::Result<()> {
+    let setup: Vec<Vec<u8>> =
+        (0..updates).flat_map(|p| [probation(p, "supervision.started"), probation(p, "psr.requested")]).collect();
+    let before = sandbox.acknowledged();
+    publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "probation.probation-events", &setup, "setup").await?;
+    sandbox.wait_acknowledged(before + setup.len() as u64, Duration::from_secs(3600)).await?;
+    crate::demo::wait_published(&sandbox.hub.pool, Duration::from_secs(600)).await?;
+    Ok(())
 }
 
-async fn watch_queues(sandbox: &Sandbox, arrivals: Arc<Arrivals>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+/// One arrest per person at a steady rate, one every 1/rate s; returns each delivery's latency
+/// from publish by the agency to arrival at the subscriber, sorted. `phase` keeps custody
+/// references and message ids apart between phases.
+pub(crate) async fn steady(
+    sandbox: &Sandbox,
+    arrivals: &Arrivals,
+    updates: usize,
+    rate: u32,
+    phase: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut ticker = tokio::time::interval(interval);
+    let already = arrivals.total.load(std::sync::atomic::Ordering::SeqCst);
+    for p in 0..updates {
+        ticker.tick().await;
+        let id = format!("steady{phase}-{p:06}");
+        let props = lapin::BasicProperties::default().with_message_id(id.as_str().into()).with_delivery_mode(2);
+        let opts = lapin::options::BasicPublishOptions { mandatory: true, ..Default::default() };
+        sent_at.insert(id, Instant::now());
+        // Confirms are awaited in the background so the rate holds.
+        let _confirm = sandbox
+            .ch
+            .basic_publish(
+                sandbox.names.inbound_exchange().as_str().into(),
+                "police-05.police-custody".into(),
+                opts,
+                &arrest(p, phase),
+                props,
+            )
+            .await?;
+    }
+    wait_total(arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
+    let mut latencies: Vec<Duration> = Vec::new();
+    if let Ok(at) = arrivals.at.lock() {
+        for (id, sent) in &sent_at {
+            for arrived in at.get(id).into_iter().flatten() {
+                latencies.push(arrived.saturating_duration_since(*sent));
+            }
+        }
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// Counts deliveries per inbound message id as they arrive on the recipients' queues.
+pub(crate) struct Arrivals {
+    pub(crate) at: Mutex<HashMap<String, Vec<Instant>>>,
+    pub(crate) total: std::sync::atomic::AtomicUsize,
+}
+
+pub(crate) async fn watch_queues(
+    sandbox: &Sandbox,
+    arrivals: Arc<Arrivals>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
     for recipient in RECIPIENTS {
         let ch = sandbox.conn.create_channel().await?;
@@ -84,7 +144,7 @@ async fn watch_queues(sandbox: &Sandbox, arrivals: Arc<Arrivals>) -> anyhow::Res
     Ok(tasks)
 }
 
-async fn wait_total(arrivals: &Arrivals, want: usize, timeout: Duration) -> anyhow::Result<Instant> {
+pub(crate) async fn wait_total(arrivals: &Arrivals, want: usize, timeout: Duration) -> anyhow::Result<Instant> {
     let start = Instant::now();
     while arrivals.total.load(std::sync::atomic::Ordering::SeqCst) < want {
         anyhow::ensure!(
@@ -97,7 +157,7 @@ async fn wait_total(arrivals: &Arrivals, want: usize, timeout: Duration) -> anyh
     Ok(Instant::now())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -110,13 +170,7 @@ pub async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> a
     println!("Delivery benchmark: {updates} people, each arrest delivered to {} recipients", RECIPIENTS.len());
     crate::bench::print_machine();
 
-    // Setup (not measured): every person under supervision, both courts involved.
-    let setup: Vec<Vec<u8>> =
-        (0..updates).flat_map(|p| [probation(p, "supervision.started"), probation(p, "psr.requested")]).collect();
-    let before = sandbox.acknowledged();
-    publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "probation.probation-events", &setup, "setup").await?;
-    sandbox.wait_acknowledged(before + setup.len() as u64, Duration::from_secs(3600)).await?;
-    crate::demo::wait_published(&sandbox.hub.pool, Duration::from_secs(600)).await?;
+    involve_everyone(&sandbox, updates).await?;
 
     let baseline = pass_through(&sandbox, &(0..updates).map(|p| arrest(p, 0)).collect::<Vec<_>>()).await?;
     println!(
@@ -140,41 +194,9 @@ pub async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> a
         updates * RECIPIENTS.len()
     );
 
-    // Steady rate (below capacity): one update every 1/rate s; latency from publish by the agency
-    // to arrival at the subscriber.
+    // Steady rate (below capacity).
     let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
-    let mut sent_at: HashMap<String, Instant> = HashMap::new();
-    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let mut ticker = tokio::time::interval(interval);
-    let already = arrivals.total.load(std::sync::atomic::Ordering::SeqCst);
-    for p in 0..updates {
-        ticker.tick().await;
-        let id = format!("steady-{p:06}");
-        let props = lapin::BasicProperties::default().with_message_id(id.as_str().into()).with_delivery_mode(2);
-        let opts = lapin::options::BasicPublishOptions { mandatory: true, ..Default::default() };
-        sent_at.insert(id, Instant::now());
-        // Confirms are awaited in the background so the rate holds.
-        let _confirm = sandbox
-            .ch
-            .basic_publish(
-                sandbox.names.inbound_exchange().as_str().into(),
-                "police-05.police-custody".into(),
-                opts,
-                &arrest(p, 2),
-                props,
-            )
-            .await?;
-    }
-    wait_total(&arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
-    let mut latencies: Vec<Duration> = Vec::new();
-    if let Ok(at) = arrivals.at.lock() {
-        for (id, sent) in &sent_at {
-            for arrived in at.get(id).into_iter().flatten() {
-                latencies.push(arrived.saturating_duration_since(*sent));
-            }
-        }
-    }
-    latencies.sort();
+    let latencies = steady(&sandbox, &arrivals, updates, rate, 2).await?;
     println!(
         "hub at {rate} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,

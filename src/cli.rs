@@ -100,7 +100,7 @@ pub enum Command {
         #[command(subcommand)]
         command: SharingCommand,
     },
-    /// Reports (REPORTS.md).
+    /// Reports: the catalogue of 42, run, rendered and explained.
     Report {
         #[command(subcommand)]
         command: ReportCommand,

@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod bench;
 pub mod bench_delivery;
+pub mod bench_hostile;
 pub mod broker;
 pub mod cli;
 pub mod clock;

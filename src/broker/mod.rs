@@ -1,4 +1,4 @@
-//! RabbitMQ: the broker contract of DESIGN.md (names, provisioning), confirmed publishing, and
+//! RabbitMQ: the broker contract (names, provisioning), confirmed publishing, and
 //! the consumers that feed the pipeline.
 pub mod consume;
 pub mod provision;

@@ -1,6 +1,6 @@
 //! The canonical event vocabulary: each event type and the data class sharing rules speak of.
 
-/// (event type, data class), as DESIGN.md's table lists them.
+/// (event type, data class), the canonical vocabulary.
 pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("Arrested", "custody"),
     ("ReleasedNoFurtherAction", "custody"),

@@ -1,4 +1,4 @@
-//! The report catalogue (REPORTS.md): each report is a definition a person can read and one SQL
+//! The report catalogue: each report is a definition a person can read and one SQL
 //! query over the store's projections. Every query takes the same parameters: `$1` period start
 //! and `$2` period end (dates, inclusive, by the date the report names), `$3` court code and `$4`
 //! agency id (NULL: all), and returns text columns so one renderer serves every format.

@@ -1,4 +1,4 @@
-//! Reports (REPORTS.md): each a definition and a query over the store's projections, run for a
+//! Reports: each a definition and a query over the store's projections, run for a
 //! period and optionally a court or an agency, rendered as a table, CSV, JSON or an HTML page
 //! with a chart.
 pub mod catalogue;

@@ -259,7 +259,7 @@ pub fn decide(rules: &[Rule], event: &EventView, recipient: &Recipient, facts: &
 #[cfg(test)]
 mod properties {
     //! Generated updates, agreements and consents against a small reference evaluator written
-    //! straight from DESIGN.md's rules: no delivered field is one a rule withholds, and the
+    //! straight from the written sharing rules: no delivered field is one a rule withholds, and the
     //! decisions agree.
     use std::collections::BTreeSet;
 

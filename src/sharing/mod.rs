@@ -1,6 +1,6 @@
 //! Sharing: for every stored update and every other agency whose subscription covers it, decide
 //! what that agency may see, log the decision and queue the delivery — in the transaction that
-//! stores the update. Subscriptions follow involvement (DESIGN.md "Who receives what"); when a
+//! stores the update. Subscriptions follow involvement; when a
 //! person first comes into a recipient's scope it gets the history it may see, marked catch-up.
 pub mod agreements;
 pub mod copy;
