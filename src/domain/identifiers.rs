@@ -132,6 +132,11 @@ fn check_letter(number: u64) -> char {
 /// PNC `yyyy/nnnnnnnC`, also written without the slash or with a two-digit year.
 fn normalise_pnc(raw: &str) -> Result<String, String> {
     let compact: String = raw.chars().filter(|c| *c != '/').collect::<String>().to_ascii_uppercase();
+    // Checked first: the positions below are byte offsets (found by fuzzing: a non-ASCII
+    // character at offset 6 panicked).
+    if !compact.is_ascii() {
+        return Err("a PNC id is yyyy/nnnnnnnC".into());
+    }
     let (year, rest) = match compact.len() {
         12 => (compact[..4].to_string(), &compact[4..]),
         10 => {
@@ -159,6 +164,9 @@ fn normalise_pnc(raw: &str) -> Result<String, String> {
 fn normalise_cro(raw: &str) -> Result<String, String> {
     let up = raw.to_ascii_uppercase();
     let bad = || "a CRO number is nnnnnn/yyC or SFyy/nnnnnnC".to_string();
+    if !up.is_ascii() {
+        return Err(bad());
+    }
     let (yy, serial, letter, sf) = if let Some(rest) = up.strip_prefix("SF") {
         let (yy, tail) = rest.split_once('/').ok_or_else(bad)?;
         if tail.len() < 2 {
@@ -213,6 +221,16 @@ fn check_nhs(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_identifiers_are_refused_not_sliced() {
+        // Regressions from fuzzing the police connector: byte slicing inside a character.
+        for raw in ["2019/00˷12345G", "201900˷12345G", "19˷0012345G", "0123˷5/19R", "012345/1˷", "SF19/1˷"] {
+            for scheme in [Scheme::Pnc, Scheme::Cro] {
+                assert!(Identifier::parse(scheme, raw).is_err(), "{scheme:?} {raw}");
+            }
+        }
+    }
 
     #[test]
     fn pnc_forms_normalise_and_check() {
