@@ -1,6 +1,7 @@
 //! The attack suite, short version: hostile payloads, headers and redeliveries from one agency.
 //! Each is refused with a reason an operator can act on, recorded, and the hub goes on serving
-//! everyone else. (`tracker attack` runs the long version.)
+//! everyone else. The long versions: `tracker bench hostile` (100 hostile payloads against live
+//! traffic) and `bash fuzz/run` (10^6 executions per fuzz target).
 use std::time::Duration;
 
 use futures_util::StreamExt;
