@@ -446,8 +446,12 @@ pub fn from_avro(value: &Value) -> Json {
         Value::String(s) | Value::Enum(_, s) => Json::String(s.clone()),
         Value::Uuid(u) => Json::String(u.to_string()),
         Value::Date(d) => {
+            // Checked: a corrupt datum can name a day past chrono's range (found by fuzzing,
+            // where `+` panicked). Such a date reads as null.
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-            Json::String((epoch + chrono::Duration::days(i64::from(*d))).format("%Y-%m-%d").to_string())
+            epoch
+                .checked_add_signed(chrono::Duration::days(i64::from(*d)))
+                .map_or(Json::Null, |day| Json::String(day.format("%Y-%m-%d").to_string()))
         }
         Value::TimestampMicros(us) => Json::String(
             DateTime::<Utc>::from_timestamp_micros(*us)
@@ -492,6 +496,13 @@ impl Schemas {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_past_the_calendar_decodes_as_null_not_a_panic() {
+        // A regression from fuzzing delivery decoding.
+        assert_eq!(from_avro(&Value::Date(i32::MAX)), Json::Null);
+        assert_eq!(from_avro(&Value::Date(0)), Json::String("1970-01-01".into()));
+    }
 
     #[test]
     fn embedded_schemas_parse_and_cover_every_event_type() {
