@@ -145,6 +145,14 @@ pub async fn publish_all(
     Ok(())
 }
 
+/// Prints the pass-through baseline as every benchmark shows it.
+pub fn print_pass_through(messages: usize, took: Duration) {
+    println!(
+        "raw broker pass-through (consume → publish, confirmed → ack): {:>8.0} msg/s",
+        messages as f64 / took.as_secs_f64()
+    );
+}
+
 /// The raw broker baseline: messages moved from quorum queue A to quorum queue B, each publish
 /// confirmed before the ack, with the hub's prefetch. Returns the time the move took.
 pub async fn pass_through(sandbox: &Sandbox, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {

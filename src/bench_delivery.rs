@@ -173,10 +173,7 @@ pub async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> a
     involve_everyone(&sandbox, updates).await?;
 
     let baseline = pass_through(&sandbox, &(0..updates).map(|p| arrest(p, 0)).collect::<Vec<_>>()).await?;
-    println!(
-        "raw broker pass-through (consume → publish, confirmed → ack): {:>8.0} msg/s",
-        updates as f64 / baseline.as_secs_f64()
-    );
+    crate::bench::print_pass_through(updates, baseline);
 
     let arrivals = Arc::new(Arrivals { at: Mutex::new(HashMap::new()), total: Default::default() });
     let watchers = watch_queues(&sandbox, arrivals.clone()).await?;

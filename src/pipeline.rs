@@ -198,13 +198,13 @@ impl Hub {
             return vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
         }
         let reader = self.payload_reader(env);
-        let (env, body) = (env.clone(), msg.body.clone());
-        let raw = body.clone();
-        match tokio::task::spawn_blocking(move || reader.read(&env, &body, now)).await {
+        // One copy of the body for the blocking thread; the message keeps its own for the refusal.
+        let (owned_env, body) = (env.clone(), msg.body.clone());
+        match tokio::task::spawn_blocking(move || reader.read(&owned_env, &body, now)).await {
             Ok(items) => items,
             Err(e) => {
                 let refusal = Refusal::new("reader_failed", format!("reading the payload failed: {e}"));
-                vec![ReadyItem::Refused { position: 0, refusal, raw }]
+                vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
             }
         }
     }
