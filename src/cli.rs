@@ -138,6 +138,25 @@ pub enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// The attack suite against a sandboxed hub (its own database and broker prefix): hostile
+    /// payloads of every format, each followed by a police file that must still apply. Prints
+    /// cases tried and passed; exits 1 if any failed.
+    Attack {
+        /// The long version: size sweeps and seeded mutations of every sample payload.
+        #[arg(long)]
+        long: bool,
+        /// Mutations of each sample payload in the long version.
+        #[arg(long, default_value_t = 20)]
+        mutations: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the sample payloads are.
+        #[arg(long, default_value = "samples")]
+        samples: PathBuf,
+        /// A line per case.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -377,7 +396,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // (benchmarks send bad rows on purpose, so only errors).
     let level = match cli.command {
         Command::Demo { .. } => "warn",
-        Command::Bench { .. } => "error",
+        Command::Bench { .. } | Command::Attack { .. } => "error",
         _ => settings.log.level.as_str(),
     };
     telemetry::init(settings.log.format, level);
@@ -496,6 +515,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Bench { command } => bench::run(settings, command).await?,
+        Command::Attack { long, mutations, seed, samples, verbose } => {
+            let scale = if long {
+                crate::attack::Scale::Long { mutations_per_sample: mutations, seed }
+            } else {
+                crate::attack::Scale::Short
+            };
+            let outcome = crate::attack::run_in_sandbox(settings, &samples, scale, verbose).await?;
+            println!("attack cases tried: {}, passed: {}", outcome.tried, outcome.passed);
+            for (case, why) in &outcome.failures {
+                println!("FAILED {case}: {why}");
+            }
+            if !outcome.failures.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Consent { command } => {
             let pool = store::connect(&settings.database.url, 2).await?;
             store::migrate(&pool).await?;

@@ -17,13 +17,16 @@
 //! - `auth`: users, roles and rights of the HTTP interface; `throttle`: failed-login lockout.
 //! - `http`: the HTTP interface (health, readiness, metrics, schemas for subscribers).
 //! - `metrics`: the Prometheus exposition.
-//! - `pipeline`: one inbound message, from archive to acknowledgement.
+//! - `pipeline`: one inbound message, from archive to acknowledgement; `large_payloads`: the
+//!   lower-priority threads that read large payloads.
 //! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
 //! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
 //! - `export`: subject access exports (DPA 2018 s.45).
 //! - `fuzzing`: entry points for the fuzz targets in `fuzz/`.
 //! - `generate`: realistic generated feeds for demos and benchmarks.
+//! - `attack`: the attack suite's catalogue and runner (`tracker attack`).
 //! - `person`, `demo`, `bench`, `cli`: the commands.
+pub mod attack;
 pub mod auth;
 pub mod bench;
 pub mod bench_delivery;
@@ -41,6 +44,7 @@ pub mod fuzzing;
 pub mod generate;
 pub mod http;
 pub mod identity;
+pub mod large_payloads;
 pub mod load;
 pub mod metrics;
 pub mod ops;

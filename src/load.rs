@@ -218,7 +218,8 @@ async fn store_together(hub: &Hub, batch: &[Prepared]) -> Result<Vec<Applied>, c
     // Dead letters of files loaded before but not yet confirmed go out again.
     for (p, a) in batch.iter().zip(applied.iter_mut()) {
         if let Applied::Duplicate { dead_letters } = a {
-            *dead_letters = inbound::pending_dead_letters(&hub.pool, &p.env).await?;
+            *dead_letters =
+                inbound::pending_dead_letters(&hub.pool, &p.env, hub.settings.limits.dead_letter_body_bytes).await?;
         }
     }
     Ok(applied)
@@ -244,7 +245,8 @@ async fn settle(hub: &Hub, applied: &[Applied], dead: &DeadLetters<'_>, loaded: 
         for dl in dead_letters {
             tracing::warn!(message_id = %dl.envelope.message_id, code = %dl.code, position = dl.position, "refused: {}", dl.reason.escape_debug());
         }
-        publish::dead_letters(dead.ch, dead.names, dead_letters).await?;
+        publish::dead_letters(dead.ch, dead.names, dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits))
+            .await?;
         confirmed.extend(dead_letters.iter().map(|dl| dl.refusal_id));
     }
     if !confirmed.is_empty() {

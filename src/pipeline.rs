@@ -127,7 +127,14 @@ impl Hub {
         let archive_id = inbound::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
         if inbound::seen(&self.pool, &env).await? {
             tracing::info!("already processed: nothing changes");
-            return Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(&self.pool, &env).await? });
+            return Ok(Applied::Duplicate {
+                dead_letters: inbound::pending_dead_letters(
+                    &self.pool,
+                    &env,
+                    self.settings.limits.dead_letter_body_bytes,
+                )
+                .await?,
+            });
         }
         let limit = self.settings.limits.max_deliveries;
         let items = if earlier_deliveries >= limit {
@@ -191,22 +198,26 @@ impl Hub {
         }
     }
 
-    /// [`Hub::read`] on tokio's blocking pool: a large or hostile payload from one agency keeps
-    /// one blocking thread busy, never a runtime worker that other agencies' messages need.
+    /// [`Hub::read`] off the async workers: a small payload on tokio's blocking pool, a large one
+    /// on the lower-priority threads of [`crate::large_payloads`]. A large or hostile payload from
+    /// one agency keeps one of those busy, never a runtime worker that other agencies need.
     pub async fn read_off_runtime(&self, msg: &Inbound, env: &Envelope, now: DateTime<Utc>) -> Vec<ReadyItem> {
         if let Err(refusal) = self.admit_message(msg, env) {
             return vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
         }
         let reader = self.payload_reader(env);
-        // One copy of the body for the blocking thread; the message keeps its own for the refusal.
+        // One copy of the body for the reading thread; the message keeps its own for the refusal.
         let (owned_env, body) = (env.clone(), msg.body.clone());
-        match tokio::task::spawn_blocking(move || reader.read(&owned_env, &body, now)).await {
-            Ok(items) => items,
-            Err(e) => {
-                let refusal = Refusal::new("reader_failed", format!("reading the payload failed: {e}"));
-                vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
-            }
-        }
+        let read = move || reader.read(&owned_env, &body, now);
+        let items = if msg.body.len() >= crate::large_payloads::LARGE_PAYLOAD_BYTES {
+            crate::large_payloads::run(read).await.ok_or_else(|| "the reading thread was lost".to_string())
+        } else {
+            tokio::task::spawn_blocking(read).await.map_err(|e| e.to_string())
+        };
+        items.unwrap_or_else(|e| {
+            let refusal = Refusal::new("reader_failed", format!("reading the payload failed: {e}"));
+            vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
+        })
     }
 
     fn admit_message(&self, msg: &Inbound, env: &Envelope) -> Result<(), Refusal> {

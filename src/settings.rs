@@ -65,12 +65,27 @@ pub struct Limits {
     /// while it was in hand) is refused as poison instead of read again.
     #[serde(default = "default_max_deliveries")]
     pub max_deliveries: u32,
+    /// A dead letter of a whole payload carries at most this many of its bytes (the payload
+    /// itself stays in the raw archive, where replay reads it).
+    #[serde(default = "default_dead_letter_body_bytes")]
+    pub dead_letter_body_bytes: usize,
+    /// At most this many dead letters per message; one more summarises the rest.
+    #[serde(default = "default_dead_letters_per_message")]
+    pub dead_letters_per_message: usize,
     #[serde(default)]
     pub parse: crate::connectors::limits::ParseLimits,
 }
 
 fn default_max_deliveries() -> u32 {
     5
+}
+
+fn default_dead_letter_body_bytes() -> usize {
+    65_536
+}
+
+fn default_dead_letters_per_message() -> usize {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,23 +38,26 @@ pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), R
 }
 
 async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    let conn = super::connect(&hub.settings.broker.url).await?;
     let names = Names::new(&hub.settings.broker.prefix);
+    let mut connections = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     for agency in hub.settings.agencies.keys() {
-        let consume_ch = conn.create_channel().await?;
-        consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
-        let dead_ch = publish::confirm_channel(&conn).await?;
-        let queue = names.inbound_queue(agency);
-        tasks.spawn(consume_queue(
-            hub.clone(),
-            names.clone(),
-            consume_ch,
-            dead_ch,
-            agency.clone(),
-            queue,
-            shutdown.clone(),
-        ));
+        // A connection per agency: one agency's large messages, in flight on its socket, never
+        // queue ahead of another agency's frames.
+        let attached = attach(hub, &names, agency, &shutdown).await;
+        match attached {
+            Ok((conn, task)) => {
+                tasks.spawn(task);
+                connections.push(conn);
+            }
+            Err(e) => {
+                tasks.abort_all();
+                for conn in &connections {
+                    crate::broker::close(conn, "tracker reconnecting").await;
+                }
+                return Err(e);
+            }
+        }
     }
     tracing::info!(queues = tasks.len(), "consuming");
     hub.stats.consumers_attached.store(tasks.len(), std::sync::atomic::Ordering::SeqCst);
@@ -69,8 +72,27 @@ async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Resul
         }
     }
     hub.stats.consumers_attached.store(0, std::sync::atomic::Ordering::SeqCst);
-    crate::broker::close(&conn, "tracker stopping").await;
+    for conn in &connections {
+        crate::broker::close(conn, "tracker stopping").await;
+    }
     result
+}
+
+/// Opens an agency's connection and channels; the consumer to run on them.
+async fn attach(
+    hub: &Arc<Hub>,
+    names: &Names,
+    agency: &str,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(lapin::Connection, impl std::future::Future<Output = Result<(), RunError>> + use<>), RunError> {
+    let conn = super::connect(&hub.settings.broker.url).await?;
+    let consume_ch = conn.create_channel().await?;
+    consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
+    let dead_ch = publish::confirm_channel(&conn).await?;
+    let queue = names.inbound_queue(agency);
+    let task =
+        consume_queue(hub.clone(), names.clone(), consume_ch, dead_ch, agency.to_string(), queue, shutdown.clone());
+    Ok((conn, task))
 }
 
 async fn consume_queue(
@@ -140,7 +162,8 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         if dead_letters.len() > 20 {
             tracing::warn!("and {} more refusals of the same message", dead_letters.len() - 20);
         }
-        publish::dead_letters(dead_ch, names, dead_letters).await?;
+        publish::dead_letters(dead_ch, names, dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits))
+            .await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
         inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }

@@ -65,11 +65,38 @@ pub async fn send_file(
 /// Unconfirmed publishes in flight at once while dead-lettering a message's refusals.
 const DEAD_LETTER_WINDOW: usize = 500;
 
-/// Publishes refusals to the dead-letter exchange, a window at a time: a file of 50,000 bad rows
-/// waits for 100 rounds of confirms, not 50,000.
-pub async fn dead_letters(ch: &Channel, names: &Names, dls: &[DeadLetter]) -> Result<(), BrokerError> {
+/// How much of a message's refusals goes to the dead-letter queue (all of it stays in the store).
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetterPolicy {
+    /// A dead letter carries at most this many bytes of what was refused.
+    pub body_bytes: usize,
+    /// At most this many dead letters per message; the rest are told in one summary.
+    pub per_message: usize,
+}
+
+impl DeadLetterPolicy {
+    pub fn of(limits: &crate::settings::Limits) -> DeadLetterPolicy {
+        DeadLetterPolicy { body_bytes: limits.dead_letter_body_bytes, per_message: limits.dead_letters_per_message }
+    }
+}
+
+/// Publishes one message's refusals to the dead-letter exchange, a window of confirms at a time.
+/// The queue is the operators' notification, the store the record: a hostile 8 MB payload is
+/// not copied through the broker again (its dead letter carries the first `body_bytes`), and a
+/// file of 20,000 bad rows sends `per_message` dead letters and one that summarises the rest,
+/// each of which `tracker deadletters list` shows with its reason.
+pub async fn dead_letters(
+    ch: &Channel,
+    names: &Names,
+    dls: &[DeadLetter],
+    policy: DeadLetterPolicy,
+) -> Result<(), BrokerError> {
     let exchange = names.dead_exchange();
-    for window in dls.chunks(DEAD_LETTER_WINDOW) {
+    let (sent_alone, summarised) = dls.split_at(dls.len().min(policy.per_message.max(1)));
+    let summary = summarise(summarised);
+    let all = sent_alone.iter().chain(summary.as_ref());
+    let all: Vec<&DeadLetter> = all.collect();
+    for window in all.chunks(DEAD_LETTER_WINDOW) {
         let mut pending = Vec::with_capacity(window.len());
         for dl in window {
             let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
@@ -78,7 +105,7 @@ pub async fn dead_letters(ch: &Channel, names: &Names, dls: &[DeadLetter]) -> Re
                     exchange.as_str().into(),
                     dl.envelope.routing_key.as_str().into(),
                     opts,
-                    &dl.raw,
+                    &dl.raw[..dl.raw.len().min(policy.body_bytes)],
                     dead_letter_properties(dl),
                 )
                 .await?;
@@ -89,6 +116,30 @@ pub async fn dead_letters(ch: &Channel, names: &Names, dls: &[DeadLetter]) -> Re
         }
     }
     Ok(())
+}
+
+/// One dead letter standing for many refusals of the same message (none if there are none).
+fn summarise(rest: &[DeadLetter]) -> Option<DeadLetter> {
+    let first = rest.first()?;
+    let mut codes: Vec<&str> = rest.iter().map(|d| d.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    Some(DeadLetter {
+        refusal_id: first.refusal_id,
+        envelope: first.envelope.clone(),
+        position: first.position,
+        code: "more_refused".into(),
+        reason: format!(
+            "{} more items of this message were refused ({}), from item {}; each is recorded with its reason: \
+             tracker deadletters list",
+            rest.len(),
+            codes.join(", "),
+            first.position
+        ),
+        raw: Vec::new(),
+        full_bytes: 0,
+        archive_id: first.archive_id,
+    })
 }
 
 /// The dead-letter contract: the reason a person can act on, the connector, the original key.
@@ -102,6 +153,11 @@ fn dead_letter_properties(dl: &DeadLetter) -> BasicProperties {
         .insert("tracker-original-routing-key".into(), AMQPValue::LongString(dl.envelope.routing_key.clone().into()));
     headers.insert("tracker-original-message-id".into(), AMQPValue::LongString(dl.envelope.message_id.clone().into()));
     headers.insert("tracker-item-position".into(), AMQPValue::LongInt(dl.position));
+    headers
+        .insert("tracker-body-bytes".into(), AMQPValue::LongLongInt(i64::try_from(dl.full_bytes).unwrap_or(i64::MAX)));
+    if let Some(archive_id) = dl.archive_id {
+        headers.insert("tracker-archive-id".into(), AMQPValue::LongLongInt(archive_id));
+    }
     BasicProperties::default()
         .with_message_id(format!("{}#{}", dl.envelope.message_id, dl.position).into())
         .with_delivery_mode(2)

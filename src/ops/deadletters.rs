@@ -68,11 +68,15 @@ struct FullDeadLetter {
     resolution: Option<String>,
 }
 
+/// How much of a refused payload `show` prints (a hostile one can be megabytes).
+const SHOWN_BYTES: usize = 65_536;
+
 /// One dead letter in full: the refusal, its raw bytes, and how the message arrived.
 pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
     let full: Option<FullDeadLetter> = sqlx::query_as(
-        "SELECT id, agency, connector, message_id, item_position, code, reason, refused_at, raw, routing_key, resolution
-         FROM refusals WHERE id = $1",
+        "SELECT r.id, r.agency, r.connector, r.message_id, r.item_position, r.code, r.reason, r.refused_at,
+                COALESCE(a.body, r.raw) AS raw, r.routing_key, r.resolution
+         FROM refusals r LEFT JOIN raw_archive a ON a.id = r.archive_id WHERE r.id = $1",
     )
     .bind(id)
     .fetch_optional(&hub.pool)
@@ -89,8 +93,14 @@ pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
     .await?;
     let at =
         if row.item_position == 0 { "the whole payload".to_string() } else { format!("item {}", row.item_position) };
+    let shown = &raw[..raw.len().min(SHOWN_BYTES)];
+    let cut = if raw.len() > shown.len() {
+        format!("\n… {} more bytes not shown (the whole payload is in the raw archive)", raw.len() - shown.len())
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "Dead letter {}: {} {} ({at})\nreason ({}): {}\nrefused at {}{}\nrouting key {routing_key}; arrived with {}\nraw ({} bytes):\n{}\n",
+        "Dead letter {}: {} {} ({at})\nreason ({}): {}\nrefused at {}{}\nrouting key {routing_key}; arrived with {}\nraw ({} bytes):\n{}{cut}\n",
         row.id,
         row.connector,
         row.message_id,
@@ -100,7 +110,7 @@ pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
         resolution.map(|r| format!("; resolved: {r}")).unwrap_or_default(),
         headers.unwrap_or_default(),
         raw.len(),
-        String::from_utf8_lossy(&raw)
+        String::from_utf8_lossy(shown)
     ))
 }
 
@@ -146,7 +156,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
             Applied::Stored { inserted, dead_letters, .. } => (inserted, dead_letters),
             Applied::Duplicate { dead_letters } => (0, dead_letters),
         };
-        publish::dead_letters(&ch, &names, &dead_letters).await?;
+        publish::dead_letters(&ch, &names, &dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits)).await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
         crate::store::inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
         let still: i64 =

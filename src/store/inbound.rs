@@ -48,7 +48,12 @@ pub struct DeadLetter {
     pub position: i32,
     pub code: String,
     pub reason: String,
+    /// The refused bytes: the item's row, or (for a whole payload) the payload or its first bytes.
     pub raw: Vec<u8>,
+    /// The size of what was refused (more than `raw` holds when a large payload was cut short).
+    pub full_bytes: usize,
+    /// For a whole payload: the raw archive row that keeps it (refusals do not copy it).
+    pub archive_id: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -129,22 +134,32 @@ pub async fn seen(pool: &PgPool, env: &Envelope) -> Result<bool, StoreError> {
         .is_some())
 }
 
-/// (id, connector, routing key, item position, code, reason, raw bytes)
-type RefusalRow = (i64, String, String, i32, String, String, Vec<u8>);
+/// (id, connector, routing key, item position, code, reason, raw bytes, full size, archive id)
+type RefusalRow = (i64, String, String, i32, String, String, Vec<u8>, i32, Option<i64>);
 
-/// Dead letters of a message the broker has not yet confirmed.
-pub async fn pending_dead_letters(pool: &PgPool, env: &Envelope) -> Result<Vec<DeadLetter>, StoreError> {
+/// Dead letters of a message the broker has not yet confirmed; a whole payload's bytes are read
+/// from the archive, at most `body_limit` of them.
+pub async fn pending_dead_letters(
+    pool: &PgPool,
+    env: &Envelope,
+    body_limit: usize,
+) -> Result<Vec<DeadLetter>, StoreError> {
     let rows: Vec<RefusalRow> = sqlx::query_as(
-        "SELECT id, connector, routing_key, item_position, code, reason, raw FROM refusals
-         WHERE agency = $1 AND message_id = $2 AND dead_lettered_at IS NULL ORDER BY item_position",
+        "SELECT r.id, r.connector, r.routing_key, r.item_position, r.code, r.reason,
+                CASE WHEN r.archive_id IS NULL THEN r.raw ELSE substring(a.body FROM 1 FOR $3) END,
+                CASE WHEN r.archive_id IS NULL THEN length(r.raw) ELSE length(a.body) END,
+                r.archive_id
+         FROM refusals r LEFT JOIN raw_archive a ON a.id = r.archive_id
+         WHERE r.agency = $1 AND r.message_id = $2 AND r.dead_lettered_at IS NULL ORDER BY r.item_position",
     )
     .bind(&env.agency)
     .bind(&env.message_id)
+    .bind(i32::try_from(body_limit).unwrap_or(i32::MAX))
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, connector, routing_key, position, code, reason, raw)| DeadLetter {
+        .map(|(id, connector, routing_key, position, code, reason, raw, full_bytes, archive_id)| DeadLetter {
             refusal_id: id,
             envelope: Envelope {
                 agency: env.agency.clone(),
@@ -156,6 +171,8 @@ pub async fn pending_dead_letters(pool: &PgPool, env: &Envelope) -> Result<Vec<D
             code,
             reason,
             raw,
+            full_bytes: usize::try_from(full_bytes).unwrap_or_default(),
+            archive_id,
         })
         .collect())
 }
@@ -198,7 +215,7 @@ pub async fn apply(
         }
         None => {
             tx.rollback().await?;
-            Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env).await? })
+            Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env, usize::MAX).await? })
         }
     }
 }
@@ -275,8 +292,7 @@ pub async fn apply_in(
     let links = identity::link_all(tx, &subjects, &env.agency, now).await?;
     let mut rows = EventRows::default();
     let mut links = links.into_iter();
-    let mut dead_letters = Vec::new();
-    let mut still_refused: Vec<i32> = Vec::new();
+    let mut refusals = RefusalRows::default();
     for item in items {
         match item {
             ReadyItem::Events { position, subject, events } => {
@@ -322,41 +338,11 @@ pub async fn apply_in(
                 .execute(&mut **tx)
                 .await?;
             }
-            ReadyItem::Refused { position, refusal, raw } => {
-                // Read again, an item still refused keeps its row (and is not dead-lettered twice).
-                let (id, already_dead): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-                    "INSERT INTO refusals (agency, connector, routing_key, message_id, item_position, code, reason, raw, refused_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (agency, message_id, item_position) DO UPDATE SET code = excluded.code,
-                        reason = excluded.reason, raw = excluded.raw, resolved_at = NULL, resolution = NULL, resolved_by = NULL
-                     RETURNING id, dead_lettered_at",
-                )
-                .bind(&env.agency)
-                .bind(&env.connector)
-                .bind(&env.routing_key)
-                .bind(&env.message_id)
-                .bind(*position as i32)
-                .bind(refusal.code)
-                .bind(&refusal.reason)
-                .bind(raw)
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await?;
-                still_refused.push(*position as i32);
-                if already_dead.is_some() {
-                    continue;
-                }
-                dead_letters.push(DeadLetter {
-                    refusal_id: id,
-                    envelope: env.clone(),
-                    position: *position as i32,
-                    code: refusal.code.to_string(),
-                    reason: refusal.reason.clone(),
-                    raw: raw.clone(),
-                });
-            }
+            ReadyItem::Refused { position, refusal, raw } => refusals.push(*position, refusal, raw, archive_id),
         }
     }
+    let still_refused = refusals.positions.clone();
+    let dead_letters = refusals.insert(tx, env, now).await?;
     if mode == Mode::Reprocess {
         sqlx::query(
             "UPDATE refusals SET resolved_at = $4, resolution = 'reprocessed'
@@ -374,6 +360,88 @@ pub async fn apply_in(
     // Decided after the whole message is applied, against the store as it now is.
     let queued = crate::sharing::decide_message(tx, sharing, &stored, now).await?;
     Ok(Some(Applied::Stored { events, refused, kept, conflicts, inserted, queued, dead_letters }))
+}
+
+/// Refusals of one message as column arrays, inserted with one statement (a file of 20,000 bad
+/// rows is one round trip, not 20,000). A whole payload (position 0) is kept once, in the
+/// archive; a refused row keeps its own bytes.
+#[derive(Default)]
+struct RefusalRows<'a> {
+    positions: Vec<i32>,
+    codes: Vec<&'static str>,
+    reasons: Vec<&'a str>,
+    raws: Vec<&'a [u8]>,
+    archive_ids: Vec<Option<i64>>,
+    /// The refused bytes, for the dead letters.
+    full: Vec<&'a [u8]>,
+    seen: std::collections::HashSet<i32>,
+}
+
+impl<'a> RefusalRows<'a> {
+    fn push(&mut self, position: u32, refusal: &'a Refusal, raw: &'a [u8], archive_id: i64) {
+        // One refusal per item: a second one for the same place adds nothing an operator needs.
+        if !self.seen.insert(position as i32) {
+            return;
+        }
+        let whole_payload = position == 0;
+        self.positions.push(position as i32);
+        self.codes.push(refusal.code);
+        self.reasons.push(&refusal.reason);
+        self.raws.push(if whole_payload { &[] } else { raw });
+        self.archive_ids.push(whole_payload.then_some(archive_id));
+        self.full.push(raw);
+    }
+
+    /// Inserts the refusals; returns the dead letters still to publish. Read again, an item
+    /// still refused keeps its row, and is not dead-lettered twice.
+    async fn insert(
+        self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        env: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeadLetter>, sqlx::Error> {
+        if self.positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "INSERT INTO refusals (agency, connector, routing_key, message_id, item_position, code, reason, raw, refused_at, archive_id)
+             SELECT $1, $2, $3, $4, t.position, t.code, t.reason, t.raw, $9, t.archive_id
+             FROM UNNEST($5::int[], $6::text[], $7::text[], $8::bytea[], $10::bigint[]) AS t(position, code, reason, raw, archive_id)
+             ON CONFLICT (agency, message_id, item_position) DO UPDATE SET code = excluded.code,
+                reason = excluded.reason, raw = excluded.raw, archive_id = excluded.archive_id,
+                resolved_at = NULL, resolution = NULL, resolved_by = NULL
+             RETURNING id, item_position, dead_lettered_at",
+        )
+        .bind(&env.agency)
+        .bind(&env.connector)
+        .bind(&env.routing_key)
+        .bind(&env.message_id)
+        .bind(&self.positions)
+        .bind(&self.codes)
+        .bind(&self.reasons)
+        .bind(&self.raws)
+        .bind(now)
+        .bind(&self.archive_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        let fresh: std::collections::HashMap<i32, i64> =
+            rows.into_iter().filter(|(_, _, dead)| dead.is_none()).map(|(id, position, _)| (position, id)).collect();
+        let mut dead_letters = Vec::with_capacity(fresh.len());
+        for (i, position) in self.positions.iter().enumerate() {
+            let Some(id) = fresh.get(position) else { continue };
+            dead_letters.push(DeadLetter {
+                refusal_id: *id,
+                envelope: env.clone(),
+                position: *position,
+                code: self.codes[i].to_string(),
+                reason: self.reasons[i].to_string(),
+                raw: self.full[i].to_vec(),
+                full_bytes: self.full[i].len(),
+                archive_id: self.archive_ids[i],
+            });
+        }
+        Ok(dead_letters)
+    }
 }
 
 /// Events of one message as column arrays, inserted with one UNNEST statement.

@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "console", include_str!("../../migrations/0005_console.sql")),
     (6, "reports", include_str!("../../migrations/0006_reports.sql")),
     (7, "report rollups", include_str!("../../migrations/0007_report_rollups.sql")),
+    (8, "refusal bytes once", include_str!("../../migrations/0008_refusal_bytes_once.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -324,3 +324,18 @@ fn an_unknown_user_costs_as_much_as_a_wrong_password() {
     // On main an unknown name answered 30 times faster than a wrong password.
     assert!(unknown * 2 > known, "unknown user {unknown:?}, wrong password {known:?}");
 }
+
+/// The catalogue `tracker attack` runs, short version: every case is refused (or applied) as
+/// expected, and a police file sent after each one still applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attack_commands_short_catalogue_passes_every_case() {
+    let hub = TestHub::start().await;
+    let samples = std::path::Path::new(SAMPLES);
+    let cases = tracker::attack::catalogue(samples, tracker::attack::Scale::Short).unwrap();
+    let names: Vec<String> = cases.iter().map(|c| c.name.clone()).collect();
+    assert!(cases.len() >= 30, "{names:?}");
+    let outcome = tracker::attack::run(&hub, samples, cases, false).await.unwrap();
+    assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
+    assert_eq!((outcome.tried, outcome.passed), (names.len(), names.len()));
+    hub.finish().await;
+}

@@ -96,3 +96,33 @@ fn a_publisher_code_of_another_agency_is_refused() {
         c.parse(&body, &Publisher { agency: "court-b13bd00", codes: &codes }, &Default::default()).unwrap_err();
     assert_eq!(refusal.code, "wrong_publisher");
 }
+
+/// `tracker connector test` tells a script whether a payload reads: 0 when every item maps, 1
+/// when anything is refused — including a payload nested far deeper than any stack would take.
+#[test]
+fn connector_test_exits_1_when_it_refuses_a_payload() {
+    let run = |connector: &str, payload: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tracker"))
+            .args(["connector", "test"])
+            .arg(Path::new("connectors").join(format!("{connector}.toml")))
+            .arg(payload)
+            .output()
+            .expect("tracker runs")
+    };
+    let good = run("police-custody", &Path::new("samples").join("police-custody-05CL-20261030-1000.csv"));
+    assert_eq!(good.status.code(), Some(0), "{}", String::from_utf8_lossy(&good.stderr));
+    let bad = run("police-custody", &Path::new("samples/bad").join("police-custody-05CL-20261112-1400-bad-rows.csv"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("has 24 fields"));
+    let deep = std::env::temp_dir().join(format!("deep-{}.xml", std::process::id()));
+    let nested = format!(
+        "<ResultsBatch court=\"B05LV00\"><Case>{}{}</Case></ResultsBatch>",
+        "<a>".repeat(20_000),
+        "</a>".repeat(20_000)
+    );
+    std::fs::write(&deep, nested).unwrap();
+    let deep_run = run("court-results", &deep);
+    let _ = std::fs::remove_file(&deep);
+    assert_eq!(deep_run.status.code(), Some(1), "refused, not aborted");
+    assert!(String::from_utf8_lossy(&deep_run.stdout).contains("too_deep"));
+}
