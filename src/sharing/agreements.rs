@@ -66,12 +66,14 @@ pub struct FieldCondition {
     pub present: Option<bool>,
 }
 
-/// Facts about the person a rule may require.
+/// Facts about the person a rule may require, judged at the update's `occurred_at`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Fact {
     /// An order (CO, SSO) or supervision started and not terminated.
     ActiveOrder,
+    /// A treatment agency is involved with the person.
+    InTreatment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

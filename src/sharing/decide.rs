@@ -25,10 +25,12 @@ pub struct Recipient<'a> {
     pub kind: AgencyKind,
 }
 
-/// What is known about the person when the decision is made.
+/// What is known about the person: in event time (at the update's `occurred_at`) for the
+/// order and treatment, by the hub's clock for consent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Facts {
     pub active_order: bool,
+    pub in_treatment: bool,
     /// Consent to share health data with courts (scope CRT).
     pub consent_courts: bool,
     /// Consent to share health data with probation (scope PRB).
@@ -202,6 +204,7 @@ fn conditions_hold(rule: &Rule, event: &EventView, facts: &Facts) -> bool {
     let fields_ok = rule.when_any.is_empty() || rule.when_any.iter().any(|c| condition_holds(c, event.payload));
     let facts_ok = rule.facts.iter().all(|f| match f {
         Fact::ActiveOrder => facts.active_order,
+        Fact::InTreatment => facts.in_treatment,
     });
     fields_ok && facts_ok
 }
@@ -423,6 +426,7 @@ mod properties {
             let recipient = Recipient { agency: agency_of(kind), kind };
             let facts = Facts {
                 active_order: rng.chance(50),
+                in_treatment: false,
                 consent_courts: rng.chance(50),
                 consent_probation: rng.chance(50),
             };

@@ -1,32 +1,132 @@
-//! Facts about a person that decisions depend on, read from the store as it is when deciding:
-//! who is involved, who is already in scope, whether an order is active, what consent covers.
-use std::collections::{BTreeSet, HashMap};
+//! Facts about a person that decisions depend on, read from every record the store holds about
+//! them: involvement periods and whether an order is active, judged in event time (at an update's
+//! `occurred_at`, whatever order the records arrived in); consent, judged by the hub's clock
+//! (present permission); and who is already in scope.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::NewEvent;
 use super::decide::Facts;
+use super::periods::Period;
 
-/// Per person, the agencies involved: named by an event within the last `months`.
-pub async fn involved_all(
+/// Everything about one person that decisions need, from every record the hub holds.
+#[derive(Debug, Clone, Default)]
+pub struct PersonFacts {
+    /// Order starts (OrderMade CO/SSO, SupervisionStarted) and terminations, in event time.
+    orders: Vec<(DateTime<Utc>, OrderMark)>,
+    /// Each agency's involvement periods.
+    periods: BTreeMap<String, Vec<Period>>,
+    /// The agencies of kind treatment (for "in treatment").
+    treatment: Vec<String>,
+    consent_courts: bool,
+    consent_probation: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OrderMark {
+    Started,
+    Terminated,
+}
+
+impl PersonFacts {
+    /// The facts as of `t` (event time), with consent as it is now.
+    pub fn at(&self, t: DateTime<Utc>) -> Facts {
+        Facts {
+            active_order: active_order_at(&self.orders, t),
+            in_treatment: self.treatment.iter().any(|a| super::periods::involved_at(self.periods_of(a), t)),
+            consent_courts: self.consent_courts,
+            consent_probation: self.consent_probation,
+        }
+    }
+
+    /// An agency's involvement periods with the person, earliest first.
+    pub fn periods_of(&self, agency: &str) -> &[Period] {
+        self.periods.get(agency).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The agencies involved with the person at `now`.
+    pub fn involved_now(&self, now: DateTime<Utc>) -> BTreeSet<String> {
+        self.periods
+            .iter()
+            .filter(|(_, ps)| super::periods::involved_at(ps, now))
+            .map(|(agency, _)| agency.clone())
+            .collect()
+    }
+}
+
+/// A person has an active order at `t` when the latest start at or before `t` is later than the
+/// latest termination at or before `t` (a termination at the same instant wins).
+fn active_order_at(orders: &[(DateTime<Utc>, OrderMark)], t: DateTime<Utc>) -> bool {
+    let latest = |mark: OrderMark| orders.iter().filter(|(at, m)| *m == mark && *at <= t).map(|(at, _)| *at).max();
+    match (latest(OrderMark::Started), latest(OrderMark::Terminated)) {
+        (Some(started), Some(ended)) => started > ended,
+        (started, _) => started.is_some(),
+    }
+}
+
+/// (subject, agency, occurred at) of every naming event
+type InvolvementRow = (Uuid, String, DateTime<Utc>);
+/// (subject, event type, occurred at, order type)
+type OrderRow = (Uuid, String, DateTime<Utc>, Option<String>);
+
+/// Per person, the facts decisions depend on, from every record the store holds about them.
+pub async fn people(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
-    now: DateTime<Utc>,
+    day: NaiveDate,
     months: u32,
-) -> Result<HashMap<Uuid, BTreeSet<String>>, sqlx::Error> {
-    let since = now.checked_sub_months(Months::new(months)).unwrap_or(now);
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT DISTINCT subject_id, agency FROM involvements WHERE subject_id = ANY($1) AND occurred_at >= $2",
+    treatment: &[String],
+) -> Result<HashMap<Uuid, PersonFacts>, sqlx::Error> {
+    let mut out: HashMap<Uuid, PersonFacts> =
+        subjects.iter().map(|s| (*s, PersonFacts { treatment: treatment.to_vec(), ..Default::default() })).collect();
+    let naming: Vec<InvolvementRow> =
+        sqlx::query_as("SELECT subject_id, agency, occurred_at FROM involvements WHERE subject_id = ANY($1)")
+            .bind(subjects)
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut times: HashMap<(Uuid, String), Vec<DateTime<Utc>>> = HashMap::new();
+    for (subject, agency, at) in naming {
+        times.entry((subject, agency)).or_default().push(at);
+    }
+    for ((subject, agency), at) in times {
+        if let Some(p) = out.get_mut(&subject) {
+            p.periods.insert(agency, super::periods::periods(&at, months));
+        }
+    }
+    let orders: Vec<OrderRow> = sqlx::query_as(
+        "SELECT subject_id, event_type, occurred_at, payload->>'order_type' FROM events
+         WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')",
     )
     .bind(subjects)
-    .bind(since)
     .fetch_all(&mut **tx)
     .await?;
-    let mut out: HashMap<Uuid, BTreeSet<String>> = HashMap::new();
-    for (subject, agency) in rows {
-        out.entry(subject).or_default().insert(agency);
+    for (subject, event_type, at, order_type) in orders {
+        let mark = match (event_type.as_str(), order_type.as_deref()) {
+            ("SupervisionStarted", _) | ("OrderMade", Some("CO" | "SSO")) => OrderMark::Started,
+            ("OrderTerminated", _) => OrderMark::Terminated,
+            _ => continue,
+        };
+        if let Some(p) = out.get_mut(&subject) {
+            p.orders.push((at, mark));
+        }
+    }
+    let rows: Vec<SubjectConsentRow> = sqlx::query_as(
+        "SELECT subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
+    )
+    .bind(subjects)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
+    for (subject, decision, scope, effective, expiry) in rows {
+        consents.entry(subject).or_default().push(ConsentRecord { decision, scope, effective, expiry });
+    }
+    for (subject, p) in out.iter_mut() {
+        let records = consents.get(subject).map(Vec::as_slice).unwrap_or_default();
+        p.consent_courts = consent_covers(records, "CRT", day);
+        p.consent_probation = consent_covers(records, "PRB", day);
     }
     Ok(out)
 }
@@ -98,45 +198,6 @@ pub async fn history_all(
         .collect())
 }
 
-/// Per person, the facts decisions depend on.
-pub async fn load_all(
-    tx: &mut Transaction<'_, Postgres>,
-    subjects: &[Uuid],
-    day: NaiveDate,
-) -> Result<HashMap<Uuid, Facts>, sqlx::Error> {
-    let active: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT s.subject_id FROM events s WHERE s.subject_id = ANY($1)
-           AND (s.event_type = 'SupervisionStarted' OR (s.event_type = 'OrderMade' AND s.payload->>'order_type' IN ('CO', 'SSO')))
-           AND NOT EXISTS (SELECT 1 FROM events t WHERE t.subject_id = s.subject_id AND t.event_type = 'OrderTerminated'
-                           AND t.occurred_at >= s.occurred_at)",
-    )
-    .bind(subjects)
-    .fetch_all(&mut **tx)
-    .await?;
-    let rows: Vec<SubjectConsentRow> = sqlx::query_as(
-        "SELECT subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
-    )
-    .bind(subjects)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
-    for (subject, decision, scope, effective, expiry) in rows {
-        consents.entry(subject).or_default().push(ConsentRecord { decision, scope, effective, expiry });
-    }
-    Ok(subjects
-        .iter()
-        .map(|s| {
-            let records = consents.get(s).map(Vec::as_slice).unwrap_or_default();
-            let facts = Facts {
-                active_order: active.contains(s),
-                consent_courts: consent_covers(records, "CRT", day),
-                consent_probation: consent_covers(records, "PRB", day),
-            };
-            (*s, facts)
-        })
-        .collect())
-}
-
 /// One consent record, in the order records were applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentRecord {
@@ -170,25 +231,6 @@ pub async fn consents(tx: &mut Transaction<'_, Postgres>, subject: Uuid) -> Resu
         .collect())
 }
 
-pub async fn load(tx: &mut Transaction<'_, Postgres>, subject: Uuid, day: NaiveDate) -> Result<Facts, sqlx::Error> {
-    let active_order: bool = sqlx::query_scalar(
-        "SELECT EXISTS (
-           SELECT 1 FROM events s WHERE s.subject_id = $1
-             AND (s.event_type = 'SupervisionStarted' OR (s.event_type = 'OrderMade' AND s.payload->>'order_type' IN ('CO', 'SSO')))
-             AND NOT EXISTS (SELECT 1 FROM events t WHERE t.subject_id = $1 AND t.event_type = 'OrderTerminated'
-                             AND t.occurred_at >= s.occurred_at))",
-    )
-    .bind(subject)
-    .fetch_one(&mut **tx)
-    .await?;
-    let records = consents(tx, subject).await?;
-    Ok(Facts {
-        active_order,
-        consent_courts: consent_covers(&records, "CRT", day),
-        consent_probation: consent_covers(&records, "PRB", day),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +242,28 @@ mod tests {
             effective: NaiveDate::from_ymd_opt(2026, 11, 1),
             expiry: expiry.map(|e| NaiveDate::parse_from_str(e, "%Y-%m-%d").unwrap()),
         }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("{s}T00:00:00Z")).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_order_is_active_between_its_start_and_a_later_termination_in_event_time() {
+        let orders = [
+            (at("2026-11-17"), OrderMark::Started),
+            (at("2027-05-01"), OrderMark::Terminated),
+            (at("2027-06-01"), OrderMark::Started),
+            (at("2027-06-01"), OrderMark::Terminated),
+        ];
+        assert!(!active_order_at(&orders, at("2026-10-28")), "an arrest before the order was made");
+        assert!(active_order_at(&orders, at("2026-11-17")), "from the instant it is made");
+        assert!(active_order_at(&orders, at("2027-04-30")));
+        assert!(!active_order_at(&orders, at("2027-05-01")), "terminated");
+        assert!(!active_order_at(&orders, at("2027-06-01")), "a termination at the same instant wins");
+        let mut shuffled = orders;
+        shuffled.reverse();
+        assert_eq!(active_order_at(&shuffled, at("2027-04-30")), active_order_at(&orders, at("2027-04-30")));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::agreements::{Agreements, Rule};
 use super::decide::{self, Decision};
 use super::{NewEvent, Sharing, facts, today};
+use crate::settings::AgencyKind;
 
 type EventRow = (Uuid, Option<Uuid>, String, String, String, DateTime<Utc>, serde_json::Value);
 
@@ -30,7 +31,8 @@ async fn load_event(pool: &PgPool, event_id: Uuid) -> Result<Option<NewEvent>, s
     }))
 }
 
-/// Decides (event, recipient) against `rules` with the facts as they are now, read-only.
+/// Decides (event, recipient) against `rules` with the facts as the store now holds them (at the
+/// update's `occurred_at`; consent as it is now), read-only.
 async fn decide_now(
     pool: &PgPool,
     sharing: &Sharing,
@@ -43,8 +45,11 @@ async fn decide_now(
         return Ok(None);
     };
     let mut tx = pool.begin().await?;
-    let f = facts::load(&mut tx, subject, today(now)).await?;
+    let treatment: Vec<String> =
+        sharing.agencies.iter().filter(|(_, k)| *k == AgencyKind::Treatment).map(|(a, _)| a.clone()).collect();
+    let people = facts::people(&mut tx, &[subject], today(now), sharing.involvement_months, &treatment).await?;
     tx.rollback().await?;
+    let f = people.get(&subject).map(|p| p.at(e.occurred_at)).unwrap_or_default();
     Ok(Some((sharing.decide_with(rules, e, recipient, kind, Ok(&f), today(now)), f)))
 }
 
@@ -100,8 +105,9 @@ pub async fn explain(
     };
     let _ = writeln!(
         out,
-        "\nFacts about subject {subject} now: active order {}, consent for courts {}, for probation {}",
-        f.active_order, f.consent_courts, f.consent_probation
+        "\nFacts about subject {subject} at the update's time: active order {}, in treatment {}; consent now for \
+         courts {}, for probation {}",
+        f.active_order, f.in_treatment, f.consent_courts, f.consent_probation
     );
     out.push_str("Rules that name this owner, recipient and kind of update:\n");
     let mut any = false;

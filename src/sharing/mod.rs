@@ -1,13 +1,17 @@
 //! Sharing: for every stored update and every other agency whose subscription covers it, decide
 //! what that agency may see, log the decision and queue the delivery — in the transaction that
-//! stores the update. Subscriptions follow involvement; when a
-//! person first comes into a recipient's scope it gets the history it may see, marked catch-up.
+//! stores the update. Subscriptions follow involvement periods, and every fact a rule uses but
+//! consent is judged at the update's `occurred_at` from every record held about the person
+//! (`periods`, `facts`). When a person first comes into a recipient's scope it gets the history
+//! it may see; a delivery is marked catch-up when its update happened before the start of the
+//! recipient's involvement period that covers it.
 pub mod agreements;
 pub mod copy;
 pub mod decide;
 pub mod facts;
 pub mod inspect;
 pub mod log;
+pub mod periods;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -175,23 +179,25 @@ pub async fn decide_message(
     }
     let day = today(now);
     let message_events: BTreeSet<Uuid> = new.iter().map(|e| e.event_id).collect();
-    let facts = facts::load_all(tx, &subjects, day).await;
-    let involved = facts::involved_all(tx, &subjects, now, sharing.involvement_months).await?;
+    let treatment: Vec<String> = sharing.agencies_of_kind(AgencyKind::Treatment).map(str::to_owned).collect();
+    let people = facts::people(tx, &subjects, day, sharing.involvement_months, &treatment).await?;
     let in_scope = facts::in_scope_all(tx, &subjects).await?;
     let none = BTreeSet::new();
+    let nobody = facts::PersonFacts::default();
+    let person = |s: Uuid| people.get(&s).unwrap_or(&nobody);
+    // Recipients involved with the person now (by the hub's clock) whose history has not been
+    // sent yet: the involvement began with this message.
     let beginning: Vec<(Uuid, String)> = subjects
         .iter()
         .flat_map(|s| {
             let scoped = in_scope.get(s).unwrap_or(&none);
-            involved
-                .get(s)
-                .unwrap_or(&none)
-                .iter()
-                .filter(|r| !scoped.contains(*r))
-                .map(|r| (*s, r.clone()))
+            person(*s)
+                .involved_now(now)
+                .into_iter()
+                .filter(|r| !scoped.contains(r) && sharing.kind_of(r).is_some())
+                .map(|r| (*s, r))
                 .collect::<Vec<_>>()
         })
-        .filter(|(_, r)| sharing.kind_of(r).is_some())
         .collect();
     if !beginning.is_empty() {
         let (ss, rs): (Vec<Uuid>, Vec<String>) = beginning.iter().cloned().unzip();
@@ -205,36 +211,38 @@ pub async fn decide_message(
         .execute(&mut **tx)
         .await?;
     }
-    let facts_of = |s: Uuid| match &facts {
-        Ok(map) => map.get(&s).ok_or(()),
-        Err(_) => Err(()),
-    };
     let history = facts::history_all(tx, &beginning, &message_events).await?;
-    let mut decided: Vec<(usize, String, Decision, bool)> = Vec::new();
-    for (i, (subject, recipient, e)) in history.iter().enumerate() {
+    let mut all: Vec<Decided> = Vec::new();
+    for (subject, recipient, e) in &history {
         let Some(kind) = sharing.kind_of(recipient) else { continue };
-        decided.push((i, recipient.clone(), sharing.decide_one(e, recipient, kind, facts_of(*subject), day), true));
+        let periods = person(*subject).periods_of(recipient);
+        if !periods::subscribed(periods, e.occurred_at, now) {
+            continue;
+        }
+        let decision = sharing.decide_one(e, recipient, kind, Ok(&person(*subject).at(e.occurred_at)), day);
+        let catch_up = periods::is_history(periods, e.occurred_at);
+        all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up });
     }
-    let mut current: Vec<Decided> = Vec::new();
+    // Then this message's updates, in the order they came.
     for e in &linked {
         let Some(subject) = e.subject_id else { continue };
-        let involved = involved.get(&subject).unwrap_or(&none);
+        let facts = person(subject).at(e.occurred_at);
         for (recipient, kind) in &sharing.agencies {
-            if *recipient == e.source_agency
-                || !(involved.contains(recipient) || sharing.subscribed_regardless(*kind, e))
-            {
+            if *recipient == e.source_agency {
                 continue;
             }
-            let decision = sharing.decide_one(e, recipient, *kind, facts_of(subject), day);
-            current.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up: false });
+            let periods = person(subject).periods_of(recipient);
+            // Treatment's every-DrugTestOnArrest subscription does not depend on involvement,
+            // so what it brings is never history.
+            let regardless = sharing.subscribed_regardless(*kind, e);
+            if !(regardless || periods::subscribed(periods, e.occurred_at, now)) {
+                continue;
+            }
+            let decision = sharing.decide_one(e, recipient, *kind, Ok(&facts), day);
+            let catch_up = !regardless && periods::is_history(periods, e.occurred_at);
+            all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up });
         }
     }
-    // Catch-up entries come before the updates of the message that began the involvement.
-    let mut all: Vec<Decided> = decided
-        .into_iter()
-        .map(|(i, recipient, decision, catch_up)| Decided { event: &history[i].2, recipient, decision, catch_up })
-        .collect();
-    all.extend(current);
     write_decisions(tx, &all, now).await
 }
 

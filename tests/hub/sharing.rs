@@ -507,3 +507,40 @@ async fn a_publisher_restart_resends_only_unconfirmed_rows_with_the_same_message
     assert_eq!(hub.count("SELECT count(*) FROM disclosure_log").await, log_before, "no second log entry");
     hub.finish().await;
 }
+
+/// Facts are judged at the update's own time, not at arrival: Daniel's arrest of 28/10 reaches
+/// the hub only after the court's order of 17/11 (as when the police queue drains last after an
+/// outage). He had no active order on 28/10, so probation is not told of the arrest (agreement A2
+/// needs one) — as when the files arrive in the order they were made. Before event time, the
+/// order already stored made the arrest deliverable to probation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrest_arriving_after_a_later_order_is_judged_at_its_own_time() {
+    const DANIEL: &str = "2019/0012345G";
+    const ARREST_FILE: &str = "police-custody-05CL-20261030-1000.csv";
+    let hub = TestHub::start().await;
+    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let (late, rest): (Vec<_>, Vec<_>) = plan.into_iter().partition(|p| p.file == ARREST_FILE);
+    assert_eq!(late.len(), 1);
+    for p in rest.iter().chain(&late) {
+        hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
+    }
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let got = received(&hub).await;
+    let to_probation: Vec<&str> =
+        got["probation"].iter().filter(|r| r.pnc == DANIEL).map(|r| r.event_type.as_str()).collect();
+    assert!(to_probation.contains(&"OrderMade"), "{to_probation:?}");
+    assert!(!to_probation.contains(&"Arrested"), "no active order on 28/10: {to_probation:?}");
+    let (decision, reason): (String, Option<String>) = sqlx::query_as(
+        "SELECT l.decision, l.reason FROM disclosure_log l JOIN events e ON e.event_id = l.event_id
+         WHERE e.message_id = $1 AND e.event_type = 'Arrested' AND l.recipient = 'probation' AND l.stage = 'decided'",
+    )
+    .bind(ARREST_FILE)
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    assert_eq!((decision.as_str(), reason.as_deref()), ("withhold", Some("condition_not_met")));
+    // The court got the arrest as history: it happened before the charge that named the court.
+    let arrest_to_court = got["court-b05lv00"].iter().find(|r| r.pnc == DANIEL && r.event_type == "Arrested").unwrap();
+    assert!(arrest_to_court.catch_up);
+    hub.finish().await;
+}
