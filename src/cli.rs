@@ -146,7 +146,7 @@ pub enum Command {
         #[arg(long)]
         long: bool,
         /// Mutations of each sample payload in the long version.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 100)]
         mutations: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
