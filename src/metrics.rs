@@ -83,7 +83,7 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         let _ = writeln!(out, "tracker_refusals_total{{connector=\"{}\",reason=\"{}\"}} {n}", label(c), label(reason));
     }
     let decisions: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT recipient, decision, count(*) FROM disclosure_log WHERE stage = 'decided' GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT recipient, decision, count(*) FROM disclosure_log WHERE stage IN ('decided', 'redecided') GROUP BY 1, 2 ORDER BY 1, 2",
     )
     .fetch_all(&hub.pool)
     .await?;

@@ -211,12 +211,12 @@ pub const REPORTS: &[ReportDef] = &[
         number: 35,
         name: "disclosures",
         title: "Disclosures",
-        definition: "Updates delivered per recipient, by data class, agreement and purpose, with the number of copies that had fields redacted; period by decision date (DPA 2018 s.62 log).",
+        definition: "Updates delivered per recipient, by data class, agreement and purpose, with the number of copies that had fields redacted — including updates delivered when a later record decided them again; period by decision date (DPA 2018 s.62 log).",
         // From the log's daily rollup (migration 0007), where '' stands for none.
         sql: "SELECT recipient, data_class, nullif(agreement, '') AS agreement, nullif(purpose, '') AS purpose,
                      sum(entries)::text AS delivered,
                      coalesce(sum(entries) FILTER (WHERE decision = 'redact'), 0)::text AS with_fields_redacted
-              FROM disclosure_daily WHERE stage = 'decided' AND decision <> 'withhold'
+              FROM disclosure_daily WHERE stage IN ('decided', 'redecided') AND decision <> 'withhold'
                 AND day BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)
               GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3",
         chart: Chart::None,

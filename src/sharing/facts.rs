@@ -72,6 +72,51 @@ type InvolvementRow = (Uuid, String, DateTime<Utc>);
 /// (subject, event type, occurred at, order type)
 type OrderRow = (Uuid, String, DateTime<Utc>, Option<String>);
 
+/// (subject, recipient, event id, type, data class, source agency, occurred at, payload, decision, reason)
+type LatestDecisionRow =
+    (Uuid, String, Uuid, String, String, String, DateTime<Utc>, serde_json::Value, String, Option<String>);
+
+/// Updates about these people (not of this message) whose latest decision for a recipient is a
+/// withholding because a condition about the person did not hold: the ones a late fact may
+/// change. (No agreement, a deny and no consent do not depend on other records.)
+pub async fn withheld_for_conditions(
+    tx: &mut Transaction<'_, Postgres>,
+    subjects: &[Uuid],
+    this_message: &BTreeSet<Uuid>,
+) -> Result<Vec<(Uuid, String, NewEvent)>, sqlx::Error> {
+    let exclude: Vec<Uuid> = this_message.iter().copied().collect();
+    let rows: Vec<LatestDecisionRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (l.event_id, l.recipient)
+                e.subject_id, l.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload,
+                l.decision, l.reason
+         FROM events e JOIN disclosure_log l ON l.event_id = e.event_id AND l.stage IN ('decided', 'redecided')
+         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))
+         ORDER BY l.event_id, l.recipient, l.id DESC",
+    )
+    .bind(subjects)
+    .bind(&exclude)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out: Vec<(Uuid, String, NewEvent)> = rows
+        .into_iter()
+        .filter(|row| row.8 == "withhold" && row.9.as_deref() == Some("condition_not_met"))
+        .map(|(subject, recipient, event_id, event_type, data_class, source_agency, occurred_at, payload, _, _)| {
+            let event = NewEvent {
+                event_id,
+                subject_id: Some(subject),
+                event_type,
+                data_class,
+                source_agency,
+                occurred_at,
+                payload,
+            };
+            (subject, recipient, event)
+        })
+        .collect();
+    out.sort_by(|a, b| (a.2.occurred_at, a.2.event_id, &a.1).cmp(&(b.2.occurred_at, b.2.event_id, &b.1)));
+    Ok(out)
+}
+
 /// Per person, the facts decisions depend on, from every record the store holds about them.
 pub async fn people(
     tx: &mut Transaction<'_, Postgres>,

@@ -14,7 +14,8 @@ pub struct LogEntry {
     pub event_id: Uuid,
     pub subject_id: Option<Uuid>,
     pub recipient: String,
-    /// `decided` when the update was decided; `published` when the publisher changed the decision.
+    /// `decided` when the update was first decided; `redecided` when a late fact decided it
+    /// again; `published` when the publisher changed the decision (consent withdrawn).
     pub stage: String,
     pub decision: String,
     pub reason: Option<String>,

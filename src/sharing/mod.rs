@@ -153,6 +153,8 @@ struct Decided<'a> {
     recipient: String,
     decision: Decision,
     catch_up: bool,
+    /// `decided` the first time; `redecided` when a late fact changed an earlier decision.
+    stage: &'static str,
 }
 
 /// Records involvement, decides every covered (update, recipient) — history catch-up first —
@@ -221,7 +223,19 @@ pub async fn decide_message(
         }
         let decision = sharing.decide_one(e, recipient, kind, Ok(&person(*subject).at(e.occurred_at)), day);
         let catch_up = periods::is_history(periods, e.occurred_at);
-        all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up });
+        all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up, stage: "decided" });
+    }
+    // Late facts: an update withheld earlier because a condition about the person did not hold
+    // (no active order, say, when the order had not reached the hub yet) is decided again with
+    // every record now held; what is now allowed is delivered.
+    let withheld = facts::withheld_for_conditions(tx, &subjects, &message_events).await?;
+    for (subject, recipient, e) in &withheld {
+        let Some(kind) = sharing.kind_of(recipient) else { continue };
+        let decision = sharing.decide_one(e, recipient, kind, Ok(&person(*subject).at(e.occurred_at)), day);
+        if decision.grant().is_some() {
+            let catch_up = periods::is_history(person(*subject).periods_of(recipient), e.occurred_at);
+            all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up, stage: "redecided" });
+        }
     }
     // Then this message's updates, in the order they came.
     for e in &linked {
@@ -240,7 +254,7 @@ pub async fn decide_message(
             }
             let decision = sharing.decide_one(e, recipient, *kind, Ok(&facts), day);
             let catch_up = !regardless && periods::is_history(periods, e.occurred_at);
-            all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up });
+            all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up, stage: "decided" });
         }
     }
     write_decisions(tx, &all, now).await
@@ -299,7 +313,7 @@ async fn write_decisions(
             event_id: d.event.event_id,
             subject_id: d.event.subject_id,
             recipient: d.recipient.clone(),
-            stage: "decided".into(),
+            stage: d.stage.into(),
             decision: d.decision.code().into(),
             reason,
             agreement,

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "reports", include_str!("../../migrations/0006_reports.sql")),
     (7, "report rollups", include_str!("../../migrations/0007_report_rollups.sql")),
     (8, "refusal bytes once", include_str!("../../migrations/0008_refusal_bytes_once.sql")),
+    (9, "redecisions", include_str!("../../migrations/0009_redecisions.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

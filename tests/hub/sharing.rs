@@ -544,3 +544,37 @@ async fn an_arrest_arriving_after_a_later_order_is_judged_at_its_own_time() {
     assert!(arrest_to_court.catch_up);
     hub.finish().await;
 }
+
+/// A late fact decides again: Marek's supervision (his order, from June) reaches the hub last.
+/// His arrest and release of 09/11 and his arrest on the warrant of 22/11 were first withheld
+/// from probation (no active order known), and the late record delivers them — the same
+/// deliveries as when the records arrive in the order they were made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_arriving_late_delivers_the_updates_it_allows() {
+    const MAREK: &str = "2010/0098765E";
+    const ORDER_FILE: &str = "probation-0001-supervision.started.json";
+    let hub = TestHub::start().await;
+    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let (late, rest): (Vec<_>, Vec<_>) = plan.into_iter().partition(|p| p.file == ORDER_FILE);
+    for p in rest.iter().chain(&late) {
+        hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
+    }
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let got = received(&hub).await;
+    let mut have: Vec<&str> =
+        got["probation"].iter().filter(|r| r.pnc == MAREK).map(|r| r.event_type.as_str()).collect();
+    have.sort_unstable();
+    let mut want: Vec<String> = expected()["probation"].iter().filter(|w| w.0 == MAREK).map(|w| w.1.clone()).collect();
+    want.sort_unstable();
+    assert_eq!(have, want);
+    let redecided: i64 = hub
+        .count("SELECT count(*) FROM disclosure_log WHERE recipient = 'probation' AND stage = 'redecided' AND decision <> 'withhold'")
+        .await;
+    assert_eq!(redecided, 4, "the arrest, the release, the warrant executed and the bail decision");
+    // The chain still verifies, redecisions included.
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}
