@@ -3,6 +3,7 @@
 mod attacks;
 mod connectors;
 mod console;
+mod interleaving;
 mod operations;
 mod pipeline;
 mod reports;
