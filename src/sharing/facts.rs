@@ -72,9 +72,42 @@ type InvolvementRow = (Uuid, String, DateTime<Utc>);
 /// (subject, event type, occurred at, order type)
 type OrderRow = (Uuid, String, DateTime<Utc>, Option<String>);
 
-/// (subject, recipient, event id, type, data class, source agency, occurred at, payload, decision, reason)
-type LatestDecisionRow =
-    (Uuid, String, Uuid, String, String, String, DateTime<Utc>, serde_json::Value, String, Option<String>);
+/// An update about a person, for one recipient, as the sharing queries read it.
+#[derive(sqlx::FromRow)]
+struct RecipientUpdate {
+    subject_id: Uuid,
+    recipient: String,
+    event_id: Uuid,
+    event_type: String,
+    data_class: String,
+    agency: String,
+    occurred_at: DateTime<Utc>,
+    payload: serde_json::Value,
+}
+
+impl RecipientUpdate {
+    fn into_parts(self) -> (Uuid, String, NewEvent) {
+        let event = NewEvent {
+            event_id: self.event_id,
+            subject_id: Some(self.subject_id),
+            event_type: self.event_type,
+            data_class: self.data_class,
+            source_agency: self.agency,
+            occurred_at: self.occurred_at,
+            payload: self.payload,
+        };
+        (self.subject_id, self.recipient, event)
+    }
+}
+
+/// A recipient's latest decision on an update.
+#[derive(sqlx::FromRow)]
+struct LatestDecision {
+    #[sqlx(flatten)]
+    update: RecipientUpdate,
+    decision: String,
+    reason: Option<String>,
+}
 
 /// Updates about these people (not of this message) whose latest decision for a recipient is a
 /// withholding because a condition about the person did not hold: the ones a late fact may
@@ -85,7 +118,7 @@ pub async fn withheld_for_conditions(
     this_message: &BTreeSet<Uuid>,
 ) -> Result<Vec<(Uuid, String, NewEvent)>, sqlx::Error> {
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
-    let rows: Vec<LatestDecisionRow> = sqlx::query_as(
+    let rows: Vec<LatestDecision> = sqlx::query_as(
         "SELECT DISTINCT ON (l.event_id, l.recipient)
                 e.subject_id, l.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload,
                 l.decision, l.reason
@@ -99,19 +132,8 @@ pub async fn withheld_for_conditions(
     .await?;
     let mut out: Vec<(Uuid, String, NewEvent)> = rows
         .into_iter()
-        .filter(|row| row.8 == "withhold" && row.9.as_deref() == Some("condition_not_met"))
-        .map(|(subject, recipient, event_id, event_type, data_class, source_agency, occurred_at, payload, _, _)| {
-            let event = NewEvent {
-                event_id,
-                subject_id: Some(subject),
-                event_type,
-                data_class,
-                source_agency,
-                occurred_at,
-                payload,
-            };
-            (subject, recipient, event)
-        })
+        .filter(|row| row.decision == "withhold" && row.reason.as_deref() == Some("condition_not_met"))
+        .map(|row| row.update.into_parts())
         .collect();
     out.sort_by(|a, b| (a.2.occurred_at, a.2.event_id, &a.1).cmp(&(b.2.occurred_at, b.2.event_id, &b.1)));
     Ok(out)
@@ -193,8 +215,6 @@ pub async fn in_scope_all(
     Ok(out)
 }
 
-/// (subject, recipient, event id, type, data class, source agency, occurred at, payload)
-type HistoryRow = (Uuid, String, Uuid, String, String, String, DateTime<Utc>, serde_json::Value);
 /// (subject, decision, scope, effective, expiry)
 type SubjectConsentRow = (Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>);
 
@@ -210,7 +230,7 @@ pub async fn history_all(
     }
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
     let (subjects, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
-    let rows: Vec<HistoryRow> = sqlx::query_as(
+    let rows: Vec<RecipientUpdate> = sqlx::query_as(
         "SELECT p.subject_id, p.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload
          FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
          JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
@@ -223,24 +243,7 @@ pub async fn history_all(
     .bind(&exclude)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(subject, recipient, event_id, event_type, data_class, source_agency, occurred_at, payload)| {
-            (
-                subject,
-                recipient,
-                NewEvent {
-                    event_id,
-                    subject_id: Some(subject),
-                    event_type,
-                    data_class,
-                    source_agency,
-                    occurred_at,
-                    payload,
-                },
-            )
-        })
-        .collect())
+    Ok(rows.into_iter().map(RecipientUpdate::into_parts).collect())
 }
 
 /// One consent record, in the order records were applied.

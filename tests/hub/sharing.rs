@@ -508,6 +508,17 @@ async fn a_publisher_restart_resends_only_unconfirmed_rows_with_the_same_message
     hub.finish().await;
 }
 
+/// Sends the sample month in plan order but for one file, sent last, and waits for the deliveries.
+async fn send_plan_with_last(hub: &TestHub, last: &str) {
+    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let (late, rest): (Vec<_>, Vec<_>) = plan.into_iter().partition(|p| p.file == last);
+    assert_eq!(late.len(), 1, "{last} is in the plan");
+    for p in rest.iter().chain(&late) {
+        hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
+    }
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+}
+
 /// Facts are judged at the update's own time, not at arrival: Daniel's arrest of 28/10 reaches
 /// the hub only after the court's order of 17/11 (as when the police queue drains last after an
 /// outage). He had no active order on 28/10, so probation is not told of the arrest (agreement A2
@@ -518,13 +529,7 @@ async fn an_arrest_arriving_after_a_later_order_is_judged_at_its_own_time() {
     const DANIEL: &str = "2019/0012345G";
     const ARREST_FILE: &str = "police-custody-05CL-20261030-1000.csv";
     let hub = TestHub::start().await;
-    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
-    let (late, rest): (Vec<_>, Vec<_>) = plan.into_iter().partition(|p| p.file == ARREST_FILE);
-    assert_eq!(late.len(), 1);
-    for p in rest.iter().chain(&late) {
-        hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
-    }
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    send_plan_with_last(&hub, ARREST_FILE).await;
     let got = received(&hub).await;
     let to_probation: Vec<&str> =
         got["probation"].iter().filter(|r| r.pnc == DANIEL).map(|r| r.event_type.as_str()).collect();
@@ -554,12 +559,7 @@ async fn an_order_arriving_late_delivers_the_updates_it_allows() {
     const MAREK: &str = "2010/0098765E";
     const ORDER_FILE: &str = "probation-0001-supervision.started.json";
     let hub = TestHub::start().await;
-    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
-    let (late, rest): (Vec<_>, Vec<_>) = plan.into_iter().partition(|p| p.file == ORDER_FILE);
-    for p in rest.iter().chain(&late) {
-        hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
-    }
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    send_plan_with_last(&hub, ORDER_FILE).await;
     let got = received(&hub).await;
     let mut have: Vec<&str> =
         got["probation"].iter().filter(|r| r.pnc == MAREK).map(|r| r.event_type.as_str()).collect();
