@@ -119,12 +119,15 @@ pub async fn withheld_for_conditions(
 ) -> Result<Vec<(Uuid, String, NewEvent)>, sqlx::Error> {
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
     let rows: Vec<LatestDecision> = sqlx::query_as(
-        "SELECT DISTINCT ON (l.event_id, l.recipient)
-                e.subject_id, l.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload,
+        // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
+        // whatever the planner guesses of a table it has no statistics for.
+        "SELECT e.subject_id, l.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload,
                 l.decision, l.reason
-         FROM events e JOIN disclosure_log l ON l.event_id = e.event_id AND l.stage IN ('decided', 'redecided')
-         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))
-         ORDER BY l.event_id, l.recipient, l.id DESC",
+         FROM events e
+         CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
+                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided')
+                             ORDER BY recipient, id DESC) l
+         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))",
     )
     .bind(subjects)
     .bind(&exclude)
