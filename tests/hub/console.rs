@@ -62,13 +62,21 @@ impl Browser {
     }
 
     fn text(&self, css: &str) -> String {
-        let id = self.find(css).unwrap_or_else(|| {
-            let raw = post(&self.url("/element"), &json!({"using": "css selector", "value": css}));
-            panic!("no {css} on the page ({raw}):\n{}", self.source())
-        });
-        let got: Json =
-            ureq::get(&self.url(&format!("/element/{id}/text"))).call().unwrap().body_mut().read_json().unwrap();
-        got["value"].as_str().unwrap_or_default().to_string()
+        // The console refreshes itself every few seconds: an element found just before a refresh
+        // is gone (ChromeDriver answers 404, stale element) by the time its text is asked for.
+        // Find it again on the new page.
+        for _ in 0..5 {
+            let id = self.find(css).unwrap_or_else(|| {
+                let raw = post(&self.url("/element"), &json!({"using": "css selector", "value": css}));
+                panic!("no {css} on the page ({raw}):\n{}", self.source())
+            });
+            if let Ok(mut res) = ureq::get(&self.url(&format!("/element/{id}/text"))).call() {
+                let got: Json = res.body_mut().read_json().unwrap();
+                return got["value"].as_str().unwrap_or_default().to_string();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!("{css} went stale five times running");
     }
 
     fn click(&self, css: &str) {
