@@ -116,7 +116,7 @@ pub async fn deliveries(pool: &PgPool) -> anyhow::Result<String> {
     let rows: Vec<(String, String, String, bool, Vec<String>)> = sqlx::query_as(
         "SELECT o.recipient,
                 coalesce((SELECT name FROM subject_details d WHERE d.subject_id = e.subject_id ORDER BY first_seen_at LIMIT 1), '?'),
-                e.event_type, o.catch_up, o.withheld_fields
+                CASE o.kind WHEN 'delivery' THEN e.event_type ELSE 'RETRACTION of ' || e.event_type END, o.catch_up, o.withheld_fields
          FROM outbox o JOIN events e USING (event_id) WHERE o.published_at IS NOT NULL ORDER BY o.recipient, o.id",
     )
     .fetch_all(pool)

@@ -477,7 +477,33 @@ fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize, day: Naive
     if rng.chance(10) {
         f.probation_event(p, start, "registration.added", format!("\"registerTypeCode\": \"RHRH\", \"registerTypeDescription\": \"High RoSH\", \"registrationDate\": \"{start}\""));
     }
-    let until = (start + Duration::days(length.unwrap_or(12) * 30)).min(end);
+    // Some people are arrested again while on the order (and released without charge), and some
+    // orders end early — sometimes before that arrest. Whether probation hears of the arrest
+    // (agreement A2: an active order) depends on both, whatever order the feeds deliver them in.
+    let station_again = *rng.pick(stations);
+    let ended_early = rng.chance(45).then(|| start + Duration::days(rng.range(2, 20)));
+    if let Some(ended) = ended_early.filter(|ended| *ended <= end) {
+        let reason = *rng.pick(&["REVOKED", "TRANSFERRED"]);
+        f.probation_event(
+            p,
+            ended,
+            "order.terminated",
+            format!("\"orderId\": \"{order_id}\", \"terminationDate\": \"{ended}\", \"reason\": \"{reason}\""),
+        );
+    }
+    if rng.chance(60) {
+        let at = match ended_early {
+            Some(ended) if rng.chance(60) => ended + Duration::days(rng.range(1, 10)),
+            _ => start + Duration::days(rng.range(1, 30)),
+        };
+        if at <= end {
+            let custody = format!("{station_again}/26/R{:05}", (p.n * 3 + j) % 100_000);
+            let offence = Some(("CJ88116", "Possessed a bladed article", at));
+            f.police_row(p, station_again, "ARR", at, "19:40", &custody, offence, None, None);
+            f.police_row(p, station_again, "NFA", at, "23:10", &custody, None, None, None);
+        }
+    }
+    let until = (start + Duration::days(length.unwrap_or(12) * 30)).min(end).min(ended_early.unwrap_or(end));
     let mut failures = 0;
     let mut appt = start + Duration::days(14);
     while appt <= until {
@@ -553,7 +579,7 @@ fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize, day: Naive
         }
         appt += Duration::days(14);
     }
-    if start + Duration::days(length.unwrap_or(12) * 30) <= end && failures < 2 {
+    if ended_early.is_none() && start + Duration::days(length.unwrap_or(12) * 30) <= end && failures < 2 {
         let done = start + Duration::days(length.unwrap_or(12) * 30);
         f.probation_event(
             p,

@@ -83,7 +83,7 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         let _ = writeln!(out, "tracker_refusals_total{{connector=\"{}\",reason=\"{}\"}} {n}", label(c), label(reason));
     }
     let decisions: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT recipient, decision, count(*) FROM disclosure_log WHERE stage IN ('decided', 'redecided') GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT recipient, decision, count(*) FROM disclosure_log WHERE stage IN ('decided', 'redecided', 'retracted') GROUP BY 1, 2 ORDER BY 1, 2",
     )
     .fetch_all(&hub.pool)
     .await?;
@@ -97,7 +97,7 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         let _ = writeln!(out, "tracker_decisions_total{{recipient=\"{}\",decision=\"{}\"}} {n}", label(r), label(d));
     }
     let published: Vec<(String, i64)> =
-        sqlx::query_as("SELECT recipient, count(*) FROM outbox WHERE published_at IS NOT NULL GROUP BY 1 ORDER BY 1")
+        sqlx::query_as("SELECT recipient, count(*) FROM outbox WHERE published_at IS NOT NULL AND kind = 'delivery' GROUP BY 1 ORDER BY 1")
             .fetch_all(&hub.pool)
             .await?;
     family(
@@ -108,6 +108,21 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
     );
     for (r, n) in &published {
         let _ = writeln!(out, "tracker_deliveries_confirmed_total{{recipient=\"{}\"}} {n}", label(r));
+    }
+    let notices: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT recipient, kind, count(*) FROM outbox WHERE published_at IS NOT NULL AND kind <> 'delivery' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(&hub.pool)
+    .await?;
+    family(
+        &mut out,
+        "tracker_notices_confirmed_total",
+        "counter",
+        "Notices about earlier deliveries (retractions) confirmed by the broker per recipient.",
+    );
+    for (r, k, n) in &notices {
+        let _ =
+            writeln!(out, "tracker_notices_confirmed_total{{recipient=\"{}\",kind=\"{}\"}} {n}", label(r), label(k));
     }
     let (backlog, dead): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL),

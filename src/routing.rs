@@ -20,7 +20,7 @@ use crate::settings::DeliveryFormat;
 use crate::sharing::copy::{CopyFor, recipient_copy};
 use crate::sharing::decide::{ConsentScope, Grant};
 use crate::sharing::log::LogEntry;
-use crate::sharing::{facts, log, today};
+use crate::sharing::{facts, log, notice, today};
 
 const BATCH: i64 = 256;
 
@@ -41,6 +41,12 @@ struct Pending {
     avro: Vec<u8>,
     event_type: String,
     data_class: String,
+    /// `delivery`, or `retraction` (a notice naming the delivery `refers_to`).
+    kind: String,
+    refers_to: Option<Uuid>,
+    notice_reason: Option<String>,
+    /// For a notice: the delivery it names was never sent (withheld at publish).
+    nothing_sent: bool,
 }
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
@@ -81,8 +87,10 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
 async fn pending(hub: &Hub) -> Result<Vec<Pending>, RunError> {
     Ok(sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
-                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class
+                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class,
+                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL, false) AS nothing_sent
          FROM outbox o JOIN events e USING (event_id)
+         LEFT JOIN outbox r ON r.message_id = o.refers_to
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
          ORDER BY o.id LIMIT $1",
     )
@@ -97,13 +105,21 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
     let started = std::time::Instant::now();
     let mut in_flight: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(batch.len());
     let mut decided = Vec::with_capacity(batch.len());
+    // Deliveries withheld in this batch: a notice about one of them has nothing to retract.
+    let mut withheld_now: Vec<Uuid> = Vec::new();
     for row in batch {
+        if row.kind == "retraction" && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r))) {
+            confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
+            withhold_at_publish(hub, &row, "nothing_sent", now).await?;
+            continue;
+        }
         if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
             && !consent_still_covers(hub, row.subject_id, scope, now).await?
         {
             // Confirm what is in flight first, so order and "published" stay true.
             confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
             withhold_at_publish(hub, &row, "no_consent", now).await?;
+            withheld_now.push(row.message_id);
             continue;
         }
         let (body, props) = match message(hub, &row) {
@@ -112,6 +128,7 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
                 tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
                 confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
                 withhold_at_publish(hub, &row, "error", now).await?;
+                withheld_now.push(row.message_id);
                 continue;
             }
         };
@@ -226,27 +243,26 @@ async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTi
     Ok(())
 }
 
-/// The body and properties of one delivery.
+/// The body and properties of one delivery or notice.
 fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate::schemas::SchemaError> {
     let stored = hub.schemas.decode_datum(&row.avro)?;
-    let kind = hub.sharing.kind_of(&row.recipient).unwrap_or(crate::settings::AgencyKind::Police);
-    let grant = Grant {
-        agreement: row.agreement.clone(),
-        purpose: row.purpose.clone(),
-        legal_basis: row.legal_basis.clone(),
-        consent: row.consent_scope.as_deref().and_then(ConsentScope::parse),
+    let (copy, event_type) = match row.refers_to {
+        Some(refers_to) if row.kind == "retraction" => {
+            let retraction = notice::Retraction {
+                notice_id: row.message_id,
+                recipient: &row.recipient,
+                subject_id: row.subject_id,
+                refers_to,
+                reason: row.notice_reason.as_deref().unwrap_or("retracted"),
+                agreement: &row.agreement,
+                purpose: &row.purpose,
+                legal_basis: &row.legal_basis,
+                decided_at: row.decided_at,
+            };
+            (notice::retraction(&stored, &retraction), notice::EVENT_TYPE)
+        }
+        _ => (delivery_copy(hub, row, &stored), row.event_type.as_str()),
     };
-    let copy = recipient_copy(
-        &stored,
-        &CopyFor {
-            recipient: &row.recipient,
-            kind,
-            subject_id: row.subject_id,
-            grant: &grant,
-            withheld: &row.withheld_fields,
-            catch_up: row.catch_up,
-        },
-    );
     let format = hub.settings.agency(&row.recipient).map(|a| a.delivery).unwrap_or_default();
     let (body, content_type) = match format {
         DeliveryFormat::Avro => (hub.schemas.encode_single_object(&copy)?, "application/avro"),
@@ -258,11 +274,36 @@ fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate
     headers.insert("tracker-schema-fingerprint".into(), AMQPValue::LongString(hub.schemas.fingerprint_hex().into()));
     headers.insert("tracker-agreement".into(), AMQPValue::LongString(row.agreement.clone().into()));
     headers.insert("tracker-catch-up".into(), AMQPValue::Boolean(row.catch_up));
+    if let Some(refers_to) = row.refers_to {
+        headers.insert("tracker-refers-to".into(), AMQPValue::LongString(refers_to.to_string().into()));
+    }
     let props = BasicProperties::default()
         .with_message_id(row.message_id.to_string().into())
-        .with_type(row.event_type.as_str().into())
+        .with_type(event_type.into())
         .with_content_type(content_type.into())
         .with_delivery_mode(2)
         .with_headers(headers);
     Ok((body, props))
+}
+
+/// A recipient's copy of the stored update, as decided.
+fn delivery_copy(hub: &Hub, row: &Pending, stored: &serde_json::Value) -> serde_json::Value {
+    let kind = hub.sharing.kind_of(&row.recipient).unwrap_or(crate::settings::AgencyKind::Police);
+    let grant = Grant {
+        agreement: row.agreement.clone(),
+        purpose: row.purpose.clone(),
+        legal_basis: row.legal_basis.clone(),
+        consent: row.consent_scope.as_deref().and_then(ConsentScope::parse),
+    };
+    recipient_copy(
+        stored,
+        &CopyFor {
+            recipient: &row.recipient,
+            kind,
+            subject_id: row.subject_id,
+            grant: &grant,
+            withheld: &row.withheld_fields,
+            catch_up: row.catch_up,
+        },
+    )
 }

@@ -211,13 +211,17 @@ pub const REPORTS: &[ReportDef] = &[
         number: 35,
         name: "disclosures",
         title: "Disclosures",
-        definition: "Updates delivered per recipient, by data class, agreement and purpose, with the number of copies that had fields redacted — including updates delivered when a later record decided them again; period by decision date (DPA 2018 s.62 log).",
-        // From the log's daily rollup (migration 0007), where '' stands for none.
-        sql: "SELECT recipient, data_class, nullif(agreement, '') AS agreement, nullif(purpose, '') AS purpose,
-                     sum(entries)::text AS delivered,
-                     coalesce(sum(entries) FILTER (WHERE decision = 'redact'), 0)::text AS with_fields_redacted
-              FROM disclosure_daily WHERE stage IN ('decided', 'redecided') AND decision <> 'withhold'
-                AND day BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)
+        definition: "Updates delivered per recipient, by data class, agreement and purpose, with the number of copies that had fields redacted — including updates delivered when a later record decided them again — and the number of deliveries retracted since (a retraction notice sent because records received later showed the agreement did not allow it); period by decision date (DPA 2018 s.62 log).",
+        // From the log's daily rollup (migration 0007), where '' stands for none. A retraction is
+        // logged as a withholding under the agreement concerned, at stage 'retracted'.
+        sql: "WITH d AS (SELECT * FROM disclosure_daily WHERE day BETWEEN $1 AND $2 AND ($4::text IS NULL OR recipient = $4)),
+                   r AS (SELECT recipient, data_class, agreement, sum(entries) AS n FROM d WHERE stage = 'retracted' GROUP BY 1, 2, 3)
+              SELECT g.recipient, g.data_class, nullif(g.agreement, '') AS agreement, nullif(g.purpose, '') AS purpose,
+                     sum(g.entries)::text AS delivered,
+                     coalesce(sum(g.entries) FILTER (WHERE g.decision = 'redact'), 0)::text AS with_fields_redacted,
+                     coalesce(max(r.n), 0)::text AS retracted
+              FROM d g LEFT JOIN r ON r.recipient = g.recipient AND r.data_class = g.data_class AND r.agreement = g.agreement
+              WHERE g.stage IN ('decided', 'redecided') AND g.decision <> 'withhold'
               GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3",
         chart: Chart::None,
     },

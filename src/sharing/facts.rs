@@ -109,14 +109,33 @@ struct LatestDecision {
     reason: Option<String>,
 }
 
-/// Updates about these people (not of this message) whose latest decision for a recipient is a
-/// withholding because a condition about the person did not hold: the ones a late fact may
-/// change. (No agreement, a deny and no consent do not depend on other records.)
-pub async fn withheld_for_conditions(
+/// Where the latest decision of an (update, recipient) stands, when a late fact may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Withheld because a condition about the person did not hold or a rule denied it: a later
+    /// record may allow it.
+    Withheld,
+    /// Delivered (or queued to be): a later record may show it should not have gone.
+    Delivered,
+}
+
+/// An earlier decision about one of this message's people that a late fact may change.
+pub struct Earlier {
+    pub subject: Uuid,
+    pub recipient: String,
+    pub event: NewEvent,
+    pub standing: Standing,
+}
+
+/// Updates about these people (not of this message) whose latest decision for a recipient may
+/// change with the records now held: those withheld because a condition did not hold or a rule
+/// denied them, and those delivered. (No agreement and no consent do not depend on other
+/// records: consent is never retroactive.) In `occurred_at` order.
+pub async fn earlier_decisions(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
     this_message: &BTreeSet<Uuid>,
-) -> Result<Vec<(Uuid, String, NewEvent)>, sqlx::Error> {
+) -> Result<Vec<Earlier>, sqlx::Error> {
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
     let rows: Vec<LatestDecision> = sqlx::query_as(
         // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
@@ -125,7 +144,7 @@ pub async fn withheld_for_conditions(
                 l.decision, l.reason
          FROM events e
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
-                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided')
+                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted')
                              ORDER BY recipient, id DESC) l
          WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))",
     )
@@ -133,12 +152,62 @@ pub async fn withheld_for_conditions(
     .bind(&exclude)
     .fetch_all(&mut **tx)
     .await?;
-    let mut out: Vec<(Uuid, String, NewEvent)> = rows
+    let mut out: Vec<Earlier> = rows
         .into_iter()
-        .filter(|row| row.decision == "withhold" && row.reason.as_deref() == Some("condition_not_met"))
-        .map(|row| row.update.into_parts())
+        .filter_map(|row| {
+            let standing = match (row.decision.as_str(), row.reason.as_deref()) {
+                ("withhold", Some("condition_not_met" | "denied")) => Standing::Withheld,
+                ("deliver" | "redact", _) => Standing::Delivered,
+                _ => return None,
+            };
+            let (subject, recipient, event) = row.update.into_parts();
+            Some(Earlier { subject, recipient, event, standing })
+        })
         .collect();
-    out.sort_by(|a, b| (a.2.occurred_at, a.2.event_id, &a.1).cmp(&(b.2.occurred_at, b.2.event_id, &b.1)));
+    out.sort_by(|a, b| {
+        (a.event.occurred_at, a.event.event_id, &a.recipient).cmp(&(
+            b.event.occurred_at,
+            b.event.event_id,
+            &b.recipient,
+        ))
+    });
+    Ok(out)
+}
+
+/// A delivery already queued for an (update, recipient), as a retraction notice names it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueuedDelivery {
+    pub event_id: Uuid,
+    pub recipient: String,
+    pub message_id: Uuid,
+    pub agreement: String,
+    pub purpose: String,
+    pub legal_basis: String,
+}
+
+/// Every delivery queued for these (update, recipient) pairs, oldest first.
+pub async fn queued_deliveries(
+    tx: &mut Transaction<'_, Postgres>,
+    pairs: &[(Uuid, String)],
+) -> Result<HashMap<(Uuid, String), Vec<QueuedDelivery>>, sqlx::Error> {
+    let mut out: HashMap<(Uuid, String), Vec<QueuedDelivery>> = HashMap::new();
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let (events, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
+    let rows: Vec<QueuedDelivery> = sqlx::query_as(
+        "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis
+         FROM UNNEST($1::uuid[], $2::text[]) AS p(event_id, recipient)
+         JOIN outbox o ON o.event_id = p.event_id AND o.recipient = p.recipient AND o.kind = 'delivery'
+         ORDER BY o.id",
+    )
+    .bind(&events)
+    .bind(&recipients)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows {
+        out.entry((row.event_id, row.recipient.clone())).or_default().push(row);
+    }
     Ok(out)
 }
 

@@ -15,7 +15,9 @@ pub struct LogEntry {
     pub subject_id: Option<Uuid>,
     pub recipient: String,
     /// `decided` when the update was first decided; `redecided` when a late fact decided it
-    /// again; `published` when the publisher changed the decision (consent withdrawn).
+    /// again and it is now delivered; `retracted` when a late fact showed a delivery should not
+    /// have gone (a retraction notice is queued); `published` when the publisher changed the
+    /// decision (consent withdrawn, or a notice about a delivery that was never sent).
     pub stage: String,
     pub decision: String,
     pub reason: Option<String>,

@@ -11,6 +11,7 @@ pub mod decide;
 pub mod facts;
 pub mod inspect;
 pub mod log;
+pub mod notice;
 pub mod periods;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +33,20 @@ const DELIVERY_NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_71d4_93a5_4f0c_8d6e_5a1b
 
 pub fn delivery_message_id(event_id: Uuid, recipient: &str) -> Uuid {
     Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{event_id}\u{1f}{recipient}").as_bytes())
+}
+
+/// The message id of a pair's delivery after `earlier` deliveries of it (each since retracted):
+/// the first is [`delivery_message_id`], so redelivering a message never mints a second id.
+pub fn redelivery_message_id(event_id: Uuid, recipient: &str, earlier: usize) -> Uuid {
+    match earlier {
+        0 => delivery_message_id(event_id, recipient),
+        n => Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{event_id}\u{1f}{recipient}\u{1f}{n}").as_bytes()),
+    }
+}
+
+/// The message id of the notice retracting the delivery `delivery`.
+pub fn retraction_message_id(delivery: Uuid) -> Uuid {
+    Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}retraction").as_bytes())
 }
 
 /// Everything deciding needs that does not change while the hub runs.
@@ -155,6 +170,78 @@ struct Decided<'a> {
     catch_up: bool,
     /// `decided` the first time; `redecided` when a late fact changed an earlier decision.
     stage: &'static str,
+    /// The delivery's message id, when it delivers.
+    message_id: Uuid,
+}
+
+impl<'a> Decided<'a> {
+    fn first(event: &'a NewEvent, recipient: &str, decision: Decision, catch_up: bool) -> Decided<'a> {
+        let message_id = delivery_message_id(event.event_id, recipient);
+        Decided { event, recipient: recipient.to_string(), decision, catch_up, stage: "decided", message_id }
+    }
+}
+
+/// A delivery that records received later show should not have gone: the recipient gets a
+/// notice naming it.
+struct Retraction<'a> {
+    event: &'a NewEvent,
+    /// Why it is disallowed now (condition not met, denied), with the agreement concerned.
+    decision: Decision,
+    delivery: facts::QueuedDelivery,
+}
+
+/// Decides `earlier` again with the facts now held. Pushes the newly allowed onto `all` (stage
+/// `redecided`; a pair delivered and retracted before gets a fresh message id) and returns the
+/// deliveries to retract. Consent is never a reason to retract (it is not retroactive), nor is an
+/// agreement that has since lapsed: only a condition about the person or a deny rule.
+async fn redecide_earlier<'a, 'p>(
+    tx: &mut Transaction<'_, Postgres>,
+    sharing: &Sharing,
+    earlier: &'a [facts::Earlier],
+    person: impl Fn(Uuid) -> &'p facts::PersonFacts,
+    day: NaiveDate,
+    all: &mut Vec<Decided<'a>>,
+) -> Result<Vec<Retraction<'a>>, sqlx::Error> {
+    let mut changed: Vec<(&facts::Earlier, Decision)> = Vec::new();
+    for earlier in earlier {
+        let Some(kind) = sharing.kind_of(&earlier.recipient) else { continue };
+        let e = &earlier.event;
+        let decision =
+            sharing.decide_one(e, &earlier.recipient, kind, Ok(&person(earlier.subject).at(e.occurred_at)), day);
+        let changes = match (&earlier.standing, &decision) {
+            (facts::Standing::Withheld, d) => d.grant().is_some(),
+            (
+                facts::Standing::Delivered,
+                Decision::Withhold { reason: WithholdReason::ConditionNotMet | WithholdReason::Denied, .. },
+            ) => true,
+            (facts::Standing::Delivered, _) => false,
+        };
+        if changes {
+            changed.push((earlier, decision));
+        }
+    }
+    let pairs: Vec<(Uuid, String)> = changed.iter().map(|(e, _)| (e.event.event_id, e.recipient.clone())).collect();
+    let mut queued = facts::queued_deliveries(tx, &pairs).await?;
+    let mut retractions = Vec::new();
+    for (earlier, decision) in changed {
+        let sent = queued.remove(&(earlier.event.event_id, earlier.recipient.clone())).unwrap_or_default();
+        if decision.grant().is_some() {
+            let e = &earlier.event;
+            let catch_up = periods::is_history(person(earlier.subject).periods_of(&earlier.recipient), e.occurred_at);
+            let message_id = redelivery_message_id(e.event_id, &earlier.recipient, sent.len());
+            all.push(Decided {
+                event: e,
+                recipient: earlier.recipient.clone(),
+                decision,
+                catch_up,
+                stage: "redecided",
+                message_id,
+            });
+        } else if let Some(delivery) = sent.into_iter().next_back() {
+            retractions.push(Retraction { event: &earlier.event, decision, delivery });
+        }
+    }
+    Ok(retractions)
 }
 
 /// Records involvement, decides every covered (update, recipient) — history catch-up first —
@@ -223,20 +310,12 @@ pub async fn decide_message(
         }
         let decision = sharing.decide_one(e, recipient, kind, Ok(&person(*subject).at(e.occurred_at)), day);
         let catch_up = periods::is_history(periods, e.occurred_at);
-        all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up, stage: "decided" });
+        all.push(Decided::first(e, recipient, decision, catch_up));
     }
-    // Late facts: an update withheld earlier because a condition about the person did not hold
-    // (no active order, say, when the order had not reached the hub yet) is decided again with
-    // every record now held; what is now allowed is delivered.
-    let withheld = facts::withheld_for_conditions(tx, &subjects, &message_events).await?;
-    for (subject, recipient, e) in &withheld {
-        let Some(kind) = sharing.kind_of(recipient) else { continue };
-        let decision = sharing.decide_one(e, recipient, kind, Ok(&person(*subject).at(e.occurred_at)), day);
-        if decision.grant().is_some() {
-            let catch_up = periods::is_history(person(*subject).periods_of(recipient), e.occurred_at);
-            all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up, stage: "redecided" });
-        }
-    }
+    // Late facts: earlier decisions about these people are decided again with every record now
+    // held. What is now allowed is delivered; what was delivered and is now disallowed is retracted.
+    let earlier = facts::earlier_decisions(tx, &subjects, &message_events).await?;
+    let retractions = redecide_earlier(tx, sharing, &earlier, person, day, &mut all).await?;
     // Then this message's updates, in the order they came.
     for e in &linked {
         let Some(subject) = e.subject_id else { continue };
@@ -254,10 +333,10 @@ pub async fn decide_message(
             }
             let decision = sharing.decide_one(e, recipient, *kind, Ok(&facts), day);
             let catch_up = !regardless && periods::is_history(periods, e.occurred_at);
-            all.push(Decided { event: e, recipient: recipient.clone(), decision, catch_up, stage: "decided" });
+            all.push(Decided::first(e, recipient, decision, catch_up));
         }
     }
-    write_decisions(tx, &all, now).await
+    write_decisions(tx, &all, &retractions, now).await
 }
 
 async fn record_involvements(
@@ -290,46 +369,24 @@ async fn record_involvements(
 async fn write_decisions(
     tx: &mut Transaction<'_, Postgres>,
     decided: &[Decided<'_>],
+    retractions: &[Retraction<'_>],
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
-    let mut entries = Vec::with_capacity(decided.len());
+    let mut entries = Vec::with_capacity(decided.len() + retractions.len());
     let mut queued = Vec::new();
+    // Retractions first: a pair retracted and allowed again in one message cannot happen (one
+    // decision per pair per message), but a notice should precede anything decided after it.
+    for r in retractions {
+        entries.push(log_entry(r.event, &r.delivery.recipient, "retracted", &r.decision, &[], false, now));
+    }
     for d in decided {
         let withheld = d.decision.withheld_fields().to_vec();
-        let disclosed: Vec<String> = match &d.decision {
-            Decision::Withhold { .. } => Vec::new(),
-            _ => d
-                .event
-                .payload
-                .as_object()
-                .map(|o| o.keys().filter(|k| !withheld.contains(k)).cloned().collect())
-                .unwrap_or_default(),
-        };
-        let (reason, agreement) = match &d.decision {
-            Decision::Withhold { reason, agreement } => (Some(reason.code().to_string()), agreement.clone()),
-            other => (None, other.grant().map(|g| g.agreement.clone())),
-        };
-        entries.push(LogEntry {
-            event_id: d.event.event_id,
-            subject_id: d.event.subject_id,
-            recipient: d.recipient.clone(),
-            stage: d.stage.into(),
-            decision: d.decision.code().into(),
-            reason,
-            agreement,
-            purpose: d.decision.grant().map(|g| g.purpose.clone()),
-            legal_basis: d.decision.grant().map(|g| g.legal_basis.clone()),
-            event_type: d.event.event_type.clone(),
-            data_class: d.event.data_class.clone(),
-            fields_disclosed: disclosed,
-            fields_withheld: withheld.clone(),
-            catch_up: d.catch_up,
-            logged_at: now,
-        });
+        entries.push(log_entry(d.event, &d.recipient, d.stage, &d.decision, &withheld, d.catch_up, now));
         if let Some(grant) = d.decision.grant() {
             queued.push((d, grant, withheld));
         }
     }
+    queue_retractions(tx, retractions, now).await?;
     if !queued.is_empty() {
         sqlx::query(
             "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
@@ -340,11 +397,11 @@ async fn write_decisions(
                          $9::text[], $10::bool[]) WITH ORDINALITY
                   AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
              ORDER BY t.n
-             ON CONFLICT (event_id, recipient) DO NOTHING",
+             ON CONFLICT (message_id) DO NOTHING",
         )
         .bind(queued.iter().map(|(d, _, _)| d.event.event_id).collect::<Vec<_>>())
         .bind(queued.iter().map(|(d, _, _)| d.recipient.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| delivery_message_id(d.event.event_id, &d.recipient)).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.message_id).collect::<Vec<_>>())
         .bind(queued.iter().map(|(d, _, _)| d.event.subject_id).collect::<Vec<_>>())
         .bind(queued.iter().map(|(_, _, w)| serde_json::json!(w)).collect::<Vec<_>>())
         .bind(queued.iter().map(|(_, g, _)| g.agreement.clone()).collect::<Vec<_>>())
@@ -357,5 +414,89 @@ async fn write_decisions(
         .await?;
     }
     log::append(tx, &entries).await?;
-    Ok(queued.len())
+    Ok(queued.len() + retractions.len())
+}
+
+/// The log entry of one decision about (update, recipient).
+fn log_entry(
+    event: &NewEvent,
+    recipient: &str,
+    stage: &str,
+    decision: &Decision,
+    withheld: &[String],
+    catch_up: bool,
+    now: DateTime<Utc>,
+) -> LogEntry {
+    let disclosed: Vec<String> = match decision {
+        Decision::Withhold { .. } => Vec::new(),
+        _ => event
+            .payload
+            .as_object()
+            .map(|o| o.keys().filter(|k| !withheld.contains(k)).cloned().collect())
+            .unwrap_or_default(),
+    };
+    let (reason, agreement) = match decision {
+        Decision::Withhold { reason, agreement } => (Some(reason.code().to_string()), agreement.clone()),
+        other => (None, other.grant().map(|g| g.agreement.clone())),
+    };
+    LogEntry {
+        event_id: event.event_id,
+        subject_id: event.subject_id,
+        recipient: recipient.to_string(),
+        stage: stage.into(),
+        decision: decision.code().into(),
+        reason,
+        agreement,
+        purpose: decision.grant().map(|g| g.purpose.clone()),
+        legal_basis: decision.grant().map(|g| g.legal_basis.clone()),
+        event_type: event.event_type.clone(),
+        data_class: event.data_class.clone(),
+        fields_disclosed: disclosed,
+        fields_withheld: withheld.to_vec(),
+        catch_up,
+        logged_at: now,
+    }
+}
+
+/// Queues a notice for each retraction, under the agreement the retracted delivery rested on.
+async fn queue_retractions(
+    tx: &mut Transaction<'_, Postgres>,
+    retractions: &[Retraction<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if retractions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+            legal_basis, catch_up, decided_at, refers_to, notice_reason)
+         SELECT 'retraction', t.event_id, t.recipient, t.message_id, t.subject_id, '{}', t.agreement, t.purpose,
+                t.legal_basis, false, $10, t.refers_to, t.reason
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[],
+                     $9::text[]) WITH ORDINALITY
+              AS t(event_id, recipient, message_id, subject_id, agreement, purpose, legal_basis, refers_to, reason, n)
+         ORDER BY t.n
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(retractions.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.recipient.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| retraction_message_id(r.delivery.message_id)).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.event.subject_id).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.agreement.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.purpose.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.legal_basis.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.message_id).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| notice_reason(&r.decision).to_string()).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The reason code a retraction notice gives.
+fn notice_reason(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Withhold { reason, .. } => reason.code(),
+        _ => "error",
+    }
 }

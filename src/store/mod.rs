@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "report rollups", include_str!("../../migrations/0007_report_rollups.sql")),
     (8, "refusal bytes once", include_str!("../../migrations/0008_refusal_bytes_once.sql")),
     (9, "redecisions", include_str!("../../migrations/0009_redecisions.sql")),
+    (10, "retraction notices", include_str!("../../migrations/0010_retraction_notices.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -35,8 +35,14 @@ async fn received(hub: &TestHub) -> BTreeMap<String, Vec<Received>> {
                 .unwrap()
                 .iter()
                 .find(|i| i["scheme"] == "PNC")
-                .map(|i| i["value"].as_str().unwrap().to_string())
-                .expect("every copy names the PNC");
+                .map(|i| i["value"].as_str().unwrap().to_string());
+            // A notice names the delivery it is about, and no identifiers.
+            let pnc = if record["event_type"] == tracker::sharing::notice::EVENT_TYPE {
+                assert_eq!(record["subject"]["identifiers"], serde_json::json!([]));
+                String::new()
+            } else {
+                pnc.expect("every copy names the PNC")
+            };
             got.push(Received {
                 pnc,
                 event_type: props.kind().as_ref().unwrap().to_string(),
@@ -572,6 +578,73 @@ async fn an_order_arriving_late_delivers_the_updates_it_allows() {
         .await;
     assert_eq!(redecided, 4, "the arrest, the release, the warrant executed and the bail decision");
     // The chain still verifies, redecisions included.
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}
+
+/// A late fact retracts: after the sample month, probation reports that Marek's order ended on
+/// 1 November. His arrest and release of 09/11 and his arrest on the warrant of 22/11 (with its
+/// bail decision) had gone to probation under agreement A2 (active order); each now gets a
+/// retraction notice naming the delivery by its message id — what the hub would have decided had
+/// the termination arrived first. Sending the termination again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_ended_earlier_than_known_retracts_what_it_no_longer_allows() {
+    const MAREK: &str = "2010/0098765E";
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let before = received(&hub).await;
+    let a2: BTreeMap<String, String> = before["probation"]
+        .iter()
+        .filter(|r| r.pnc == MAREK && r.record["disclosure"]["agreement"] == "A2")
+        .map(|r| (r.message_id.clone(), r.event_type.clone()))
+        .collect();
+    assert_eq!(a2.len(), 4, "{a2:?}");
+
+    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let probation = plan.iter().find(|p| p.file.starts_with("probation-")).unwrap();
+    let key = format!("{}.{}", probation.agency, probation.connector);
+    let termination = serde_json::json!({
+        "eventType": "probation-case.order.terminated", "version": 1, "occurredAt": "2026-11-01T12:00:00+00:00",
+        "personReference": {"identifiers": [{"type": "CRN", "value": "X512001"}, {"type": "PNC", "value": MAREK}]},
+        "additionalInformation": {"orderId": "2500381", "terminationDate": "2026-11-01", "reason": "REVOKED"}
+    });
+    let body = serde_json::to_vec(&termination).unwrap();
+    hub.send_bytes(&key, "probation-9001-order.terminated.json", &body).await;
+    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let after = received(&hub).await;
+    let notices: Vec<&Received> =
+        after["probation"].iter().filter(|r| r.event_type == tracker::sharing::notice::EVENT_TYPE).collect();
+    let mut retracted: Vec<String> =
+        notices.iter().map(|n| n.record["payload"]["refers_to_message_id"].as_str().unwrap().to_string()).collect();
+    retracted.sort();
+    assert_eq!(retracted, a2.keys().cloned().collect::<Vec<_>>(), "every A2 delivery about Marek, and nothing else");
+    for n in &notices {
+        let payload = &n.record["payload"];
+        assert_eq!(payload["kind"], "retraction");
+        assert_eq!(payload["reason"], "condition_not_met");
+        assert_eq!(
+            payload["refers_to_event_type"].as_str().unwrap(),
+            a2[payload["refers_to_message_id"].as_str().unwrap()]
+        );
+        assert_eq!(n.record["disclosure"]["agreement"], "A2");
+        assert!(!a2.contains_key(&n.message_id), "a notice has its own message id");
+    }
+    // No one else is told anything but the termination itself (to Marek's courts, under A6).
+    for (recipient, got) in after.iter().filter(|(r, _)| r.as_str() != "probation") {
+        assert!(got.iter().all(|r| r.event_type == "OrderTerminated"), "{recipient}: {got:?}");
+    }
+    assert_eq!(after["probation"].len(), notices.len());
+    let logged =
+        hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'retracted' AND recipient = 'probation'").await;
+    assert_eq!(logged, 4);
+
+    // Redelivery changes nothing; the chain verifies with the retractions in it.
+    hub.send_bytes(&key, "probation-9001-order.terminated.json", &body).await;
+    assert_eq!(hub.count("SELECT count(*) FROM outbox WHERE kind = 'retraction'").await, 4);
     assert!(matches!(
         tracker::sharing::log::verify(hub.pool()).await.unwrap(),
         tracker::sharing::log::Verified::Intact { .. }
