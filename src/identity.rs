@@ -1,5 +1,7 @@
 //! The person index: agency identifiers seen together link to one subject. Identifiers that
 //! point at two subjects are never merged: the record is linked to neither and raised for review.
+pub mod resolve;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
