@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn an_identifier_no_issuer_record_holds_joins_the_anchor_others_pair_it_with() {
         let treatment = record(Treatment, &[(Scheme::Pnc, "YOUNGER"), (Scheme::Crn, "X1")]);
-        let got = resolve(&[treatment.clone()], &[]);
+        let got = resolve(std::slice::from_ref(&treatment), &[]);
         assert_eq!(got, vec![Resolved::Person(id(Scheme::Pnc, "YOUNGER"))]);
         let probation = record(Probation, &[(Scheme::Pnc, "ELDER"), (Scheme::Crn, "X1")]);
         let got = same_in_every_order(&[treatment, probation], &[]);
