@@ -76,24 +76,64 @@ pub fn anchor(identifiers: &[Id]) -> Option<&Id> {
 /// Resolves every record, given the pairs of identifiers operators linked as one person. The
 /// result depends on the set of records and decisions, never on their order.
 pub fn resolve(records: &[Record], linked: &[(Id, Id)]) -> Vec<Resolved> {
+    resolution(records, linked).records
+}
+
+/// Where each record belongs, and the person each identifier belongs to (named by the strongest
+/// identifier of its group).
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub records: Vec<Resolved>,
+    pub person_of: BTreeMap<Id, Id>,
+}
+
+/// [`resolve`], with the person of every identifier.
+pub fn resolution(records: &[Record], linked: &[(Id, Id)]) -> Resolution {
     let issued: BTreeSet<&Id> =
         records.iter().flat_map(|r| r.identifiers.iter().filter(move |id| issuer(id.0) == Some(r.from))).collect();
-    let mut groups = Groups::default();
-    for r in records {
+    // Which anchors each weaker identifier is paired with, by the records that speak for it: its
+    // issuer's, or, where the issuer holds none, everyone's. A record an operator kept apart
+    // speaks for nothing (its pairing was judged wrong).
+    let mut pairings: BTreeMap<&Id, BTreeSet<&Id>> = BTreeMap::new();
+    for r in records.iter().filter(|r| !r.kept_apart) {
         let Some(a) = anchor(&r.identifiers) else { continue };
-        groups.add(a);
         for id in r.identifiers.iter().filter(|id| *id != a) {
-            groups.add(id);
-            let joins = if issued.contains(id) { issuer(id.0) == Some(r.from) } else { rank(id.0) > rank(a.0) };
-            if joins {
-                groups.join(a, id);
+            let speaks = if issued.contains(id) { issuer(id.0) == Some(r.from) } else { rank(id.0) > rank(a.0) };
+            if speaks {
+                pairings.entry(id).or_default().insert(a);
             }
         }
     }
+    let mut groups = Groups::default();
+    for id in records.iter().flat_map(|r| r.identifiers.iter()) {
+        groups.add(id);
+    }
+    // Operators' links first: anchors they made one person do not make an identifier ambiguous.
     for (x, y) in linked {
         groups.add(x);
         groups.add(y);
         groups.join(x, y);
+    }
+    // An identifier paired with two different people's anchors of one scheme (a CRN its issuer
+    // gave two PNCs) joins no one: every record holding it with another anchor is held. Judged
+    // against the operators' links only, so the order pairings are looked at cannot matter.
+    let ambiguous_ids: BTreeSet<&Id> = pairings
+        .iter()
+        .filter(|(_, anchors)| {
+            let mut people: BTreeMap<Scheme, BTreeSet<Id>> = BTreeMap::new();
+            for a in anchors.iter() {
+                people.entry(a.0).or_default().insert(groups.find(a));
+            }
+            people.values().any(|p| p.len() > 1)
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    for (id, anchors) in &pairings {
+        if !ambiguous_ids.contains(id) {
+            for a in anchors {
+                groups.join(a, id);
+            }
+        }
     }
     // Each group's name (its strongest identifier) and whether it pairs two of one scheme.
     let mut names: BTreeMap<Id, Id> = BTreeMap::new();
@@ -118,7 +158,7 @@ pub fn resolve(records: &[Record], linked: &[(Id, Id)]) -> Vec<Resolved> {
     }
     let linked_ids: BTreeSet<&Id> = linked.iter().flat_map(|(x, y)| [x, y]).collect();
     let name_of = |id: &Id| names.get(&groups.find(id)).cloned().unwrap_or_else(|| id.clone());
-    records
+    let resolved = records
         .iter()
         .map(|r| {
             let Some(a) = anchor(&r.identifiers) else { return Resolved::Unidentified };
@@ -134,7 +174,9 @@ pub fn resolve(records: &[Record], linked: &[(Id, Id)]) -> Vec<Resolved> {
                 Resolved::Conflict(people)
             }
         })
-        .collect()
+        .collect();
+    let person_of = members.iter().map(|id| (id.clone(), name_of(id))).collect();
+    Resolution { records: resolved, person_of }
 }
 
 /// Union-find over identifiers (path-free: the sets are one person's handful of identifiers).
@@ -254,9 +296,9 @@ mod tests {
         assert_eq!(resolve(&records, &[]), vec![Resolved::Person(id(Scheme::Nhs, "H1"))]);
     }
 
-    /// The issuer's own records disagree (one CRO with two PNCs): every record of the two
-    /// people is held until an operator decides — in every order, not only the one that came
-    /// second. A third person is untouched.
+    /// The issuer's own records disagree (one CRO with two PNCs): every record holding the CRO is
+    /// held until an operator decides — in every order, not only the one that came second. The
+    /// people's other records are theirs.
     #[test]
     fn an_identifier_its_issuer_pairs_with_two_people_holds_their_records() {
         let records = vec![
@@ -266,7 +308,8 @@ mod tests {
             record(Court, &[(Scheme::Pnc, "P3")]),
         ];
         let got = same_in_every_order(&records, &[]);
-        assert!(got[..3].iter().all(|r| matches!(r, Resolved::Conflict(_))), "{got:?}");
+        assert!(got[..2].iter().all(|r| matches!(r, Resolved::Conflict(_))), "{got:?}");
+        assert_eq!(got[2], Resolved::Person(id(Scheme::Pnc, "P1")));
         assert_eq!(got[3], Resolved::Person(id(Scheme::Pnc, "P3")));
         let got = same_in_every_order(&records, &[(id(Scheme::Pnc, "P1"), id(Scheme::Pnc, "P2"))]);
         assert!(got[..3].iter().all(|r| *r == Resolved::Person(id(Scheme::Pnc, "P1"))), "{got:?}");

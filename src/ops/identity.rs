@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use crate::domain::identifiers::Scheme;
 use crate::pipeline::Hub;
-use crate::sharing::NewEvent;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Conflict {
@@ -168,24 +167,7 @@ pub async fn decide(hub: &Hub, id: i64, decision: Decision, by: &str) -> anyhow:
     }
     record_action(&mut tx, by, &format!("identity {status}"), &format!("conflict {id}"), now).await?;
     // Held until now, the records are decided and shared as the agreements say.
-    let rows: Vec<(Uuid, String, String, String, DateTime<Utc>, serde_json::Value)> = sqlx::query_as(
-        "SELECT event_id, event_type, data_class, agency, occurred_at, payload FROM events WHERE event_id = ANY($1) ORDER BY seq",
-    )
-    .bind(&held)
-    .fetch_all(&mut *tx)
-    .await?;
-    let events: Vec<NewEvent> = rows
-        .into_iter()
-        .map(|(event_id, event_type, data_class, source_agency, occurred_at, payload)| NewEvent {
-            event_id,
-            subject_id: Some(subject),
-            event_type,
-            data_class,
-            source_agency,
-            occurred_at,
-            payload,
-        })
-        .collect();
+    let events = crate::sharing::facts::updates(&mut tx, &held).await?;
     crate::sharing::decide_message(&mut tx, &hub.sharing, &events, now).await?;
     tx.commit().await?;
     hub.publisher_wakeup.notify_one();

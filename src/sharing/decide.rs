@@ -84,6 +84,9 @@ pub enum WithholdReason {
     Denied,
     /// Deciding failed (a fact could not be looked up): an error means deny.
     Error,
+    /// Only in a retraction: the record belongs to another person than the one it was sent
+    /// under (a later record changed who is who).
+    WrongPerson,
 }
 
 impl WithholdReason {
@@ -94,6 +97,7 @@ impl WithholdReason {
             WithholdReason::NoConsent => "no_consent",
             WithholdReason::Denied => "denied",
             WithholdReason::Error => "error",
+            WithholdReason::WrongPerson => "wrong_person",
         }
     }
 }
@@ -106,6 +110,7 @@ impl fmt::Display for WithholdReason {
             WithholdReason::NoConsent => "no consent",
             WithholdReason::Denied => "denied by rule",
             WithholdReason::Error => "error while deciding",
+            WithholdReason::WrongPerson => "the record belongs to another person",
         })
     }
 }

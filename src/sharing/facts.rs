@@ -100,6 +100,41 @@ impl RecipientUpdate {
     }
 }
 
+/// A stored update, as sharing decides it.
+#[derive(sqlx::FromRow)]
+struct StoredUpdate {
+    event_id: Uuid,
+    subject_id: Option<Uuid>,
+    event_type: String,
+    data_class: String,
+    agency: String,
+    occurred_at: DateTime<Utc>,
+    payload: serde_json::Value,
+}
+
+/// These stored updates, in the order they were stored.
+pub async fn updates(tx: &mut Transaction<'_, Postgres>, events: &[Uuid]) -> Result<Vec<NewEvent>, sqlx::Error> {
+    let rows: Vec<StoredUpdate> = sqlx::query_as(
+        "SELECT event_id, subject_id, event_type, data_class, agency, occurred_at, payload FROM events
+         WHERE event_id = ANY($1) ORDER BY seq",
+    )
+    .bind(events)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NewEvent {
+            event_id: r.event_id,
+            subject_id: r.subject_id,
+            event_type: r.event_type,
+            data_class: r.data_class,
+            source_agency: r.agency,
+            occurred_at: r.occurred_at,
+            payload: r.payload,
+        })
+        .collect())
+}
+
 /// A recipient's latest decision on an update.
 #[derive(sqlx::FromRow)]
 struct LatestDecision {
@@ -183,6 +218,22 @@ pub struct QueuedDelivery {
     pub agreement: String,
     pub purpose: String,
     pub legal_basis: String,
+}
+
+/// How many deliveries each (update, recipient) of these updates has had (only updates decided
+/// before: records that moved to another person).
+pub async fn delivery_counts(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &BTreeSet<Uuid>,
+) -> Result<HashMap<(Uuid, String), usize>, sqlx::Error> {
+    let events: Vec<Uuid> = events.iter().copied().collect();
+    let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT event_id, recipient, count(*) FROM outbox WHERE event_id = ANY($1) AND kind = 'delivery' GROUP BY 1, 2",
+    )
+    .bind(&events)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(e, r, n)| ((e, r), n as usize)).collect())
 }
 
 /// Every delivery queued for these (update, recipient) pairs, oldest first.

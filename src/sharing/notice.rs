@@ -72,6 +72,11 @@ fn explanation(reason: &str, agreement: &str, event_type: &str) -> String {
             "The {event_type} update was delivered under agreement {agreement}, but records received since show \
              that a sharing rule denies it. Do not rely on it."
         ),
+        "wrong_person" => format!(
+            "The {event_type} update was delivered under agreement {agreement} about a person it does not belong \
+             to: records received since show its identifiers are another person's (or are in doubt and held for \
+             review). Do not rely on it; if it is yours to see under its right person, it is sent again."
+        ),
         other => format!("The {event_type} update delivered under agreement {agreement} is retracted ({other})."),
     }
 }

@@ -289,9 +289,10 @@ pub async fn apply_in(
             _ => None,
         })
         .collect();
-    let links = identity::link_all(tx, &subjects, &env.agency, now).await?;
+    let kind_of = |agency: &str| sharing.kind_of(agency);
+    let linking = identity::link_all(tx, &subjects, &env.agency, &kind_of, now).await?;
     let mut rows = EventRows::default();
-    let mut links = links.into_iter();
+    let mut links = linking.links.into_iter();
     let mut refusals = RefusalRows::default();
     for item in items {
         match item {
@@ -355,10 +356,14 @@ pub async fn apply_in(
         .execute(&mut **tx)
         .await?;
     }
-    let stored = rows.insert(tx, env, now).await?;
+    let mut stored = rows.insert(tx, env, now).await?;
     let inserted = stored.len();
+    // Records that moved to another person: what went out under the old one is retracted, and
+    // they are decided again with this message's records.
+    let mut queued = crate::sharing::retract_moved(tx, &linking.moved, now).await?;
+    stored.extend(crate::sharing::moved_events(tx, &linking.moved).await?);
     // Decided after the whole message is applied, against the store as it now is.
-    let queued = crate::sharing::decide_message(tx, sharing, &stored, now).await?;
+    queued += crate::sharing::decide_message(tx, sharing, &stored, now).await?;
     Ok(Some(Applied::Stored { events, refused, kept, conflicts, inserted, queued, dead_letters }))
 }
 
@@ -520,6 +525,20 @@ impl EventRows {
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
+        // Each record's identifiers, for linking later records to it (identity::link_all).
+        sqlx::query(
+            "INSERT INTO record_identifiers (event_id, scheme, value)
+             SELECT DISTINCT e.id, i->>'scheme', i->>'value'
+             FROM UNNEST($1::uuid[], $2::jsonb[]) AS e(id, identifiers)
+             CROSS JOIN LATERAL jsonb_array_elements(e.identifiers) AS i
+             WHERE e.id = ANY($3) AND i ? 'scheme' AND i ? 'value'
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.ids)
+        .bind(&self.identifiers)
+        .bind(inserted.iter().copied().collect::<Vec<Uuid>>())
+        .execute(&mut **tx)
+        .await?;
         let mut out = Vec::with_capacity(inserted.len());
         for (i, id) in self.ids.iter().enumerate() {
             if inserted.contains(id) {

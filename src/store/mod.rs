@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "refusal bytes once", include_str!("../../migrations/0008_refusal_bytes_once.sql")),
     (9, "redecisions", include_str!("../../migrations/0009_redecisions.sql")),
     (10, "retraction notices", include_str!("../../migrations/0010_retraction_notices.sql")),
+    (11, "identity from records", include_str!("../../migrations/0011_identity_from_records.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

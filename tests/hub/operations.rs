@@ -179,67 +179,66 @@ fn registration(ids: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_same_way() {
+    use crate::support::treatment_referral;
     use tracker::ops::identity::{Decision, decide, list};
     let hub = TestHub::start().await;
-    let key = "probation.probation-events";
-    hub.send_bytes(key, "a", &registration(r#"{"type":"CRN","value":"X100001"}"#)).await;
-    hub.send_bytes(key, "b", &registration(r#"{"type":"PNC","value":"2019/0012345G"}"#)).await;
+    let probation = "probation.probation-events";
+    let treatment = "treatment.treatment-records";
+    // Probation pairs CRN X100001 with one PNC; a treatment record pairs it with another: held.
     hub.send_bytes(
-        key,
-        "c",
-        &registration(r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#),
+        probation,
+        "a",
+        &registration(r#"{"type":"PNC","value":"2019/0012345G"},{"type":"CRN","value":"X100001"}"#),
     )
     .await;
+    hub.send_bytes(probation, "b", &registration(r#"{"type":"PNC","value":"2021/0456789D"}"#)).await;
+    hub.send_bytes(treatment, "c", &treatment_referral("TRK0000001", "X100001", "2021/0456789D")).await;
     let open = list(&hub.hub, true).await.unwrap();
     assert_eq!(open.len(), 1);
+    assert_eq!(open[0].message_id, "c");
     assert_eq!(
-        hub.count("SELECT count(*) FROM risk_registrations WHERE subject_id IS NULL").await,
+        hub.count("SELECT count(*) FROM treatment_episodes WHERE subject_id IS NULL").await,
         1,
         "held, linked to no one"
     );
 
-    // Link as one person: the two subjects merge and the held record joins them.
+    // Link as one person: the two people merge and the held record joins them.
     let subject = decide(&hub.hub, open[0].id, Decision::Link, "op").await.unwrap();
-    assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 1);
     assert_eq!(hub.count("SELECT count(*) FROM events WHERE subject_id IS NULL").await, 0);
-    assert_eq!(hub.count("SELECT count(*) FROM risk_registrations WHERE subject_id IS NULL").await, 0);
+    assert_eq!(hub.count("SELECT count(DISTINCT subject_id) FROM events").await, 1);
+    assert_eq!(hub.count("SELECT count(*) FROM treatment_episodes WHERE subject_id IS NULL").await, 0);
     let linked: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT DISTINCT subject_id FROM subject_identifiers").fetch_all(hub.pool()).await.unwrap();
     assert_eq!(linked, [subject]);
     assert!(decide(&hub.hub, open[0].id, Decision::Link, "op").await.is_err(), "decided once");
-    hub.send_bytes(
-        key,
-        "d",
-        &registration(r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#),
-    )
-    .await;
+    hub.send_bytes(treatment, "d", &treatment_referral("TRK0000001", "X100001", "2021/0456789D")).await;
     assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts").await, 1, "what follows links without review");
+    assert_eq!(hub.count("SELECT count(DISTINCT subject_id) FROM events").await, 1);
 
     // Keep apart: the record goes to the person of its strongest identifier (PNC), and so do
-    // later records naming the same two people.
-    hub.send_bytes(key, "e", &registration(r#"{"type":"CRN","value":"X200002"}"#)).await;
-    hub.send_bytes(key, "f", &registration(r#"{"type":"PNC","value":"2021/0456789D"}"#)).await;
+    // later records pairing the same identifiers.
     hub.send_bytes(
-        key,
-        "g",
-        &registration(r#"{"type":"CRN","value":"X200002"},{"type":"PNC","value":"2021/0456789D"}"#),
+        probation,
+        "e",
+        &registration(r#"{"type":"PNC","value":"2020/1111111H"},{"type":"CRN","value":"X200002"}"#),
     )
     .await;
+    hub.send_bytes(probation, "f", &registration(r#"{"type":"PNC","value":"2018/2222222G"}"#)).await;
+    hub.send_bytes(treatment, "g", &treatment_referral("TRK0000002", "X200002", "2018/2222222G")).await;
     let open = list(&hub.hub, true).await.unwrap();
     assert_eq!(open.len(), 1);
-    let pnc_subject = tracker::identity::find(hub.pool(), "PNC", "2021/0456789D").await.unwrap().unwrap();
+    let pnc_subject = tracker::identity::find(hub.pool(), "PNC", "2018/2222222G").await.unwrap().unwrap();
     assert_eq!(decide(&hub.hub, open[0].id, Decision::KeepApart, "op").await.unwrap(), pnc_subject);
-    hub.send_bytes(
-        key,
-        "h",
-        &registration(r#"{"type":"CRN","value":"X200002"},{"type":"PNC","value":"2021/0456789D"}"#),
-    )
-    .await;
+    hub.send_bytes(treatment, "h", &treatment_referral("TRK0000002", "X200002", "2018/2222222G")).await;
     let h: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT subject_id FROM events WHERE message_id = 'h'").fetch_one(hub.pool()).await.unwrap();
     assert_eq!(h, Some(pnc_subject));
     assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts WHERE status = 'open'").await, 0);
-    assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 3, "kept apart: still two people");
+    assert_eq!(
+        hub.count("SELECT count(DISTINCT subject_id) FROM events WHERE message_id IN ('e', 'f', 'g', 'h')").await,
+        2,
+        "kept apart: still two people"
+    );
     assert_eq!(
         hub.count("SELECT count(*) FROM operator_actions WHERE actor = 'op' AND action LIKE 'identity %'").await,
         2

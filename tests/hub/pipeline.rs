@@ -1,5 +1,6 @@
 //! The inbound pipeline over the real broker and store: the sample month, bad input, redelivery.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::support::{SAMPLES, TestHub};
@@ -257,44 +258,80 @@ async fn a_payload_naming_another_agency_or_too_large_is_refused_whole() {
     hub.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identifiers_for_two_people_are_not_merged_and_a_bad_check_links_nobody() {
-    let hub = TestHub::start().await;
-    let event = |ids: &str, n: u32| {
-        format!(
-            r#"{{"eventType":"probation-case.registration.added","version":1,"occurredAt":"2026-11-05T11:00:00+00:00",
-            "personReference":{{"identifiers":[{ids}]}},
-            "additionalInformation":{{"registerTypeCode":"MAPP","registrationDate":"2026-11-05","n":{n}}}}}"#
-        )
-    };
-    hub.send_bytes("probation.probation-events", "a", event(r#"{"type":"CRN","value":"X100001"}"#, 1).as_bytes()).await;
-    hub.send_bytes("probation.probation-events", "b", event(r#"{"type":"PNC","value":"2019/0012345G"}"#, 2).as_bytes())
-        .await;
-    // CRN of the first person, PNC of the second: a conflict, stored, linked to neither.
-    hub.send_bytes(
-        "probation.probation-events",
-        "c",
-        event(r#"{"type":"CRN","value":"X100001"},{"type":"PNC","value":"2019/0012345G"}"#, 3).as_bytes(),
+fn registration(ids: &str, n: u32) -> Vec<u8> {
+    format!(
+        r#"{{"eventType":"probation-case.registration.added","version":1,"occurredAt":"2026-11-05T11:00:00+00:00",
+        "personReference":{{"identifiers":[{ids}]}},
+        "additionalInformation":{{"registerTypeCode":"MAPP","registrationDate":"2026-11-05","n":{n}}}}}"#
     )
-    .await;
-    // A PNC with the wrong check letter links nobody, and says why.
-    hub.send_bytes("probation.probation-events", "d", event(r#"{"type":"PNC","value":"2019/0012345H"}"#, 4).as_bytes())
-        .await;
-    assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 2);
-    assert_eq!(hub.count("SELECT count(*) FROM events").await, 4);
-    assert_eq!(hub.count("SELECT count(*) FROM events WHERE message_id = 'c' AND subject_id IS NULL").await, 1);
-    assert_eq!(
-        hub.count("SELECT count(*) FROM identity_conflicts WHERE message_id = 'c' AND cardinality(subject_ids) = 2")
-            .await,
-        1
-    );
-    let reason: String = sqlx::query_scalar("SELECT reason FROM identifier_rejections WHERE message_id = 'd'")
-        .fetch_one(hub.pool())
-        .await
-        .unwrap();
-    assert_eq!(reason, "check letter is H, expected G");
-    assert_eq!(hub.count("SELECT count(*) FROM events WHERE message_id = 'd' AND subject_id IS NULL").await, 1);
-    hub.finish().await;
+    .into_bytes()
+}
+
+/// Where each message's record went: the PNCs of its person, or `held`.
+async fn placed(hub: &TestHub) -> BTreeMap<String, String> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT e.message_id, coalesce((SELECT string_agg(si.value, ' ' ORDER BY si.value) FROM subject_identifiers si
+                                        WHERE si.subject_id = e.subject_id AND si.scheme = 'PNC'), 'held')
+         FROM events e",
+    )
+    .fetch_all(hub.pool())
+    .await
+    .unwrap();
+    rows.into_iter().collect()
+}
+
+/// The brothers: the elder's probation record pairs his PNC with his CRN; the younger is known
+/// by his PNC; a treatment record pairs the elder's CRN (issued by probation) with the younger's
+/// PNC. Whichever arrives first, the treatment record is held as a conflict and each brother's
+/// records stay his own. Arriving first, it was linked to the younger brother; the elder's record
+/// then moves it into review. A PNC with a bad check letter links nobody, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_bridging_two_people_is_held_whatever_arrives_first() {
+    const ELDER: &str = "2021/0456789D";
+    const YOUNGER: &str = "2019/0012345G";
+    let elder = registration(&format!(r#"{{"type":"PNC","value":"{ELDER}"}},{{"type":"CRN","value":"X100001"}}"#), 1);
+    let younger = registration(&format!(r#"{{"type":"PNC","value":"{YOUNGER}"}}"#), 2);
+    let bridge = crate::support::treatment_referral("TRK0009999", "X100001", YOUNGER);
+    let mut outcomes = Vec::new();
+    for bridge_first in [false, true] {
+        let hub = TestHub::start().await;
+        if bridge_first {
+            hub.send_bytes("treatment.treatment-records", "c", &bridge).await;
+            assert_eq!(placed(&hub).await["c"], YOUNGER, "alone, the CRN joins the PNC it came with");
+        }
+        hub.send_bytes("probation.probation-events", "a", &elder).await;
+        hub.send_bytes("probation.probation-events", "b", &younger).await;
+        if !bridge_first {
+            hub.send_bytes("treatment.treatment-records", "c", &bridge).await;
+        }
+        let got = placed(&hub).await;
+        assert_eq!(got["a"], ELDER);
+        assert_eq!(got["b"], YOUNGER);
+        assert_eq!(got["c"], "held", "bridge first: {bridge_first}");
+        assert_eq!(
+            hub.count("SELECT count(*) FROM identity_conflicts WHERE message_id = 'c' AND status = 'open' AND cardinality(subject_ids) = 2")
+                .await,
+            1
+        );
+        if bridge_first {
+            hub.send_bytes(
+                "probation.probation-events",
+                "d",
+                &registration(r#"{"type":"PNC","value":"2019/0012345H"}"#, 4),
+            )
+            .await;
+            let reason: String = sqlx::query_scalar("SELECT reason FROM identifier_rejections WHERE message_id = 'd'")
+                .fetch_one(hub.pool())
+                .await
+                .unwrap();
+            assert_eq!(reason, "check letter is H, expected G");
+            assert_eq!(hub.count("SELECT count(*) FROM events WHERE message_id = 'd' AND subject_id IS NULL").await, 1);
+        }
+        let people: i64 = hub.count("SELECT count(DISTINCT subject_id) FROM events WHERE subject_id IS NOT NULL").await;
+        outcomes.push((got, people));
+        hub.finish().await;
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

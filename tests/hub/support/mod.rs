@@ -168,3 +168,14 @@ pub fn connectors_copy() -> PathBuf {
     }
     dir
 }
+
+/// A treatment record in the fixed-width format: one referral naming these identifiers.
+pub fn treatment_referral(client: &str, crn: &str, pnc: &str) -> Vec<u8> {
+    let ep = format!(
+        "EP{client:<10}{nhs:<10}{crn:<7}{pnc:<13}{surname:<30}{forename:<20}19980702REF20261101CJ",
+        nhs = "",
+        surname = "BROTHER",
+        forename = "YOUNGER"
+    );
+    format!("HDMERSDRG120261120000999\r\n{ep}\r\nTL00000001\r\n").into_bytes()
+}
