@@ -268,6 +268,7 @@ pub fn generate(people: usize, months: u32, seed: u64, out: &Path) -> anyhow::Re
     let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     let end = start + Duration::days(i64::from(months) * 30);
     let mut feeds = Feeds::default();
+    let mut people_made = Vec::with_capacity(people);
     for n in 0..people {
         let mut rng = Rng::new(seed ^ (n as u64).wrapping_mul(0x0100_0000_01b3));
         let force = if rng.chance(70) { "05" } else { "13" };
@@ -293,8 +294,30 @@ pub fn generate(people: usize, months: u32, seed: u64, out: &Path) -> anyhow::Re
             person_offence(&mut feeds, &mut rng, &p, j as usize, day, end);
             day += Duration::days(rng.range(60, 150));
         }
+        people_made.push(p);
     }
+    bridging_records(&mut feeds, &people_made, start, end);
     write_feeds(feeds, out)
+}
+
+/// A few records per hundred people that pair one person's identifiers with another's: a
+/// probation risk registration for one person carrying the CRO the police gave the next person.
+/// Whichever arrives first, the hub must hold it as a conflict (the police issue CROs, and their
+/// records give this one to someone else).
+fn bridging_records(f: &mut Feeds, people: &[Person], start: NaiveDate, end: NaiveDate) {
+    for pair in people.windows(2).filter(|w| w[0].n % 33 == 7) {
+        let (p, other) = (&pair[0], &pair[1]);
+        let Some(cro) = &other.cro else { continue };
+        let date = start + Duration::days(20 + (p.n % 40) as i64);
+        if date > end {
+            continue;
+        }
+        let body = format!(
+            "{{\"eventType\": \"probation-case.registration.added\", \"version\": 1, \"occurredAt\": \"{date}T10:00:00+00:00\",\n \"personReference\": {{\"identifiers\": [{{\"type\": \"CRN\", \"value\": \"{}\"}}, {{\"type\": \"PNC\", \"value\": \"{}\"}}, {{\"type\": \"CRO\", \"value\": \"{cro}\"}}]}},\n \"additionalInformation\": {{\"registerTypeCode\": \"RHRH\", \"registerTypeDescription\": \"High RoSH\", \"registrationDate\": \"{date}\"}}}}\n",
+            p.crn, p.pnc
+        );
+        f.probation.push((date, "registration.added".to_string(), body));
+    }
 }
 
 fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize, day: NaiveDate, end: NaiveDate) {

@@ -39,8 +39,8 @@ pub async fn lock_index(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::
 const MAX_NEIGHBOURS: usize = 20_000;
 
 /// Person ids derive from the identifier that names the person (UUIDv5 in this namespace), so the
-/// same records give the same ids in any arrival order. A person the store already knows by that
-/// identifier keeps its id.
+/// same records give the same ids in any arrival order. A person stored before ids were derived
+/// keeps its random id.
 const PERSON_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a0e_8b47_4d3e_9a55_3c2b_e1d0_7f91);
 
 /// A stored record whose person changed because of this message's records.
@@ -256,8 +256,10 @@ async fn neighbours(tx: &mut Transaction<'_, Postgres>, message: &[Record]) -> R
     .await
 }
 
-/// The ids of the people these identifiers name: the store's, where it knows the identifier's
-/// person and no other name claims it, else derived from the name.
+/// The ids of the people these identifiers name that differ from the derived one: a person the
+/// store knew before ids were derived (a random, version-4 id) keeps it, where that person is
+/// known by the naming identifier and no other name here claims it. Every other id is derived
+/// (`derived_id`), so it cannot depend on what the store saw first.
 async fn person_ids(
     tx: &mut Transaction<'_, Postgres>,
     names: &BTreeSet<&Id>,
@@ -277,7 +279,7 @@ async fn person_ids(
     }
     Ok(rows
         .into_iter()
-        .filter(|(_, _, s)| claims.get(s) == Some(&1))
+        .filter(|(_, _, s)| s.get_version_num() == 4 && claims.get(s) == Some(&1))
         .filter_map(|(scheme, value, s)| Some(((Scheme::parse(&scheme)?, value), s)))
         .collect())
 }
@@ -377,6 +379,16 @@ async fn apply_moves(
         .execute(&mut **tx)
         .await?;
     }
+    // An agency no longer involved with a person the records left is out of scope again: should it
+    // become involved later, it gets the history it may see then.
+    let left: Vec<Uuid> = moved.iter().filter_map(|m| m.from).collect();
+    sqlx::query(
+        "DELETE FROM recipient_scope s WHERE s.subject_id = ANY($1)
+           AND NOT EXISTS (SELECT 1 FROM involvements i WHERE i.subject_id = s.subject_id AND i.agency = s.recipient)",
+    )
+    .bind(&left)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(
         "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
          SELECT DISTINCT e.subject_id, coalesce(e.person_name, ''), e.date_of_birth, e.agency, $2

@@ -135,10 +135,11 @@ pub fn resolution(records: &[Record], linked: &[(Id, Id)]) -> Resolution {
             }
         }
     }
-    // Each group's name (its strongest identifier) and whether it pairs two of one scheme.
+    // Each group's name (its strongest identifier) and whether it holds two PNCs: a chain of
+    // weaker identifiers that made two PNC-holders one person is in doubt (two CROs, say, are
+    // not: another agency may pair an old one, and the issuer's word settles it).
     let mut names: BTreeMap<Id, Id> = BTreeMap::new();
-    let mut schemes: BTreeMap<Id, BTreeMap<Scheme, &Id>> = BTreeMap::new();
-    let mut ambiguous: BTreeSet<Id> = BTreeSet::new();
+    let mut pncs: BTreeMap<Id, BTreeSet<&Id>> = BTreeMap::new();
     let members: Vec<Id> = groups.parent.keys().cloned().collect();
     for id in &members {
         let group = groups.find(id);
@@ -146,16 +147,11 @@ pub fn resolution(records: &[Record], linked: &[(Id, Id)]) -> Resolution {
         if strength(id) < strength(name) {
             *name = id.clone();
         }
-        let seen = schemes.entry(group.clone()).or_default();
-        match seen.get(&id.0) {
-            Some(other) if *other != id => {
-                ambiguous.insert(group);
-            }
-            _ => {
-                seen.insert(id.0, id);
-            }
+        if id.0 == Scheme::Pnc {
+            pncs.entry(group).or_default().insert(id);
         }
     }
+    let ambiguous: BTreeSet<Id> = pncs.into_iter().filter(|(_, p)| p.len() > 1).map(|(g, _)| g).collect();
     let linked_ids: BTreeSet<&Id> = linked.iter().flat_map(|(x, y)| [x, y]).collect();
     let name_of = |id: &Id| names.get(&groups.find(id)).cloned().unwrap_or_else(|| id.clone());
     let resolved = records

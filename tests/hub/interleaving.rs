@@ -18,6 +18,9 @@ use crate::support::{SAMPLES, test_settings};
 struct Outcome {
     delivered: BTreeSet<(String, String, String, Vec<String>)>,
     withheld: BTreeSet<(String, String, String)>,
+    /// Each person's records (event ids), and the records held as conflicts.
+    people: BTreeSet<Vec<String>>,
+    held: BTreeSet<String>,
 }
 
 /// xorshift64*, seeded: the interleaving of a seed is the same on every machine.
@@ -95,12 +98,25 @@ async fn outcome(pool: &sqlx::PgPool) -> Outcome {
            (SELECT DISTINCT ON (event_id, recipient) * FROM disclosure_log
             WHERE stage IN ('decided', 'redecided', 'retracted')
             ORDER BY event_id, recipient, id DESC) l
-         WHERE decision = 'withhold'",
+         WHERE decision = 'withhold'
+           AND NOT EXISTS (SELECT 1 FROM identity_conflicts c WHERE c.event_id = l.event_id AND c.status = 'open')",
     )
     .fetch_all(pool)
     .await
     .unwrap();
+    let people: Vec<Vec<String>> = sqlx::query_scalar(
+        "SELECT array_agg(event_id::text ORDER BY event_id) FROM events WHERE subject_id IS NOT NULL GROUP BY subject_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let held: Vec<String> = sqlx::query_scalar("SELECT event_id::text FROM identity_conflicts WHERE status = 'open'")
+        .fetch_all(pool)
+        .await
+        .unwrap();
     Outcome {
+        people: people.into_iter().collect(),
+        held: held.into_iter().collect(),
         delivered: delivered
             .into_iter()
             .map(|(e, r, p, mut f)| {
@@ -118,11 +134,16 @@ fn only<T: Ord + Clone>(x: &BTreeSet<T>, y: &BTreeSet<T>) -> Vec<T> {
 
 fn difference(a: &Outcome, b: &Outcome) -> String {
     format!(
-        "delivered only in plan order: {:?}\ndelivered only here: {:?}\nwithheld only in plan order: {:?}\nwithheld only here: {:?}",
+        "delivered only in plan order: {:?}\ndelivered only here: {:?}\nwithheld only in plan order: {:?}\nwithheld only here: {:?}\n\
+         people only in plan order: {:?}\npeople only here: {:?}\nheld only in plan order: {:?}\nheld only here: {:?}",
         only(&a.delivered, &b.delivered),
         only(&b.delivered, &a.delivered),
         only(&a.withheld, &b.withheld),
-        only(&b.withheld, &a.withheld)
+        only(&b.withheld, &a.withheld),
+        only(&a.people, &b.people),
+        only(&b.people, &a.people),
+        only(&a.held, &b.held),
+        only(&b.held, &a.held)
     )
 }
 
@@ -151,19 +172,21 @@ async fn check_interleavings(dir: &Path, runs: u64) -> Outcome {
     let reference = outcome(&hub.pool).await;
     drop_hub(hub, &admin).await;
     let mut failing = Vec::new();
-    let (mut redecided, mut retracted) = (0, 0);
+    let (mut redecided, mut retracted, mut moved) = (0, 0, 0);
     for seed in first_seed..first_seed + runs {
         let hub = fresh_hub(&admin).await;
         apply(&hub, dir, &interleave(&plan, seed)).await;
         let got = outcome(&hub.pool).await;
-        let late: (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE stage = 'redecided'), count(*) FILTER (WHERE stage = 'retracted') FROM disclosure_log",
+        let late: (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE stage = 'redecided'), count(*) FILTER (WHERE stage = 'retracted'),
+                    count(*) FILTER (WHERE stage = 'retracted' AND reason = 'wrong_person') FROM disclosure_log",
         )
         .fetch_one(&hub.pool)
         .await
         .unwrap();
         redecided += late.0;
         retracted += late.1;
+        moved += late.2;
         let chain = tracker::sharing::log::verify(&hub.pool).await.unwrap();
         assert!(matches!(chain, tracker::sharing::log::Verified::Intact { .. }), "seed {seed}: {chain:?}");
         if got != reference {
@@ -181,7 +204,8 @@ async fn check_interleavings(dir: &Path, runs: u64) -> Outcome {
         failing[0].1
     );
     eprintln!(
-        "{runs} interleavings of {}: all identical; late facts delivered {redecided} and retracted {retracted} in all",
+        "{runs} interleavings of {}: all identical; late facts delivered {redecided} and retracted {retracted} \
+         ({moved} of them records that moved to another person) in all",
         dir.display()
     );
     reference
@@ -204,5 +228,6 @@ async fn any_interleaving_of_a_generated_quarter_gives_the_same_disclosures() {
     assert!(files > 50, "{files} files");
     let reference = check_interleavings(&dir, runs(20)).await;
     assert!(reference.delivered.len() > 100, "{} deliveries", reference.delivered.len());
+    assert!(!reference.held.is_empty(), "the generator's bridging records are held as conflicts");
     let _ = std::fs::remove_dir_all(&dir);
 }
