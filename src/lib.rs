@@ -7,7 +7,8 @@
 //! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map.
 //! - `consent`: consent recorded by operators.
 //! - `store`: Postgres: migrations, raw archive, inbox, events, projections.
-//! - `identity`: the person index linking agency identifiers to one subject.
+//! - `identity`: who is who, resolved over the whole set of records (`identity::resolve`, pure), and
+//!   the moves a later record causes.
 //! - `sharing`: agreements, decisions per (update, recipient), catch-up, the disclosure log.
 //! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
 //! - `service`: consumers and publisher running side by side.
