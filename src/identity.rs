@@ -98,7 +98,54 @@ pub async fn link_all(
             kept_apart: false,
         })
         .collect();
-    let stored = neighbours(tx, &message).await?;
+    let seeds: BTreeSet<Id> = message.iter().flat_map(|r| r.identifiers.iter().cloned()).collect();
+    let linking = link(tx, message, seeds, agency, kind_of, now).await?;
+    let mut details: Vec<(Uuid, String, Option<NaiveDate>)> = Vec::new();
+    for (subject, link) in subjects.iter().zip(&linking.links) {
+        if let Link::Subject(id) = link
+            && (subject.name.is_some() || subject.date_of_birth.is_some())
+        {
+            let dob = subject.date_of_birth.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            let row = (*id, subject.name.clone().unwrap_or_default(), dob);
+            if !details.contains(&row) {
+                details.push(row);
+            }
+        }
+    }
+    insert_details(tx, details, agency, now).await?;
+    Ok(linking)
+}
+
+/// Resolves again who is who around stored records after an operator's decision on them (recorded
+/// in their conflict's status before the call): the same rule and the same moves as for a message,
+/// with no new records. Call with the index locked.
+pub async fn relink(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Uuid],
+    kind_of: &(dyn Fn(&str) -> Option<AgencyKind> + Sync),
+    now: DateTime<Utc>,
+) -> Result<Vec<Moved>, sqlx::Error> {
+    let identifiers: Vec<serde_json::Value> =
+        sqlx::query_scalar("SELECT identifiers FROM events WHERE event_id = ANY($1)")
+            .bind(events)
+            .fetch_all(&mut **tx)
+            .await?;
+    let seeds: BTreeSet<Id> = identifiers.iter().flat_map(ids_of).collect();
+    Ok(link(tx, Vec::new(), seeds, "tracker", kind_of, now).await?.moved)
+}
+
+/// Resolves `message`'s records with every stored record reachable from `seeds` by shared
+/// identifiers, stores who each identifier belongs to, and moves the stored records whose person
+/// changed.
+async fn link(
+    tx: &mut Transaction<'_, Postgres>,
+    message: Vec<Record>,
+    seeds: BTreeSet<Id>,
+    agency: &str,
+    kind_of: &(dyn Fn(&str) -> Option<AgencyKind> + Sync),
+    now: DateTime<Utc>,
+) -> Result<Linking, sqlx::Error> {
+    let stored = neighbours(tx, seeds).await?;
     let linked: Vec<(Id, Id)> = stored
         .iter()
         .filter(|r| r.status.as_deref() == Some("linked"))
@@ -194,26 +241,13 @@ pub async fn link_all(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    let mut details: Vec<(Uuid, String, Option<NaiveDate>)> = Vec::new();
-    for (subject, link) in subjects.iter().zip(&links) {
-        if let Link::Subject(id) = link
-            && (subject.name.is_some() || subject.date_of_birth.is_some())
-        {
-            let dob = subject.date_of_birth.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            let row = (*id, subject.name.clone().unwrap_or_default(), dob);
-            if !details.contains(&row) {
-                details.push(row);
-            }
-        }
-    }
-    insert_details(tx, details, agency, now).await?;
     apply_moves(tx, &moved, now).await?;
     Ok(Linking { links, moved })
 }
 
-/// Every stored record that shares an identifier with `message`'s records, transitively.
-async fn neighbours(tx: &mut Transaction<'_, Postgres>, message: &[Record]) -> Result<Vec<StoredRecord>, sqlx::Error> {
-    let mut seen: BTreeSet<Id> = message.iter().flat_map(|r| r.identifiers.iter().cloned()).collect();
+/// Every stored record that shares an identifier with `seeds`, transitively.
+async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> Result<Vec<StoredRecord>, sqlx::Error> {
+    let mut seen = seeds;
     let mut frontier: Vec<Id> = seen.iter().cloned().collect();
     let mut events: BTreeSet<Uuid> = BTreeSet::new();
     while !frontier.is_empty() {
@@ -320,27 +354,27 @@ async fn insert_details(
     Ok(())
 }
 
-/// Tables holding a record's subject by event id: they follow the record when it moves.
-pub const EVENT_TABLES: &[&str] = &[
-    "events",
-    "involvements",
-    "custody_events",
-    "charges",
-    "bail_decisions",
-    "hearings",
-    "offences_pleas",
-    "orders",
-    "warrants",
-    "supervisions",
-    "appointments",
-    "breaches",
-    "order_terminations",
-    "pre_sentence_reports",
-    "risk_registrations",
-    "drug_tests",
-    "treatment_episodes",
-    "consents",
-];
+/// Tables that record what was done under a person at the time (a delivery, a log entry): they
+/// keep the subject they recorded when a record moves.
+const HISTORY_TABLES: &[&str] = &["outbox", "disclosure_log"];
+
+/// Every table that holds a record's subject by event id (the events, involvements and every
+/// projection), read from the catalogue so that a new projection follows its records without
+/// being listed anywhere.
+pub async fn event_tables(tx: &mut Transaction<'_, Postgres>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT s.table_name::text FROM information_schema.columns s
+         JOIN information_schema.columns e ON e.table_schema = s.table_schema AND e.table_name = s.table_name
+              AND e.column_name = 'event_id'
+         JOIN information_schema.tables t ON t.table_schema = s.table_schema AND t.table_name = s.table_name
+              AND t.table_type = 'BASE TABLE'
+         WHERE s.table_schema = current_schema() AND s.column_name = 'subject_id' AND s.table_name <> ALL($1)
+         ORDER BY (s.table_name <> 'events'), s.table_name",
+    )
+    .bind(HISTORY_TABLES)
+    .fetch_all(&mut **tx)
+    .await
+}
 
 /// Re-points moved records: their subject in every table keyed by event, their person's details,
 /// and their conflict (opened when they are held now, resolved when a later record placed them).
@@ -369,7 +403,7 @@ async fn apply_moves(
     .bind(&subjects)
     .execute(&mut **tx)
     .await?;
-    for table in EVENT_TABLES {
+    for table in event_tables(tx).await? {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE {table} t SET subject_id = m.subject_id
              FROM UNNEST($1::uuid[], $2::uuid[]) AS m(event_id, subject_id) WHERE t.event_id = m.event_id"
@@ -379,6 +413,16 @@ async fn apply_moves(
         .execute(&mut **tx)
         .await?;
     }
+    // A case belongs to the person of its earliest placed hearing (whatever arrived first).
+    sqlx::query(
+        "UPDATE cases c SET subject_id = (SELECT h.subject_id FROM hearings h
+             WHERE h.case_urn = c.case_urn AND h.court = c.court AND h.subject_id IS NOT NULL
+             ORDER BY h.hearing_date, h.event_id LIMIT 1)
+         WHERE (c.case_urn, c.court) IN (SELECT case_urn, court FROM hearings WHERE event_id = ANY($1))",
+    )
+    .bind(&events)
+    .execute(&mut **tx)
+    .await?;
     // An agency no longer involved with a person the records left is out of scope again: should it
     // become involved later, it gets the history it may see then.
     let left: Vec<Uuid> = moved.iter().filter_map(|m| m.from).collect();

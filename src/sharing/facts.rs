@@ -220,15 +220,19 @@ pub struct QueuedDelivery {
     pub legal_basis: String,
 }
 
-/// How many deliveries each (update, recipient) of these updates has had (only updates decided
-/// before: records that moved to another person).
-pub async fn delivery_counts(
+/// The (update, recipient) pairs of these updates decided before, each with how many deliveries
+/// it has had: only records that moved to another person (or were held and are now placed) have
+/// any, and their new decisions are further entries with fresh message ids.
+pub async fn decided_before(
     tx: &mut Transaction<'_, Postgres>,
     events: &BTreeSet<Uuid>,
 ) -> Result<HashMap<(Uuid, String), usize>, sqlx::Error> {
     let events: Vec<Uuid> = events.iter().copied().collect();
     let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT event_id, recipient, count(*) FROM outbox WHERE event_id = ANY($1) AND kind = 'delivery' GROUP BY 1, 2",
+        "SELECT l.event_id, l.recipient,
+                (SELECT count(*) FROM outbox o WHERE o.event_id = l.event_id AND o.recipient = l.recipient
+                   AND o.kind = 'delivery')
+         FROM disclosure_log l WHERE l.event_id = ANY($1) AND l.stage = 'decided'",
     )
     .bind(&events)
     .fetch_all(&mut **tx)

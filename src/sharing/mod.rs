@@ -336,13 +336,16 @@ pub async fn decide_message(
             all.push(Decided::first(e, recipient, decision, catch_up));
         }
     }
-    // A record that moved to another person was delivered before under its old one: its new
-    // deliveries take fresh message ids.
-    let counts = facts::delivery_counts(tx, &message_events).await?;
-    if !counts.is_empty() {
+    // A record that moved to another person was decided (and perhaps delivered) before under its
+    // old one: it is decided again, and its new deliveries take fresh message ids.
+    let before = facts::decided_before(tx, &message_events).await?;
+    if !before.is_empty() {
         for d in all.iter_mut().filter(|d| d.stage == "decided") {
-            if let Some(n) = counts.get(&(d.event.event_id, d.recipient.clone())) {
-                d.message_id = redelivery_message_id(d.event.event_id, &d.recipient, *n);
+            if let Some(n) = before.get(&(d.event.event_id, d.recipient.clone())) {
+                d.stage = "redecided";
+                if *n > 0 {
+                    d.message_id = redelivery_message_id(d.event.event_id, &d.recipient, *n);
+                }
             }
         }
     }

@@ -4,7 +4,9 @@
 //! interleaving must end with the same deliveries (update, recipient, person, fields), the same
 //! withheld decisions and a chain that verifies. Messages go through the hub's own pipeline
 //! (`Hub::process`: archive, read, store and decide in one transaction) on the real database;
-//! the broker only changes when they arrive, which is what the seeds vary.
+//! the broker only changes when they arrive, which is what the seeds vary. Each interleaving also
+//! restarts the hub (a new `Hub` on the same store) before a few random messages, and after half
+//! of those restarts delivers the message before it again, as after a crash between commit and ack.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -61,18 +63,50 @@ fn interleave(plan: &[tracker::demo::PlannedSend], seed: u64) -> Vec<&tracker::d
     out
 }
 
-async fn apply(hub: &Hub, dir: &Path, order: &[&tracker::demo::PlannedSend]) {
-    for p in order {
-        let body = std::fs::read(dir.join(&p.file)).unwrap();
-        let msg = Inbound {
-            queue_agency: p.agency.clone(),
-            routing_key: format!("{}.{}", p.agency, p.connector),
-            message_id: Some(p.file.clone()),
-            user_id: None,
-            body,
-        };
-        hub.process(&msg, 0).await.unwrap();
+fn inbound(dir: &Path, p: &tracker::demo::PlannedSend) -> Inbound {
+    Inbound {
+        queue_agency: p.agency.clone(),
+        routing_key: format!("{}.{}", p.agency, p.connector),
+        message_id: Some(p.file.clone()),
+        user_id: None,
+        body: std::fs::read(dir.join(&p.file)).unwrap(),
     }
+}
+
+/// Applies `order` through the hub's pipeline. With `restarts`, the hub is stopped and started
+/// again (a new process on the same store: settings, connectors, pool, sharing state) before
+/// random messages, and half the time the message before the restart is delivered again, as the
+/// broker does when a hub dies after its commit and before its ack.
+/// Returns the hub now running and how many restarts and redeliveries there were.
+async fn apply(
+    mut hub: Hub,
+    dir: &Path,
+    order: &[&tracker::demo::PlannedSend],
+    restarts: Option<u64>,
+) -> (Hub, usize, usize) {
+    let (mut restarted, mut redelivered) = (0, 0);
+    let mut rng = Seeded(restarts.unwrap_or(1).wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1);
+    let every = (order.len() / 4).max(1);
+    for (i, p) in order.iter().enumerate() {
+        if restarts.is_some() && i > 0 && rng.below(every) == 0 {
+            let settings = hub.settings.clone();
+            hub.pool.close().await;
+            drop(hub);
+            hub = tracker::cli::build_hub(settings).await.unwrap();
+            restarted += 1;
+            if rng.below(2) == 0 {
+                redelivered += 1;
+                let applied = hub.process(&inbound(dir, order[i - 1]), 1).await.unwrap();
+                assert!(
+                    matches!(applied, tracker::store::inbound::Applied::Duplicate { .. }),
+                    "a redelivered message is recognised: {}",
+                    order[i - 1].file
+                );
+            }
+        }
+        hub.process(&inbound(dir, p), 0).await.unwrap();
+    }
+    (hub, restarted, redelivered)
 }
 
 /// What the store says was disclosed (and not retracted since) and withheld; a person is named by
@@ -168,14 +202,16 @@ async fn check_interleavings(dir: &Path, runs: u64) -> Outcome {
     let plan = tracker::demo::send_plan(dir).unwrap();
     let admin = test_settings().database.url;
     let hub = fresh_hub(&admin).await;
-    apply(&hub, dir, &plan.iter().collect::<Vec<_>>()).await;
+    let (hub, ..) = apply(hub, dir, &plan.iter().collect::<Vec<_>>(), None).await;
     let reference = outcome(&hub.pool).await;
     drop_hub(hub, &admin).await;
     let mut failing = Vec::new();
-    let (mut redecided, mut retracted, mut moved) = (0, 0, 0);
+    let (mut redecided, mut retracted, mut moved, mut restarts, mut redeliveries) = (0, 0, 0, 0, 0);
     for seed in first_seed..first_seed + runs {
         let hub = fresh_hub(&admin).await;
-        apply(&hub, dir, &interleave(&plan, seed)).await;
+        let (hub, r, d) = apply(hub, dir, &interleave(&plan, seed), Some(seed)).await;
+        restarts += r;
+        redeliveries += d;
         let got = outcome(&hub.pool).await;
         let late: (i64, i64, i64) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE stage = 'redecided'), count(*) FILTER (WHERE stage = 'retracted'),
@@ -205,7 +241,8 @@ async fn check_interleavings(dir: &Path, runs: u64) -> Outcome {
     );
     eprintln!(
         "{runs} interleavings of {}: all identical; late facts delivered {redecided} and retracted {retracted} \
-         ({moved} of them records that moved to another person) in all",
+         ({moved} of them records that moved to another person) in all; {restarts} restarts between messages, \
+         {redeliveries} of them followed by a redelivery",
         dir.display()
     );
     reference

@@ -192,6 +192,10 @@ async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_s
     )
     .await;
     hub.send_bytes(probation, "b", &registration(r#"{"type":"PNC","value":"2021/0456789D"}"#)).await;
+    // A positive drug test on arrest of that person: treatment receives every one.
+    let drug_test = "RecordType,CustodyRef,ForceStation,EventDate,EventTime,PNCID,CRO,ASN,Surname,Forenames,DOB,Sex,Ethnicity,Address,Postcode,OffenceCode,OffenceWording,OffenceDate,BailStatus,BailConditions,NextCourtCode,NextCourtDate,DT1Opiates,DT1Cocaine,OfficerRef\n\
+        DT1,05CL/26/004530,05CL,30/10/2026,03:40,2021/0456789D,,2605CL0100004530B,BRENNAN,Chloe,02/07/1998,F,W3,\"27 Rice Lane\",L9 1AA,,,,,,,,NEG,POS,6034\n";
+    hub.send_bytes("police-05.police-custody", "dt", drug_test.as_bytes()).await;
     hub.send_bytes(treatment, "c", &treatment_referral("TRK0000001", "X100001", "2021/0456789D")).await;
     let open = list(&hub.hub, true).await.unwrap();
     assert_eq!(open.len(), 1);
@@ -210,6 +214,34 @@ async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_s
     let linked: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT DISTINCT subject_id FROM subject_identifiers").fetch_all(hub.pool()).await.unwrap();
     assert_eq!(linked, [subject]);
+    // What went out under the other person's id is retracted (wrong person) and sent again
+    // under the linked one.
+    let under_other: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE kind = 'delivery' AND recipient = 'treatment' AND subject_id <> $1",
+    )
+    .bind(subject)
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    assert_eq!(under_other, 1, "the drug test went out under the person who moved");
+    let live_elsewhere: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox o WHERE o.kind = 'delivery' AND o.subject_id <> $1
+           AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.refers_to = o.message_id AND r.notice_reason = 'wrong_person')",
+    )
+    .bind(subject)
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    assert_eq!(live_elsewhere, 0, "every delivery under the other id is retracted");
+    assert_eq!(
+        hub.count(
+            "SELECT count(*) FROM outbox WHERE kind = 'delivery' AND recipient = 'treatment'
+               AND subject_id = (SELECT subject_id FROM events WHERE message_id = 'c')"
+        )
+        .await,
+        1,
+        "and delivered again under the linked person"
+    );
     assert!(decide(&hub.hub, open[0].id, Decision::Link, "op").await.is_err(), "decided once");
     hub.send_bytes(treatment, "d", &treatment_referral("TRK0000001", "X100001", "2021/0456789D")).await;
     assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts").await, 1, "what follows links without review");
