@@ -10,11 +10,10 @@ use crate::broker::{Names, provision, publish};
 use crate::clock::Clock;
 use crate::connectors::{Connector, Publisher, Registry};
 use crate::consent::{Change, ConsentChange};
-use crate::pipeline::Hub;
+use crate::hub::Hub;
 use crate::settings::Settings;
-use crate::sharing::Sharing;
-use crate::sharing::agreements::Agreements;
-use crate::{bench, demo, person, schemas, store, telemetry};
+use crate::tools::{bench, demo};
+use crate::{person, schemas, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "tracker", version, about = "Justice information-sharing hub")]
@@ -345,29 +344,6 @@ pub enum PersonCommand {
     },
 }
 
-/// Builds the shared hub: settings checked, connectors loaded, store migrated.
-pub async fn build_hub(settings: Settings) -> anyhow::Result<Hub> {
-    let connectors = Registry::load(&settings.paths.connectors)?;
-    settings.check_connectors(&connectors.names())?;
-    let schemas = schemas::get()?;
-    let pool = store::connect(&settings.database.url, settings.database.max_connections)
-        .await
-        .context("connecting to Postgres")?;
-    store::migrate(&pool).await?;
-    let clock = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed);
-    let sharing = Sharing::new(&settings, Agreements::load(&settings.paths.agreements)?);
-    Ok(Hub {
-        settings,
-        connectors: std::sync::RwLock::new(Arc::new(connectors)),
-        schemas,
-        pool,
-        clock,
-        stats: Default::default(),
-        sharing,
-        publisher_wakeup: Default::default(),
-    })
-}
-
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that need no configuration.
     match &cli.command {
@@ -423,14 +399,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Run => {
-            let hub = Arc::new(build_hub(settings).await?);
-            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let app = crate::app::App::build(settings).await?;
+            let stop = app.stopper();
             tokio::spawn(async move {
                 wait_for_signal().await;
                 tracing::info!("signal received: finishing the message in hand, then stopping");
                 let _ = stop.send(true);
             });
-            crate::service::run(hub, stopped).await?;
+            app.start().await;
+            app.run_until_stopped().await?;
             tracing::info!("stopped cleanly");
         }
         Command::Send { agency, connector, files } => {
@@ -444,14 +421,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::broker::close(&conn, "sent").await;
         }
         Command::Load { agency, connector, batch, paths } => {
-            let (dir, plan) = crate::load::plan_for(agency, connector, &paths)?;
+            let (dir, plan) = crate::tools::load::plan_for(agency, connector, &paths)?;
             provision::provision(&settings).await?;
             let names = Names::new(&settings.broker.prefix);
-            let hub = Arc::new(build_hub(settings).await?);
+            let hub = Arc::new(Hub::build(settings).await?);
             let conn = crate::broker::connect(&hub.settings.broker.url).await?;
             let ch = publish::confirm_channel(&conn).await?;
-            let loaded =
-                crate::load::load(hub, &dir, plan, batch, &crate::load::DeadLetters { ch: &ch, names: &names }).await;
+            let loaded = crate::tools::load::load(
+                hub,
+                &dir,
+                plan,
+                batch,
+                &crate::tools::load::DeadLetters { ch: &ch, names: &names },
+            )
+            .await;
             crate::broker::close(&conn, "loaded").await;
             let loaded = loaded?;
             println!("{}", loaded.describe());
@@ -463,7 +446,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Demo { command: Some(DemoCommand::Generate { people, months, seed, out }), .. } => {
-            let files = crate::generate::generate(people, months, seed, &out)?;
+            let files = crate::tools::generate::generate(people, months, seed, &out)?;
             println!(
                 "wrote {files} payloads for {people} people over {months} months to {} (send them: tracker demo --samples {})",
                 out.display(),
@@ -476,7 +459,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 // The sample month's expected outcomes assume this clock.
                 settings.clock.fixed = "2026-11-28T00:00:00Z".into();
             }
-            let hub = Arc::new(build_hub(settings).await?);
+            let hub = Arc::new(Hub::build(settings).await?);
             demo::run(hub, &samples).await?;
         }
         Command::Connector { command: ConnectorCommand::Check } => {
@@ -517,11 +500,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { command } => bench::run(settings, command).await?,
         Command::Attack { long, mutations, seed, samples, verbose } => {
             let scale = if long {
-                crate::attack::Scale::Long { mutations_per_sample: mutations, seed }
+                crate::tools::attack::Scale::Long { mutations_per_sample: mutations, seed }
             } else {
-                crate::attack::Scale::Short
+                crate::tools::attack::Scale::Short
             };
-            let outcome = crate::attack::run_in_sandbox(settings, &samples, scale, verbose).await?;
+            let outcome = crate::tools::attack::run_in_sandbox(settings, &samples, scale, verbose).await?;
             println!("attack cases tried: {}, passed: {}", outcome.tried, outcome.passed);
             for (case, why) in &outcome.failures {
                 println!("FAILED {case}: {why}");
@@ -595,7 +578,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::reports::render::render(&report, format));
         }
         Command::Identity { command } => {
-            let hub = build_hub(settings).await?;
+            let hub = Hub::build(settings).await?;
             use crate::ops::identity::{Decision, decide, list};
             match command {
                 IdentityCommand::Conflicts { all } => {
@@ -627,7 +610,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auth { command: AuthCommand::Hash } => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
-            println!("{}", crate::auth::hash_password(password.trim_end_matches(['\r', '\n'])));
+            println!("{}", crate::http::auth::hash_password(password.trim_end_matches(['\r', '\n'])));
         }
         Command::Status { json } => {
             let pool = store::connect(&settings.database.url, 2).await?;
@@ -641,7 +624,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Deadletters { command } => {
-            let hub = build_hub(settings).await?;
+            let hub = Hub::build(settings).await?;
             match command {
                 DeadlettersCommand::List { after, limit } => {
                     let page = crate::ops::deadletters::page(&hub, after, limit).await?;
@@ -684,7 +667,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Reprocess { connector, since } => {
-            let hub = build_hub(settings).await?;
+            let hub = Hub::build(settings).await?;
             let archives: Vec<(i64, String, String)> = sqlx::query_as(
                 "SELECT DISTINCT ON (agency, message_id) id, agency, message_id FROM raw_archive
                  WHERE connector = $1 AND received_at >= $2 ORDER BY agency, message_id, id DESC",
@@ -711,7 +694,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Sharing { command } => {
-            let hub = build_hub(settings).await?;
+            let hub = Hub::build(settings).await?;
             let now = hub.clock.now();
             let text = match command {
                 SharingCommand::Explain { event_id, recipient } => {

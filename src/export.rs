@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde_json::{Value as Json, json};
 use sqlx::PgPool;
 
-use crate::console::esc;
 use crate::domain::identifiers::Identifier;
+use crate::html::esc;
 
 #[derive(sqlx::FromRow)]
 struct Disclosure {

@@ -1,63 +1,52 @@
 //! Tracker: a justice information-sharing hub.
 //!
-//! Layout:
+//! Layout — each folder a room, in the order a message meets them:
 //! - `settings`, `clock`, `telemetry`: configuration, the hub's clock, logging.
 //! - `domain`: person identifiers and the canonical event vocabulary.
 //! - `schemas`: the Avro schemas (`schemas/*.avsc`), validation, encoding, compatibility.
-//! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map.
-//! - `consent`: consent recorded by operators.
+//! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map. Pure.
+//! - `hub`: the shared state (settings, connectors, schemas, store pool, clock, sharing rules),
+//!   built once; `stats`: its work counters and latency histograms.
+//! - `app`: the composition root — builds the hub and runs its tasks until stopped.
+//! - `runtime`: the message path — consume → admit and read → process (store and decide in one
+//!   transaction) → outbox publisher, with `retry` beside it. Its `//!` states the delivery
+//!   guarantee.
 //! - `store`: Postgres: migrations, raw archive, inbox, events, projections.
-//! - `identity`: who is who, resolved over the whole set of records (`identity::resolve`, pure), and
-//!   the moves a later record causes.
-//! - `sharing`: agreements, decisions per (update, recipient), catch-up, the disclosure log.
-//! - `broker`: RabbitMQ: the broker contract (provision), publishing, consuming.
-//! - `service`: consumers and publisher running side by side.
-//! - `reports`: the report catalogue, runner and formats.
-//! - `routing`: the outbox publisher (deliveries to `tracker.out.<agency>`, confirmed).
-//! - `console`: the operator console page.
-//! - `auth`: users, roles and rights of the HTTP interface; `throttle`: failed-login lockout.
-//! - `http`: the HTTP interface (health, readiness, metrics, schemas for subscribers).
-//! - `metrics`: the Prometheus exposition.
-//! - `pipeline`: one inbound message, from archive to acknowledgement; `large_payloads`: the
-//!   lower-priority threads that read large payloads.
-//! - `sandbox`: a hub on its own database and broker prefix (tests, benchmarks).
-//! - `ops`: dead letters (list, show, replay, purge), reprocess, status.
-//! - `export`: subject access exports (DPA 2018 s.45).
-//! - `fuzzing`: entry points for the fuzz targets in `fuzz/`.
-//! - `generate`: realistic generated feeds for demos and benchmarks.
-//! - `attack`: the attack suite's catalogue and runner (`tracker attack`).
-//! - `person`, `demo`, `bench`, `cli`: the commands.
-pub mod attack;
-pub mod auth;
-pub mod bench;
-pub mod bench_delivery;
-pub mod bench_hostile;
+//! - `identity`: who is who, resolved over the whole set of records (`identity::resolve`, pure),
+//!   and the moves a later record (or an operator's decision) causes.
+//! - `sharing`: agreements, decisions per (update, recipient), catch-up, retractions, the
+//!   disclosure log.
+//! - `consent`: consent recorded by operators.
+//! - `broker`: RabbitMQ only: connect, the broker contract (provision), users, confirmed publish.
+//! - `ops`: the operator's tools: dead letters, identity review, status, alerts.
+//! - `reports`: the report catalogue, runner and formats; `export`: subject access exports;
+//!   `person`: one person's record for operators.
+//! - `http`: the HTTP interface (health, readiness, metrics, schemas, reports, console), its
+//!   users and roles (`auth`) and failed-login lockout (`throttle`).
+//! - `html`: escaping for every page the hub writes.
+//! - `cli`: the command line.
+//! - `tools`: one-off tools apart from the product — demo, generator, bulk load, benchmarks,
+//!   attack suite, the sandbox tests run a hub in, fuzz entry points.
+pub mod app;
 pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod connectors;
 pub mod consent;
-pub mod console;
-pub mod demo;
 pub mod domain;
 pub mod export;
-pub mod fuzzing;
-pub mod generate;
+pub mod html;
 pub mod http;
+pub mod hub;
 pub mod identity;
-pub mod large_payloads;
-pub mod load;
-pub mod metrics;
 pub mod ops;
 pub mod person;
-pub mod pipeline;
 pub mod reports;
-pub mod routing;
-pub mod sandbox;
+pub mod runtime;
 pub mod schemas;
-pub mod service;
 pub mod settings;
 pub mod sharing;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
-pub mod throttle;
+pub mod tools;

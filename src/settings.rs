@@ -101,7 +101,7 @@ pub struct Paths {
 pub struct AuthSettings {
     /// Users of the HTTP interface by name: role and password hash.
     #[serde(default)]
-    pub users: BTreeMap<String, crate::auth::UserSettings>,
+    pub users: BTreeMap<String, crate::http::auth::UserSettings>,
 }
 
 /// Alert rules: crossing one raises an alert on the console, on `/metrics` and in the log.

@@ -4,4 +4,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| tracker::fuzzing::decode_delivery(data));
+fuzz_target!(|data: &[u8]| tracker::tools::fuzzing::decode_delivery(data));

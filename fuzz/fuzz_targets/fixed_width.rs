@@ -3,4 +3,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| tracker::fuzzing::read_payload("treatment-records", data));
+fuzz_target!(|data: &[u8]| tracker::tools::fuzzing::read_payload("treatment-records", data));

@@ -1,6 +1,5 @@
-//! RabbitMQ: the broker contract (names, provisioning), confirmed publishing, and
-//! the consumers that feed the pipeline.
-pub mod consume;
+//! RabbitMQ and nothing else: connecting, the broker contract (names, provisioning), broker
+//! users, and confirmed publishing. The consumers that feed the hub are in `runtime::consume`.
 pub mod provision;
 pub mod publish;
 pub mod users;

@@ -8,7 +8,7 @@ use lapin::types::AMQPValue;
 use serde::Serialize;
 
 use crate::broker::{Names, publish};
-use crate::pipeline::Hub;
+use crate::hub::Hub;
 use crate::store::inbound::{Applied, DeadLetter};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

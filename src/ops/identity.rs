@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::pipeline::Hub;
+use crate::hub::Hub;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Conflict {

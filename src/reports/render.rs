@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Report;
 use super::catalogue::{Chart, find};
-use crate::console::esc;
+use crate::html::esc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -151,7 +151,7 @@ async fn a_message_the_store_refuses_is_recorded_and_acknowledged() {
 async fn a_message_that_kills_its_consumer_is_refused_as_poison() {
     let mut settings = test_settings();
     settings.limits.max_deliveries = 3;
-    let sandbox = tracker::sandbox::Sandbox::start_idle(settings, "t").await.unwrap();
+    let sandbox = tracker::tools::sandbox::Sandbox::start_idle(settings, "t").await.unwrap();
     let queue = sandbox.names.inbound_queue("police-05");
     publish::send_file(
         &sandbox.ch,
@@ -175,8 +175,8 @@ async fn a_message_that_kills_its_consumer_is_refused_as_poison() {
         assert!(matches!(got, Ok(Some(Ok(_)))), "the message is back on its queue");
         tracker::broker::close(&conn, "dying").await;
     }
-    sandbox.start_consumers();
-    sandbox.start_publisher();
+    sandbox.start_consumers().await;
+    sandbox.start_publisher().await;
     sandbox.wait_acknowledged(1, Duration::from_secs(30)).await.unwrap();
     let (code, reason): (String, String) =
         sqlx::query_as("SELECT code, reason FROM refusals WHERE message_id = $1 AND item_position = 0")
@@ -251,7 +251,7 @@ async fn the_web_side_throttles_guessing_frames_nothing_and_stays_small_under_a_
     flood.push_str(&"BAD,row\r\n".repeat(5_000));
     hub.send_bytes("police-05.police-custody", "flood.csv", flood.as_bytes()).await;
     assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE message_id = 'flood.csv'").await, 5_000);
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    let base = hub.start_http().await.expect("HTTP served");
     let base2 = base.clone();
     tokio::task::spawn_blocking(move || {
         let base = base2;
@@ -294,21 +294,20 @@ async fn the_web_side_throttles_guessing_frames_nothing_and_stays_small_under_a_
     })
     .await
     .unwrap();
-    let _ = stop.send(true);
     hub.finish().await;
 }
 
 #[test]
 fn an_unknown_user_costs_as_much_as_a_wrong_password() {
-    let users: std::collections::BTreeMap<String, tracker::auth::UserSettings> = [(
+    let users: std::collections::BTreeMap<String, tracker::http::auth::UserSettings> = [(
         "op".to_string(),
-        tracker::auth::UserSettings {
-            role: tracker::auth::Role::Operator,
-            password: tracker::auth::hash_password("right"),
+        tracker::http::auth::UserSettings {
+            role: tracker::http::auth::Role::Operator,
+            password: tracker::http::auth::hash_password("right"),
         },
     )]
     .into();
-    let verified = tracker::auth::Verified::default();
+    let verified = tracker::http::auth::Verified::default();
     let time = |user: &str| {
         let mut runs: Vec<Duration> = (0..3)
             .map(|_| {
@@ -331,10 +330,10 @@ fn an_unknown_user_costs_as_much_as_a_wrong_password() {
 async fn the_attack_commands_short_catalogue_passes_every_case() {
     let hub = TestHub::start().await;
     let samples = std::path::Path::new(SAMPLES);
-    let cases = tracker::attack::catalogue(samples, tracker::attack::Scale::Short).unwrap();
+    let cases = tracker::tools::attack::catalogue(samples, tracker::tools::attack::Scale::Short).unwrap();
     let names: Vec<String> = cases.iter().map(|c| c.name.clone()).collect();
     assert!(cases.len() >= 30, "{names:?}");
-    let outcome = tracker::attack::run(&hub, samples, cases, false).await.unwrap();
+    let outcome = tracker::tools::attack::run(&hub, samples, cases, false).await.unwrap();
     assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
     assert_eq!((outcome.tried, outcome.passed), (names.len(), names.len()));
     hub.finish().await;

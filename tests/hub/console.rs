@@ -112,7 +112,7 @@ async fn a_bad_file_is_seen_fixed_and_replayed_from_the_console() {
     let connectors = dir.clone();
     let hub = TestHub::start_with(move |s| s.paths.connectors = connectors).await;
     hub.send("court-b05lv00", "court-results", &Path::new(SAMPLES).join("court-results-B05LV00-20261117.xml")).await;
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    let base = hub.start_http().await.expect("HTTP served");
     let console = base.replace("http://", "http://op:op-secret@") + "/console";
     let id: i64 = sqlx::query_scalar("SELECT id FROM refusals").fetch_one(hub.pool()).await.unwrap();
 
@@ -143,7 +143,6 @@ async fn a_bad_file_is_seen_fixed_and_replayed_from_the_console() {
     assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE resolution = 'reprocessed'").await, 1);
     assert_eq!(hub.count("SELECT count(*) FROM operator_actions WHERE actor = 'op' AND action = 'replay'").await, 1);
     assert_eq!(hub.queue_depth(&hub.names.dead_queue()).await, 0);
-    let _ = stop.send(true);
     hub.finish().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -153,7 +152,7 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
     let hub = TestHub::start().await;
     hub.send("probation", "probation-events", &Path::new(SAMPLES).join("bad/probation-0011-not-json.json")).await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM refusals").fetch_one(hub.pool()).await.unwrap();
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    let base = hub.start_http().await.expect("HTTP served");
     tokio::task::spawn_blocking(move || {
         use crate::support::http;
         assert_eq!(http("GET", &format!("{base}/health"), None, None).0, 200);
@@ -169,7 +168,7 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
         for (i, path) in paths.iter().enumerate() {
             assert_eq!(http("GET", &format!("{base}{path}"), None, None).0, 401, "{path} without credentials");
             // After five failed logins the name is locked out for a minute (429).
-            let wrong = if i < tracker::throttle::FAILURES_ALLOWED as usize { 401 } else { 429 };
+            let wrong = if i < tracker::http::throttle::FAILURES_ALLOWED as usize { 401 } else { 429 };
             assert_eq!(
                 http("GET", &format!("{base}{path}"), Some("nobody"), None).0,
                 wrong,
@@ -201,6 +200,5 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
     .unwrap();
     assert_eq!(hub.count("SELECT count(*) FROM operator_actions WHERE actor = 'op' AND action = 'purge'").await, 1);
     assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE resolved_by = 'op'").await, 1);
-    let _ = stop.send(true);
     hub.finish().await;
 }

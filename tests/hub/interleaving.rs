@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use tracker::pipeline::{Hub, Inbound};
+use tracker::hub::Hub;
+use tracker::runtime::message::Inbound;
 
 use crate::support::{SAMPLES, test_settings};
 
@@ -40,8 +41,8 @@ impl Seeded {
 /// Each agency's files in plan order, the agencies merged at random. Half the seeds also hold one
 /// agency's queue back until a random share of the others has drained (as after an outage, when
 /// queues drain at different speeds), so facts arrive long after the updates they bear on.
-fn interleave(plan: &[tracker::demo::PlannedSend], seed: u64) -> Vec<&tracker::demo::PlannedSend> {
-    let mut queues: BTreeMap<&str, std::collections::VecDeque<&tracker::demo::PlannedSend>> = BTreeMap::new();
+fn interleave(plan: &[tracker::tools::demo::PlannedSend], seed: u64) -> Vec<&tracker::tools::demo::PlannedSend> {
+    let mut queues: BTreeMap<&str, std::collections::VecDeque<&tracker::tools::demo::PlannedSend>> = BTreeMap::new();
     for p in plan {
         queues.entry(p.agency.as_str()).or_default().push_back(p);
     }
@@ -63,7 +64,7 @@ fn interleave(plan: &[tracker::demo::PlannedSend], seed: u64) -> Vec<&tracker::d
     out
 }
 
-fn inbound(dir: &Path, p: &tracker::demo::PlannedSend) -> Inbound {
+fn inbound(dir: &Path, p: &tracker::tools::demo::PlannedSend) -> Inbound {
     Inbound {
         queue_agency: p.agency.clone(),
         routing_key: format!("{}.{}", p.agency, p.connector),
@@ -81,7 +82,7 @@ fn inbound(dir: &Path, p: &tracker::demo::PlannedSend) -> Inbound {
 async fn apply(
     mut hub: Hub,
     dir: &Path,
-    order: &[&tracker::demo::PlannedSend],
+    order: &[&tracker::tools::demo::PlannedSend],
     restarts: Option<u64>,
 ) -> (Hub, usize, usize) {
     let (mut restarted, mut redelivered) = (0, 0);
@@ -92,7 +93,7 @@ async fn apply(
             let settings = hub.settings.clone();
             hub.pool.close().await;
             drop(hub);
-            hub = tracker::cli::build_hub(settings).await.unwrap();
+            hub = tracker::hub::Hub::build(settings).await.unwrap();
             restarted += 1;
             if rng.below(2) == 0 {
                 redelivered += 1;
@@ -185,7 +186,7 @@ fn difference(a: &Outcome, b: &Outcome) -> String {
 async fn fresh_hub(admin: &str) -> Hub {
     let mut settings = test_settings();
     settings.database.url = tracker::store::create_scratch_database(admin, "tracker_order").await.unwrap();
-    tracker::cli::build_hub(settings).await.unwrap()
+    tracker::hub::Hub::build(settings).await.unwrap()
 }
 
 async fn drop_hub(hub: Hub, admin: &str) {
@@ -199,7 +200,7 @@ async fn drop_hub(hub: Hub, admin: &str) {
 /// the reference outcome.
 async fn check_interleavings(dir: &Path, runs: u64) -> Outcome {
     let first_seed: u64 = std::env::var("TRACKER_INTERLEAVING_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
-    let plan = tracker::demo::send_plan(dir).unwrap();
+    let plan = tracker::tools::demo::send_plan(dir).unwrap();
     let admin = test_settings().database.url;
     let hub = fresh_hub(&admin).await;
     let (hub, ..) = apply(hub, dir, &plan.iter().collect::<Vec<_>>(), None).await;
@@ -261,7 +262,7 @@ async fn any_interleaving_of_the_sample_month_gives_the_same_disclosures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_interleaving_of_a_generated_quarter_gives_the_same_disclosures() {
     let dir = std::env::temp_dir().join(format!("interleaving-{}", std::process::id()));
-    let files = tracker::generate::generate(60, 3, 9, &dir).unwrap();
+    let files = tracker::tools::generate::generate(60, 3, 9, &dir).unwrap();
     assert!(files > 50, "{files} files");
     let reference = check_interleavings(&dir, runs(20)).await;
     assert!(reference.delivered.len() > 100, "{} deliveries", reference.delivered.len());
@@ -302,8 +303,8 @@ async fn held_by_recipients(hub: &crate::support::TestHub) -> BTreeSet<(String, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_broker_a_queue_drained_last_leaves_every_recipient_the_same_deliveries() {
     let dir = std::env::temp_dir().join(format!("held-back-{}", std::process::id()));
-    tracker::generate::generate(60, 3, 9, &dir).unwrap();
-    let plan = tracker::demo::send_plan(&dir).unwrap();
+    tracker::tools::generate::generate(60, 3, 9, &dir).unwrap();
+    let plan = tracker::tools::demo::send_plan(&dir).unwrap();
     let mut outcomes = Vec::new();
     let mut notices = Vec::new();
     for held_back in [None, Some("probation")] {
@@ -312,7 +313,7 @@ async fn over_the_broker_a_queue_drained_last_leaves_every_recipient_the_same_de
         for p in first.iter().chain(&last) {
             hub.send(&p.agency, &p.connector, &dir.join(&p.file)).await;
         }
-        tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+        tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
         outcomes.push(held_by_recipients(&hub).await);
         notices.push(hub.count("SELECT count(*) FROM outbox WHERE kind = 'retraction'").await);
         hub.finish().await;

@@ -26,7 +26,7 @@ async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubl
 
     // Fix the connector; a hub started on the fixed files replays the dead letter.
     std::fs::write(dir.join("court-results.toml"), &good).unwrap();
-    let fixed = tracker::cli::build_hub(hub.hub.settings.clone()).await.unwrap();
+    let fixed = tracker::hub::Hub::build(hub.hub.settings.clone()).await.unwrap();
     let results = tracker::ops::deadletters::replay(&fixed, &[open[0].id], "test-operator").await.unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!((results[0].events, results[0].still_refused), (2, 0));
@@ -97,8 +97,8 @@ fn parse_exposition(text: &str) -> Vec<Series> {
 async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    let base = hub.start_http().await.expect("HTTP served");
     let (metrics, ready) = tokio::task::spawn_blocking(move || {
         let (status, metrics) = crate::support::http("GET", &format!("{base}/metrics"), Some("aud"), None);
         assert_eq!(status, 200);
@@ -143,11 +143,10 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     assert_eq!(decided, confirmed);
     assert_eq!(ready, 200);
     assert_eq!(value("tracker_alert", &[("rule", "dead_letters")]), 1.0, "5 dead letters open, alert above 0");
-    let _ = stop.send(true);
 
     // A hub that is not consuming is alive but not ready, and says why.
-    let idle = std::sync::Arc::new(tracker::cli::build_hub(hub.hub.settings.clone()).await.unwrap());
-    let (base, stop) = crate::support::serve_http(idle.clone()).await;
+    let idle = std::sync::Arc::new(tracker::hub::Hub::build(hub.hub.settings.clone()).await.unwrap());
+    let (base, idle_app) = crate::support::serve_http(idle.clone()).await;
     let (health, not_ready) = tokio::task::spawn_blocking(move || {
         (
             crate::support::http("GET", &format!("{base}/health"), None, None).0,
@@ -163,7 +162,7 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
         "{}",
         not_ready.1
     );
-    let _ = stop.send(true);
+    idle_app.shutdown().await.unwrap();
     idle.pool.close().await;
     hub.finish().await;
 }

@@ -396,9 +396,9 @@ async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_a
 
     // …and loaded from the directory, seven files per transaction.
     let hub = TestHub::start_without_publisher().await;
-    let dead = tracker::load::DeadLetters { ch: &hub.ch, names: &hub.names };
-    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
-    let loaded = tracker::load::load(hub.hub.clone(), Path::new(SAMPLES), plan.clone(), 7, &dead).await.unwrap();
+    let dead = tracker::tools::load::DeadLetters { ch: &hub.ch, names: &hub.names };
+    let plan = tracker::tools::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let loaded = tracker::tools::load::load(hub.hub.clone(), Path::new(SAMPLES), plan.clone(), 7, &dead).await.unwrap();
     assert_eq!((loaded.files, loaded.already_loaded, loaded.events), (26, 0, 45), "{loaded:?}");
     assert_eq!((loaded.refused, loaded.kept), (5, 1), "{loaded:?}");
     assert!(loaded.failed.is_empty(), "{:?}", loaded.failed);
@@ -412,7 +412,7 @@ async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_a
     assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE dead_lettered_at IS NULL").await, 0);
 
     // Loading again (or resuming after an interruption) stores and sends nothing twice.
-    let again = tracker::load::load(hub.hub.clone(), Path::new(SAMPLES), plan, 10, &dead).await.unwrap();
+    let again = tracker::tools::load::load(hub.hub.clone(), Path::new(SAMPLES), plan, 10, &dead).await.unwrap();
     assert_eq!((again.already_loaded, again.events, again.queued), (26, 0, 0), "{again:?}");
     assert_eq!(row_counts(&hub).await, expected_rows);
     assert_eq!(hub.queue_depth(&hub.names.dead_queue()).await, 0, "no dead letter twice");
@@ -420,8 +420,8 @@ async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_a
     // The running hub's publisher delivers what the load queued.
     let queued = hub.count("SELECT count(*) FROM outbox").await;
     assert!(queued > 0);
-    hub.start_publisher();
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    hub.start_publisher().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
     assert_eq!(
         hub.count("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL OR withheld_at_publish IS NOT NULL")
             .await,
@@ -432,12 +432,13 @@ async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_a
 
 #[test]
 fn a_load_names_what_it_needs() {
-    let err = tracker::load::plan_for(None, None, &["a".into(), "b".into()]).unwrap_err();
+    let err = tracker::tools::load::plan_for(None, None, &["a".into(), "b".into()]).unwrap_err();
     assert!(err.to_string().contains("one directory holding a send plan"), "{err}");
-    let err = tracker::load::plan_for(None, None, &["no-such-dir".into()]).unwrap_err();
+    let err = tracker::tools::load::plan_for(None, None, &["no-such-dir".into()]).unwrap_err();
     assert!(format!("{err:#}").contains("no-such-dir/expected.json"), "{err:#}");
     let (_, plan) =
-        tracker::load::plan_for(Some("police-05".into()), Some("police-custody".into()), &["x.csv".into()]).unwrap();
+        tracker::tools::load::plan_for(Some("police-05".into()), Some("police-custody".into()), &["x.csv".into()])
+            .unwrap();
     assert_eq!(
         (plan[0].agency.as_str(), plan[0].connector.as_str(), plan[0].file.as_str()),
         ("police-05", "police-custody", "x.csv")

@@ -229,7 +229,7 @@ async fn every_format_states_the_definition_and_html_has_a_chart() {
     assert!(html.contains("<svg") && html.contains("<rect") && html.contains("Sentencing mix"), "{html}");
     assert!(html.contains("<td>community order</td>"));
 
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    let base = hub.start_http().await.expect("HTTP served");
     tokio::task::spawn_blocking(move || {
         use crate::support::http;
         let url = format!("{base}/reports/sentencing-mix?from=2026-10-01&to=2026-11-30&court=B13BD00&format=csv");
@@ -256,7 +256,6 @@ async fn every_format_states_the_definition_and_html_has_a_chart() {
     })
     .await
     .unwrap();
-    let _ = stop.send(true);
     hub.finish().await;
 }
 
@@ -316,7 +315,7 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
     .unwrap();
     assert_eq!(withheld.rows.iter().filter(|r| r[4] == "no_consent").count(), 3);
 
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    let base = hub.start_http().await.expect("HTTP served");
     tokio::task::spawn_blocking(move || {
         use crate::support::http;
         let url = format!("{base}/reports/sentencing-mix?from=2026-10-01&to=2026-11-30&detail=true&format=csv");
@@ -328,7 +327,6 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
     })
     .await
     .unwrap();
-    let _ = stop.send(true);
     hub.finish().await;
 }
 
@@ -336,8 +334,8 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
 async fn generated_feeds_are_deterministic_and_go_in_through_the_real_connectors() {
     let out = |n: u32| std::env::temp_dir().join(format!("generated-{}-{n}", uuid::Uuid::new_v4().simple()));
     let (a, b) = (out(1), out(2));
-    let files = tracker::generate::generate(25, 4, 11, &a).unwrap();
-    assert_eq!(tracker::generate::generate(25, 4, 11, &b).unwrap(), files);
+    let files = tracker::tools::generate::generate(25, 4, 11, &a).unwrap();
+    assert_eq!(tracker::tools::generate::generate(25, 4, 11, &b).unwrap(), files);
     for entry in std::fs::read_dir(&a).unwrap() {
         let name = entry.unwrap().file_name();
         assert_eq!(

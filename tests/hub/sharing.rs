@@ -94,7 +94,7 @@ fn strings(v: &Json, out: &mut Vec<String>) {
 async fn each_agency_receives_exactly_what_the_agreements_allow() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let got = received(&hub).await;
     let want = expected();
     for (recipient, want) in &want {
@@ -190,7 +190,7 @@ async fn each_agency_receives_exactly_what_the_agreements_allow() {
 async fn resending_everything_delivers_and_logs_nothing_new() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let first = received(&hub).await;
     let log_before = hub.count("SELECT count(*) FROM disclosure_log").await;
     hub.send_sample_plan().await;
@@ -275,8 +275,8 @@ async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured(
         by: "test-operator".into(),
     };
     tracker::consent::record(hub.pool(), &withdraw, now).await.unwrap();
-    hub.start_publisher();
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    hub.start_publisher().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let got = received(&hub).await;
     assert_eq!(
         got["probation"].iter().filter(|r| r.record["data_class"] == "health").count(),
@@ -398,7 +398,7 @@ async fn an_agency_broker_user_is_refused_on_every_other_agency_queue_and_key() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_fetch_the_writer_schema_by_its_fingerprint() {
     let hub = TestHub::start().await;
-    let (base, stop) = crate::support::serve_http(hub.hub.clone()).await;
+    let base = hub.start_http().await.expect("HTTP served");
     let fingerprint = hub.hub.schemas.fingerprint_hex();
     let (ok, body, missing, anonymous) = tokio::task::spawn_blocking(move || {
         let (ok, body) = crate::support::http("GET", &format!("{base}/schemas/{fingerprint}"), Some("sub"), None);
@@ -416,7 +416,6 @@ async fn subscribers_fetch_the_writer_schema_by_its_fingerprint() {
         hex::encode(tracker::schemas::rabin_fingerprint(pcf.as_bytes()).to_le_bytes()),
         hub.hub.schemas.fingerprint_hex()
     );
-    let _ = stop.send(true);
     hub.finish().await;
 }
 
@@ -429,7 +428,7 @@ async fn a_json_subscriber_gets_the_same_record_as_json() {
     })
     .await;
     hub.send("police-13", "police-custody", &Path::new(SAMPLES).join("police-custody-13BD-20261101-2100.csv")).await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let got = hub.drain(&hub.names.outbound_queue("court-b13bd00")).await;
     assert_eq!(got.len(), 3);
     let m = &got[0];
@@ -447,7 +446,7 @@ async fn a_json_subscriber_gets_the_same_record_as_json() {
 async fn explain_and_what_if_answer_without_changing_anything() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let log_before = hub.count("SELECT count(*) FROM disclosure_log").await;
     let dt: uuid::Uuid = sqlx::query_scalar(
         "SELECT e.event_id FROM events e JOIN subject_identifiers i USING (subject_id)
@@ -496,8 +495,8 @@ async fn explain_and_what_if_answer_without_changing_anything() {
 async fn a_publisher_restart_resends_only_unconfirmed_rows_with_the_same_message_ids() {
     let hub = TestHub::start_without_publisher().await;
     hub.send("police-13", "police-custody", &Path::new(SAMPLES).join("police-custody-13BD-20261101-2100.csv")).await;
-    hub.start_publisher();
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    hub.start_publisher().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let first: Vec<String> = received(&hub).await["court-b13bd00"].iter().map(|r| r.message_id.clone()).collect();
     assert_eq!(first.len(), 3);
     let log_before = hub.count("SELECT count(*) FROM disclosure_log").await;
@@ -507,7 +506,7 @@ async fn a_publisher_restart_resends_only_unconfirmed_rows_with_the_same_message
         .await
         .unwrap();
     hub.hub.publisher_wakeup.notify_one();
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let again: Vec<String> = received(&hub).await["court-b13bd00"].iter().map(|r| r.message_id.clone()).collect();
     assert_eq!(again, [first[2].clone()], "only the unmarked row, under the same message id");
     assert_eq!(hub.count("SELECT count(*) FROM disclosure_log").await, log_before, "no second log entry");
@@ -516,13 +515,13 @@ async fn a_publisher_restart_resends_only_unconfirmed_rows_with_the_same_message
 
 /// Sends the sample month in plan order but for one file, sent last, and waits for the deliveries.
 async fn send_plan_with_last(hub: &TestHub, last: &str) {
-    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let plan = tracker::tools::demo::send_plan(Path::new(SAMPLES)).unwrap();
     let (late, rest): (Vec<_>, Vec<_>) = plan.into_iter().partition(|p| p.file == last);
     assert_eq!(late.len(), 1, "{last} is in the plan");
     for p in rest.iter().chain(&late) {
         hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
     }
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
 }
 
 /// Facts are judged at the update's own time, not at arrival: Daniel's arrest of 28/10 reaches
@@ -595,7 +594,7 @@ async fn an_order_ended_earlier_than_known_retracts_what_it_no_longer_allows() {
     const MAREK: &str = "2010/0098765E";
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let before = received(&hub).await;
     let a2: BTreeMap<String, String> = before["probation"]
         .iter()
@@ -604,7 +603,7 @@ async fn an_order_ended_earlier_than_known_retracts_what_it_no_longer_allows() {
         .collect();
     assert_eq!(a2.len(), 4, "{a2:?}");
 
-    let plan = tracker::demo::send_plan(Path::new(SAMPLES)).unwrap();
+    let plan = tracker::tools::demo::send_plan(Path::new(SAMPLES)).unwrap();
     let probation = plan.iter().find(|p| p.file.starts_with("probation-")).unwrap();
     let key = format!("{}.{}", probation.agency, probation.connector);
     let termination = serde_json::json!({
@@ -614,7 +613,7 @@ async fn an_order_ended_earlier_than_known_retracts_what_it_no_longer_allows() {
     });
     let body = serde_json::to_vec(&termination).unwrap();
     hub.send_bytes(&key, "probation-9001-order.terminated.json", &body).await;
-    tracker::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
     let after = received(&hub).await;
     let notices: Vec<&Received> =
         after["probation"].iter().filter(|r| r.event_type == tracker::sharing::notice::EVENT_TYPE).collect();

@@ -9,8 +9,8 @@ use lapin::BasicProperties;
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tracker::broker::publish;
-use tracker::sandbox::Sandbox;
 use tracker::settings::Settings;
+use tracker::tools::sandbox::Sandbox;
 
 pub const SAMPLES: &str = "samples";
 
@@ -31,17 +31,17 @@ pub const USERS: [(&str, &str, &str); 4] = [
     ("sub", "sub-secret", "subscriber"),
 ];
 
-fn hashed_users() -> &'static std::collections::BTreeMap<String, tracker::auth::UserSettings> {
-    static USERS_HASHED: std::sync::OnceLock<std::collections::BTreeMap<String, tracker::auth::UserSettings>> =
+fn hashed_users() -> &'static std::collections::BTreeMap<String, tracker::http::auth::UserSettings> {
+    static USERS_HASHED: std::sync::OnceLock<std::collections::BTreeMap<String, tracker::http::auth::UserSettings>> =
         std::sync::OnceLock::new();
     USERS_HASHED.get_or_init(|| {
         USERS
             .iter()
             .map(|(name, password, role)| {
-                let role: tracker::auth::Role = serde_json::from_value(serde_json::json!(role)).unwrap();
+                let role: tracker::http::auth::Role = serde_json::from_value(serde_json::json!(role)).unwrap();
                 (
                     name.to_string(),
-                    tracker::auth::UserSettings { role, password: tracker::auth::hash_password(password) },
+                    tracker::http::auth::UserSettings { role, password: tracker::http::auth::hash_password(password) },
                 )
             })
             .collect()
@@ -73,12 +73,14 @@ pub fn http(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -
 }
 
 /// The hub's HTTP interface on a free port; stops when the returned sender sends true.
-pub async fn serve_http(hub: std::sync::Arc<tracker::pipeline::Hub>) -> (String, tokio::sync::watch::Sender<bool>) {
+/// Serves the HTTP interface of a hub that is not a sandbox's (an idle one, say) through an
+/// application of its own; `shutdown` it when done.
+pub async fn serve_http(hub: std::sync::Arc<tracker::hub::Hub>) -> (String, tracker::app::App) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(tracker::http::serve(hub, listener, stopped));
-    (format!("http://{addr}"), stop)
+    let app = tracker::app::App::around(hub);
+    app.start_http(listener).await;
+    (format!("http://{addr}"), app)
 }
 
 impl TestHub {
@@ -125,7 +127,7 @@ impl TestHub {
 
     /// Every payload of a directory's send plan (expected.json), in order.
     pub async fn send_plan_from(&self, dir: &Path) {
-        for p in tracker::demo::send_plan(dir).expect("plan") {
+        for p in tracker::tools::demo::send_plan(dir).expect("plan") {
             self.send(&p.agency, &p.connector, &PathBuf::from(dir).join(&p.file)).await;
         }
     }

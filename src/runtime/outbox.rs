@@ -13,9 +13,9 @@ use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::broker::consume::RunError;
+use super::retry::RunError;
 use crate::broker::{BrokerError, Names, publish};
-use crate::pipeline::Hub;
+use crate::hub::Hub;
 use crate::settings::DeliveryFormat;
 use crate::sharing::copy::{CopyFor, recipient_copy};
 use crate::sharing::decide::{ConsentScope, Grant};
@@ -51,7 +51,7 @@ struct Pending {
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    crate::service::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
+    super::retry::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
 }
 
 async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {

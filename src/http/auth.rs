@@ -4,6 +4,12 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+/// Who is calling: the user the request authenticated as, and their role.
+pub struct Caller {
+    pub user: String,
+    pub role: Role,
+}
+
 use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};

@@ -11,30 +11,15 @@ use lapin::types::FieldTable;
 use lapin::{Channel, message::Delivery};
 use tokio::sync::watch;
 
-use super::{BrokerError, Names, publish};
-use crate::pipeline::{Hub, Inbound};
-use crate::store::StoreError;
+use super::retry::RunError;
+use crate::broker::{Names, publish};
+use crate::hub::Hub;
+use crate::runtime::message::Inbound;
 use crate::store::inbound::{self, Applied};
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Broker(#[from] BrokerError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("consumer for {0} was cancelled by the broker")]
-    Cancelled(String),
-}
-
-impl From<lapin::Error> for RunError {
-    fn from(e: lapin::Error) -> Self {
-        RunError::Broker(BrokerError::Amqp(e))
-    }
-}
 
 /// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    crate::service::keep_running("consuming", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
+    super::retry::keep_running("consuming", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
 }
 
 async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
@@ -85,7 +70,7 @@ async fn attach(
     agency: &str,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<(lapin::Connection, impl std::future::Future<Output = Result<(), RunError>> + use<>), RunError> {
-    let conn = super::connect(&hub.settings.broker.url).await?;
+    let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let consume_ch = conn.create_channel().await?;
     consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
     let dead_ch = publish::confirm_channel(&conn).await?;

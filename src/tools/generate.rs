@@ -196,8 +196,8 @@ fn case_xml(
     let mut x = format!(
         "  <Case urn=\"{urn}\" caseNo=\"{}\">\n    <Defendant><Name><Title>Mx</Title><Forename1>{}</Forename1><Surname>{}</Surname></Name><DOB>{}</DOB><Sex>{}</Sex>\n      <Address><Line1>{} Long Road</Line1><Town>Liverpool</Town><Postcode>L1 1AA</Postcode></Address><PNC>{}</PNC><ASN>{}</ASN></Defendant>\n",
         &urn[urn.len() - 6..],
-        crate::console::esc(&p.forename),
-        crate::console::esc(&p.surname),
+        crate::html::esc(&p.forename),
+        crate::html::esc(&p.surname),
         p.dob.format("%d/%m/%Y"),
         p.sex,
         p.n % 200 + 1,

@@ -1,25 +1,84 @@
-//! `tracker bench delivery`: updates that three agencies each receive, end to end through a
-//! sandboxed hub — throughput flat out, then receipt-to-delivery latency at a steady rate —
-//! beside the raw broker pass-through measured in the same run.
-//!
-//! Each person first gets a supervision (probation, naming court B05LV00) and a pre-sentence
-//! report (naming B05LP00): probation and both courts are then involved and the person has an
-//! active order, so every arrest the police report goes to exactly three recipients (A1 to
-//! each court, A2 to probation).
+//! The benchmarks' traffic: generated custody files and probation events for numbered people,
+//! publishing them, and watching the recipients' queues for what arrives.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, QueuePurgeOptions};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueuePurgeOptions};
 use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel};
 
-use crate::bench::{pass_through, pnc, publish_all};
-use crate::sandbox::Sandbox;
-use crate::settings::Settings;
+use crate::tools::sandbox::Sandbox;
 
-const RECIPIENTS: [&str; 3] = ["court-b05lv00", "court-b05lp00", "probation"];
+pub(crate) const RECIPIENTS: [&str; 3] = ["court-b05lv00", "court-b05lp00", "probation"];
+pub(crate) const CHECK_LETTERS: &[u8; 23] = b"ZABCDEFGHJKLMNPQRTUVWXY";
 const HEADER: &str = "RecordType,CustodyRef,ForceStation,EventDate,EventTime,PNCID,CRO,ASN,Surname,Forenames,DOB,Sex,Ethnicity,Address,Postcode,OffenceCode,OffenceWording,OffenceDate,BailStatus,BailConditions,NextCourtCode,NextCourtDate,DT1Opiates,DT1Cocaine,OfficerRef\r\n";
+
+/// A valid PNC id for person `n`.
+pub fn pnc(n: usize) -> String {
+    let yy = 2000 + n % 25;
+    let serial = n % 10_000_000;
+    let number = (yy % 100) as u64 * 10_000_000 + serial as u64;
+    format!("{yy}/{serial:07}{}", CHECK_LETTERS[(number % 23) as usize] as char)
+}
+
+/// Police custody files: each person arrested, charged and bailed (3 rows); every person appears
+/// in two files, so linking finds known people as well as new ones.
+pub fn police_files(rows: usize, rows_per_file: usize) -> Vec<Vec<u8>> {
+    let people = (rows / 6).max(1);
+    let mut files = Vec::new();
+    let mut file = String::from(HEADER);
+    let mut in_file = 0;
+    for row in 0..rows {
+        let detention = row / 3;
+        let person = detention % people;
+        let (kind, time, extra) = match row % 3 {
+            0 => ("ARR", "10:05", "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,,,,,,"),
+            1 => (
+                "CHG",
+                "13:30",
+                "TH68010,\"Stole goods to the value of £12.00, from a shop\",01/11/2026,UB,,B05LV00,19/11/2026,,",
+            ),
+            _ => ("BAIL", "13:35", ",,,UB,,B05LV00,19/11/2026,,"),
+        };
+        file.push_str(&format!(
+            "{kind},05CL/26/{detention:06},05CL,01/11/2026,{time},{},,26CL{detention:08}A,SURNAME{person},Given,01/01/1990,M,W1,\"{person} Long Road, Liverpool\",L1 1AA,{extra},5521\r\n",
+            pnc(person)
+        ));
+        in_file += 1;
+        if in_file == rows_per_file {
+            files.push(std::mem::replace(&mut file, String::from(HEADER)).into_bytes());
+            in_file = 0;
+        }
+    }
+    if in_file > 0 {
+        files.push(file.into_bytes());
+    }
+    files
+}
+
+/// Publishes every body with confirms, keeping them all in flight, then waits for the confirms.
+pub async fn publish_all(
+    ch: &Channel,
+    exchange: &str,
+    key: &str,
+    bodies: &[Vec<u8>],
+    id_prefix: &str,
+) -> anyhow::Result<()> {
+    let mut confirms = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.iter().enumerate() {
+        let props =
+            BasicProperties::default().with_message_id(format!("{id_prefix}-{i:06}").into()).with_delivery_mode(2);
+        let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
+        confirms.push(ch.basic_publish(exchange.into(), key.into(), opts, body, props).await?);
+    }
+    for c in confirms {
+        let c = c.await?;
+        anyhow::ensure!(c.is_ack() && c.take_message().is_none(), "a benchmark message was not confirmed");
+    }
+    Ok(())
+}
 
 pub(crate) fn probation(person: usize, kind: &str) -> Vec<u8> {
     let info = match kind {
@@ -53,7 +112,7 @@ pub(crate) async fn involve_everyone(sandbox: &Sandbox, updates: usize) -> anyho
     let before = sandbox.acknowledged();
     publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "probation.probation-events", &setup, "setup").await?;
     sandbox.wait_acknowledged(before + setup.len() as u64, Duration::from_secs(3600)).await?;
-    crate::demo::wait_published(&sandbox.hub.pool, Duration::from_secs(600)).await?;
+    crate::tools::demo::wait_published(&sandbox.hub.pool, Duration::from_secs(600)).await?;
     Ok(())
 }
 
@@ -164,45 +223,23 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-pub async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> anyhow::Result<()> {
-    settings.clock.fixed = "2026-11-28T00:00:00Z".into();
-    let sandbox = Sandbox::start(settings, "bench").await?;
-    println!("Delivery benchmark: {updates} people, each arrest delivered to {} recipients", RECIPIENTS.len());
-    crate::bench::print_machine();
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    involve_everyone(&sandbox, updates).await?;
-
-    let baseline = pass_through(&sandbox, &(0..updates).map(|p| arrest(p, 0)).collect::<Vec<_>>()).await?;
-    crate::bench::print_pass_through(updates, baseline);
-
-    let arrivals = Arc::new(Arrivals { at: Mutex::new(HashMap::new()), total: Default::default() });
-    let watchers = watch_queues(&sandbox, arrivals.clone()).await?;
-
-    // Flat out: every arrest published at once.
-    let bodies: Vec<Vec<u8>> = (0..updates).map(|p| arrest(p, 1)).collect();
-    let start = Instant::now();
-    publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &bodies, "flat").await?;
-    let end = wait_total(&arrivals, updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
-    let took = (end - start).as_secs_f64();
-    println!(
-        "hub flat out: {:>8.0} updates/s  {:>8.0} deliveries/s  ({} deliveries in {took:.2} s)",
-        updates as f64 / took,
-        (updates * RECIPIENTS.len()) as f64 / took,
-        updates * RECIPIENTS.len()
-    );
-
-    // Steady rate (below capacity).
-    let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
-    let latencies = steady(&sandbox, &arrivals, updates, rate, 2).await?;
-    println!(
-        "hub at {rate} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        latencies.len()
-    );
-    for w in watchers {
-        w.abort();
+    #[test]
+    fn generated_pncs_pass_their_check() {
+        use crate::domain::identifiers::{Identifier, Scheme};
+        for n in [0, 1, 22, 12345, 999_999] {
+            Identifier::parse(Scheme::Pnc, &pnc(n)).expect("valid PNC");
+        }
     }
-    sandbox.finish().await
+
+    #[test]
+    fn files_hold_the_rows_asked_for() {
+        let files = police_files(1000, 300);
+        assert_eq!(files.len(), 4);
+        let rows: usize = files.iter().map(|f| f.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() - 1).sum();
+        assert_eq!(rows, 1000);
+    }
 }

@@ -14,9 +14,10 @@ use lapin::Channel;
 use tokio::sync::mpsc;
 
 use crate::broker::{Names, publish};
-use crate::demo::PlannedSend;
-use crate::pipeline::{Hub, Inbound};
+use crate::hub::Hub;
+use crate::runtime::message::Inbound;
 use crate::store::inbound::{self, Applied, Envelope, Mode, ReadyItem};
+use crate::tools::demo::PlannedSend;
 
 /// The files to load and the directory they are under: a directory's send plan, or the given
 /// files of one agency and connector (in the order given).
@@ -43,7 +44,7 @@ pub fn plan_for(
                     "give one directory holding a send plan (expected.json), or --agency and --connector with files"
                 );
             };
-            Ok((dir.clone(), crate::demo::send_plan(dir)?))
+            Ok((dir.clone(), crate::tools::demo::send_plan(dir)?))
         }
     }
 }

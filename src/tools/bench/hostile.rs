@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 
-use crate::bench::{pass_through, publish_all};
-use crate::bench_delivery::{Arrivals, arrest, involve_everyone, percentile, steady, watch_queues};
-use crate::sandbox::Sandbox;
+use super::baseline::pass_through;
+use super::traffic::{Arrivals, arrest, involve_everyone, percentile, publish_all, steady, watch_queues};
 use crate::settings::Settings;
+use crate::tools::sandbox::Sandbox;
 
 const COURT_KEY: &str = "court-b05lv00.court-results";
 
@@ -33,7 +33,7 @@ pub fn hostile_payloads(count: usize) -> Vec<Vec<u8>> {
     (0..count).map(|i| kinds[i % kinds.len()].clone()).collect()
 }
 
-pub async fn run(mut settings: Settings, updates: usize, rate: u32, hostile: usize) -> anyhow::Result<()> {
+pub(super) async fn run(mut settings: Settings, updates: usize, rate: u32, hostile: usize) -> anyhow::Result<()> {
     settings.clock.fixed = "2026-11-28T00:00:00Z".into();
     let sandbox = Sandbox::start(settings, "bench").await?;
     let attack = hostile_payloads(hostile);
@@ -44,10 +44,10 @@ pub async fn run(mut settings: Settings, updates: usize, rate: u32, hostile: usi
          reads; while court-b05lv00 sends the same payloads to the hub",
         attack_bytes / (1 << 20)
     );
-    crate::bench::print_machine();
+    super::baseline::print_machine();
     involve_everyone(&sandbox, updates).await?;
     let baseline = pass_through(&sandbox, &(0..updates).map(|p| arrest(p, 0)).collect::<Vec<_>>()).await?;
-    crate::bench::print_pass_through(updates, baseline);
+    super::baseline::print_pass_through(updates, baseline);
     let arrivals = Arc::new(Arrivals { at: Default::default(), total: Default::default() });
     let watchers = watch_queues(&sandbox, arrivals.clone()).await?;
     let url = sandbox.hub.settings.broker.url.clone();

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 
 use crate::broker::{Names, provision, publish};
-use crate::pipeline::Hub;
+use crate::hub::Hub;
 
 /// One payload of the send plan (`samples/expected.json` → `send`).
 #[derive(Debug, Clone, Deserialize)]
@@ -77,14 +77,13 @@ pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
         declared.len(),
         crate::broker::redact_url(&hub.settings.broker.url)
     );
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let consumers = tokio::spawn(crate::service::run(hub.clone(), stopped));
+    let app = crate::app::App::around(hub.clone());
+    app.start().await;
     let mut sent = send_all(&hub, samples, &plan).await;
     if sent.is_ok() {
         sent = wait_published(&hub.pool, Duration::from_secs(60)).await;
     }
-    let _ = stop.send(true);
-    consumers.await.context("hub task")??;
+    app.shutdown().await?;
     sent?;
     println!("Sent {} payloads from {} in the order they were produced\n", plan.len(), samples.display());
     print!("{}", summary(&hub.pool).await?);

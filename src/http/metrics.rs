@@ -3,52 +3,8 @@
 //! depths come from the broker. Labels are bounded (connector, reason, recipient, decision,
 //! queue), never per person.
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use crate::pipeline::Hub;
-
-/// A fixed-bucket latency histogram (seconds).
-#[derive(Debug)]
-pub struct Histogram {
-    bounds: &'static [f64],
-    counts: Vec<AtomicU64>,
-    sum_micros: AtomicU64,
-}
-
-const LATENCY_BOUNDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram {
-            bounds: LATENCY_BOUNDS,
-            counts: (0..=LATENCY_BOUNDS.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-}
-
-impl Histogram {
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        let i = self.bounds.iter().position(|b| secs <= *b).unwrap_or(self.bounds.len());
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, name: &str, help: &str, out: &mut String) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (i, bound) in self.bounds.iter().enumerate() {
-            cumulative += self.counts[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        cumulative += self.counts[self.bounds.len()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {cumulative}");
-    }
-}
+use crate::hub::Hub;
 
 fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -166,23 +122,4 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         &mut out,
     );
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_are_cumulative() {
-        let h = Histogram::default();
-        h.observe(Duration::from_millis(3));
-        h.observe(Duration::from_millis(30));
-        h.observe(Duration::from_secs(30));
-        let mut out = String::new();
-        h.render("x", "help", &mut out);
-        assert!(out.contains("x_bucket{le=\"0.005\"} 1\n"), "{out}");
-        assert!(out.contains("x_bucket{le=\"0.05\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
-        assert!(out.contains("x_count 3\n"), "{out}");
-    }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use lapin::BasicProperties;
 
-use crate::generate::Rng;
-use crate::sandbox::Sandbox;
+use crate::tools::generate::Rng;
+use crate::tools::sandbox::Sandbox;
 
 /// How many cases: the short set (each kind once, at the sizes the issue reports named) or the
 /// long one (size sweeps and seeded mutations of every sample).
@@ -299,7 +299,7 @@ async fn send(sandbox: &Sandbox, key: &str, message_id: &str, body: &[u8]) -> an
 /// The id the hub keeps the message under (a digest where the message id cannot be stored).
 fn stored_id(c: &Case, message_id: &str) -> String {
     let agency = c.key.split_once('.').map_or(c.key, |(agency, _)| agency);
-    crate::pipeline::message_id(&crate::pipeline::Inbound {
+    crate::runtime::message::message_id(&crate::runtime::message::Inbound {
         queue_agency: agency.to_string(),
         routing_key: c.key.to_string(),
         message_id: Some(message_id.to_string()),

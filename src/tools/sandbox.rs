@@ -8,22 +8,21 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Channel, Connection};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::broker::{Names, consume, provision, publish};
-use crate::pipeline::Hub;
+use crate::app::App;
+use crate::broker::{Names, provision, publish};
+use crate::hub::Hub;
 use crate::settings::Settings;
 
 pub struct Sandbox {
+    /// The application under test, wired as `tracker run` wires it.
+    pub app: App,
     pub hub: Arc<Hub>,
     pub names: Names,
     pub conn: Connection,
     /// A confirm-mode channel for the caller's own publishing.
     pub ch: Channel,
     admin_url: String,
-    stop: watch::Sender<bool>,
-    tasks: std::sync::Mutex<Vec<JoinHandle<Result<(), consume::RunError>>>>,
 }
 
 impl Sandbox {
@@ -31,7 +30,7 @@ impl Sandbox {
     /// publishing.
     pub async fn start(settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
         let sandbox = Self::start_consuming(settings, label).await?;
-        sandbox.start_publisher();
+        sandbox.start_publisher().await;
         Ok(sandbox)
     }
 
@@ -39,7 +38,7 @@ impl Sandbox {
     /// [`Sandbox::start_publisher`]), so tests can act on deliveries still queued.
     pub async fn start_consuming(settings: Settings, label: &str) -> anyhow::Result<Sandbox> {
         let sandbox = Self::start_idle(settings, label).await?;
-        sandbox.start_consumers();
+        sandbox.start_consumers().await;
         Ok(sandbox)
     }
 
@@ -52,25 +51,27 @@ impl Sandbox {
         settings.database.url = crate::store::create_scratch_database(&admin_url, &format!("tracker_{label}")).await?;
         provision::provision(&settings).await.context("provisioning")?;
         let names = Names::new(&settings.broker.prefix);
-        let hub = Arc::new(crate::cli::build_hub(settings).await?);
-        let (stop, _) = watch::channel(false);
+        let app = App::build(settings).await?;
+        let hub = app.hub.clone();
         let conn = crate::broker::connect(&hub.settings.broker.url).await?;
         let ch = publish::confirm_channel(&conn).await?;
-        Ok(Sandbox { hub, names, conn, ch, admin_url, stop, tasks: std::sync::Mutex::new(Vec::new()) })
+        Ok(Sandbox { app, hub, names, conn, ch, admin_url })
     }
 
-    pub fn start_consumers(&self) {
-        let task = tokio::spawn(consume::run(self.hub.clone(), self.stop.subscribe()));
-        if let Ok(mut tasks) = self.tasks.lock() {
-            tasks.push(task);
-        }
+    pub async fn start_consumers(&self) {
+        self.app.start_consumers().await;
     }
 
-    pub fn start_publisher(&self) {
-        let task = tokio::spawn(crate::routing::run(self.hub.clone(), self.stop.subscribe()));
-        if let Ok(mut tasks) = self.tasks.lock() {
-            tasks.push(task);
-        }
+    pub async fn start_publisher(&self) {
+        self.app.start_publisher().await;
+    }
+
+    /// Serves the HTTP interface on a free local port; returns its base URL.
+    pub async fn start_http(&self) -> anyhow::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        self.app.start_http(listener).await;
+        Ok(format!("http://{addr}"))
     }
 
     pub fn acknowledged(&self) -> u64 {
@@ -89,20 +90,7 @@ impl Sandbox {
 
     /// Stops the hub, deletes its queues and exchanges, drops its database.
     pub async fn finish(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        let tasks = std::mem::take(&mut *self.tasks.lock().map_err(|_| anyhow::anyhow!("task list poisoned"))?);
-        for mut task in tasks {
-            // A hub task that does not stop within 30 s is aborted (and said so) rather than
-            // hanging the caller; everything it held is cleaned up below all the same.
-            match tokio::time::timeout(Duration::from_secs(30), &mut task).await {
-                Ok(joined) => joined.context("hub task")??,
-                Err(_) => {
-                    task.abort();
-                    tracing::error!("a hub task did not stop within 30 s of shutdown; aborted");
-                    eprintln!("sandbox: a hub task did not stop within 30 s of shutdown; aborted");
-                }
-            }
-        }
+        self.app.shutdown().await.context("hub task")?;
         let mut queues = vec![self.names.dead_queue()];
         for agency in self.hub.settings.agencies.keys() {
             queues.push(self.names.inbound_queue(agency));

@@ -3,6 +3,11 @@
 //! analyst), `/schemas/{fingerprint}` (any role), the console and its JSON API (operator,
 //! auditor), and actions — replay, purge, identity decisions — (operator only, recorded with who
 //! did it).
+pub mod auth;
+pub mod console;
+pub mod metrics;
+pub mod throttle;
+
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -13,19 +18,13 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::{Right, Role, Verified, basic_credentials};
-use crate::pipeline::Hub;
+use crate::http::auth::{Caller, Right, Verified, basic_credentials};
+use crate::hub::Hub;
 
 pub struct AppState {
     pub hub: Arc<Hub>,
     verified: Verified,
-    throttle: crate::throttle::Throttle,
-}
-
-/// Who is calling.
-pub struct Caller {
-    pub user: String,
-    pub role: Role,
+    throttle: crate::http::throttle::Throttle,
 }
 
 pub fn router(hub: Arc<Hub>) -> Router {
@@ -207,7 +206,7 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
         return r.into_response();
     }
-    match crate::metrics::render(&state.hub).await {
+    match crate::http::metrics::render(&state.hub).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("metrics unavailable: {e}\n")).into_response(),
     }
@@ -314,7 +313,7 @@ async fn console(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    match crate::console::page(&state.hub, &caller).await {
+    match crate::http::console::page(&state.hub, &caller).await {
         Ok(html) => Html(html).into_response(),
         Err(e) => failure(e),
     }

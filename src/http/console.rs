@@ -3,15 +3,12 @@
 //! replay, purge and link/keep-apart actions for operators. It refreshes itself every few seconds.
 use std::fmt::Write as _;
 
-use crate::auth::Role;
-use crate::http::Caller;
-use crate::pipeline::Hub;
+use crate::html::esc;
+use crate::http::auth::Caller;
+use crate::http::auth::Role;
+use crate::hub::Hub;
 
 /// Escapes text for HTML.
-pub fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2733;background:#f4f6f8}
 header{background:#1d3557;color:#fff;padding:12px 24px;display:flex;justify-content:space-between;align-items:baseline}
 header h1{font-size:18px;margin:0}main{padding:8px 24px 32px;display:grid;grid-template-columns:1fr 1fr;gap:16px}

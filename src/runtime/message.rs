@@ -1,0 +1,59 @@
+//! A message as it arrived on the broker, and the envelope the store keeps of it: agency,
+//! connector and message id, made storable whatever the headers held.
+use serde_json::{Value as Json, json};
+
+use crate::store::inbound::Envelope;
+
+/// A message as it arrived on the broker.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The agency whose queue it came from.
+    pub queue_agency: String,
+    pub routing_key: String,
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Inbound {
+    /// The envelope the store keeps: agency, connector (from the routing key) and message id.
+    /// Header values come from the publisher and may hold anything AMQP allows, NUL included,
+    /// which PostgreSQL cannot store: NUL becomes U+FFFD here, so the envelope can always be
+    /// archived and the message refused with a reason (its connector name no longer matches).
+    pub fn envelope(&self) -> Envelope {
+        let routing_key = storable(&self.routing_key);
+        let connector = routing_key.split_once('.').map_or("", |(_, connector)| connector).to_string();
+        Envelope {
+            agency: self.queue_agency.clone(),
+            connector,
+            routing_key: routing_key.clone(),
+            message_id: message_id(self),
+        }
+    }
+
+    /// What the archive keeps beside the body.
+    pub fn archive_headers(&self) -> Json {
+        json!({ "user_id": self.user_id.as_deref().map(storable), "routing_key": storable(&self.routing_key) })
+    }
+}
+
+/// The message id, or (when the publisher gave none) SHA-256 of routing key and body.
+/// A message id with a NUL (which the store cannot keep) is treated as no message id.
+pub fn message_id(msg: &Inbound) -> String {
+    match &msg.message_id {
+        Some(id) if !id.trim().is_empty() && !id.contains('\0') => id.clone(),
+        _ => {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(msg.routing_key.as_bytes());
+            h.update([0u8]);
+            h.update(&msg.body);
+            format!("sha256:{}", hex::encode(h.finalize()))
+        }
+    }
+}
+
+/// Text from a header, fit for a text column: NUL replaced by U+FFFD.
+fn storable(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}

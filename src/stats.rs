@@ -1,0 +1,81 @@
+//! The hub's work counters and latency histograms, kept in the process (tests wait on them,
+//! readiness and `/metrics` read them).
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Counters of the hub's work (tests wait on them; metrics read them).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages acknowledged (processed, or found already processed).
+    pub acknowledged: std::sync::atomic::AtomicU64,
+    /// Inbound queues with a consumer attached now (for readiness).
+    pub consumers_attached: std::sync::atomic::AtomicUsize,
+    /// Whether the outbox publisher is connected.
+    pub publisher_connected: std::sync::atomic::AtomicBool,
+    pub processing: Histogram,
+    pub publishing: Histogram,
+    /// From an update's decision (at receipt) to its delivery's confirm.
+    pub delivery: Histogram,
+}
+
+/// A fixed-bucket latency histogram (seconds).
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+}
+
+const LATENCY_BOUNDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            bounds: LATENCY_BOUNDS,
+            counts: (0..=LATENCY_BOUNDS.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = self.bounds.iter().position(|b| secs <= *b).unwrap_or(self.bounds.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bound) in self.bounds.iter().enumerate() {
+            cumulative += self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.counts[self.bounds.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_millis(30));
+        h.observe(Duration::from_secs(30));
+        let mut out = String::new();
+        h.render("x", "help", &mut out);
+        assert!(out.contains("x_bucket{le=\"0.005\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.05\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
+    }
+}

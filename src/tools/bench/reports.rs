@@ -1,0 +1,91 @@
+//! `tracker bench reports`: the 42 reports over a generated store (or the configured one).
+use std::time::Instant;
+
+use crate::settings::Settings;
+use crate::tools::sandbox::Sandbox;
+
+use super::baseline::print_machine;
+
+/// Loads generated traffic through the real connectors, then times every report over the whole
+/// period (median of three runs each).
+pub(super) async fn run(mut settings: Settings, people: usize, months: u32, batch: usize) -> anyhow::Result<()> {
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+    let to = from + chrono::Duration::days(i64::from(months) * 31);
+    // The hub's clock stands at the period end, so its own records (log, inbox) fall inside.
+    settings.clock.fixed = format!("{to}T00:00:00Z");
+    let dir = std::env::temp_dir().join(format!("tracker-bench-reports-{}", uuid::Uuid::new_v4().simple()));
+    let generating = Instant::now();
+    let files = crate::tools::generate::generate(people, months, 42, &dir)?;
+    println!(
+        "Report benchmark: {people} people over {months} months generated ({files} payloads) in {:.1} s",
+        generating.elapsed().as_secs_f64()
+    );
+    print_machine();
+    let sandbox = Sandbox::start_consuming(settings, "bench").await?;
+    let plan = crate::tools::demo::send_plan(&dir)?;
+    let dead = crate::tools::load::DeadLetters { ch: &sandbox.ch, names: &sandbox.names };
+    let loaded = crate::tools::load::load(sandbox.hub.clone(), &dir, plan, batch, &dead).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let loaded = loaded?;
+    println!("{} (batches of {batch} files)", loaded.describe());
+    let timed = time_reports(&sandbox.hub.pool, from, to).await;
+    sandbox.finish().await?;
+    timed
+}
+
+/// Times every report over the configured store as it is, for the span of its events.
+pub(super) async fn over_store(settings: Settings) -> anyhow::Result<()> {
+    let pool = crate::store::connect(&settings.database.url, 2).await?;
+    crate::store::migrate(&pool).await?;
+    // The period runs to the later of the last event and the hub's last record of one, so the
+    // hub's own reports (disclosures, throughput, latency) are over the whole store too.
+    let (first, last): (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT min(occurred_at), greatest(max(occurred_at), max(recorded_at)) FROM events")
+            .fetch_one(&pool)
+            .await?;
+    let (Some(first), Some(last)) = (first, last) else { anyhow::bail!("the store holds no events") };
+    println!("Report benchmark over {}", crate::broker::redact_url(&settings.database.url));
+    print_machine();
+    time_reports(&pool, first.date_naive(), last.date_naive() + chrono::Duration::days(1)).await
+}
+
+async fn time_reports(pool: &sqlx::PgPool, from: chrono::NaiveDate, to: chrono::NaiveDate) -> anyhow::Result<()> {
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+    let people: i64 = sqlx::query_scalar("SELECT count(*) FROM subjects").fetch_one(pool).await?;
+    let log: i64 = sqlx::query_scalar("SELECT count(*) FROM disclosure_log").fetch_one(pool).await?;
+    println!("store: {events} events, {people} people, {log} disclosure-log entries; period {from} to {to}");
+    // Fresh statistics, as autovacuum would have gathered after a load this size.
+    sqlx::query("ANALYZE").execute(pool).await?;
+    // The baseline: reading the two biggest tables once, the floor for a report over everything.
+    for table in ["events", "disclosure_log"] {
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).execute(pool).await?;
+            runs.push(t.elapsed());
+        }
+        runs.sort();
+        println!("baseline: SELECT count(*) FROM {table:<15} {:>8.1} ms", runs[1].as_secs_f64() * 1e3);
+    }
+    let mut timings = Vec::new();
+    for def in crate::reports::catalogue::in_order() {
+        let mut runs = Vec::new();
+        let mut rows = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let params = crate::reports::Params { from, to, court: None, agency: None };
+            rows = crate::reports::run(pool, def.name, params).await?.rows.len();
+            runs.push(t.elapsed());
+        }
+        runs.sort();
+        timings.push((def.number, def.name, runs[1], rows));
+    }
+    println!("{:>3}  {:<30} {:>10} {:>6}", "#", "report", "median ms", "rows");
+    for (n, name, t, rows) in &timings {
+        println!("{n:>3}  {name:<30} {:>10.1} {rows:>6}", t.as_secs_f64() * 1e3);
+    }
+    let slowest = timings.iter().max_by_key(|t| t.2).map(|t| (t.1, t.2.as_secs_f64() * 1e3)).unwrap_or(("-", 0.0));
+    let total: f64 = timings.iter().map(|t| t.2.as_secs_f64()).sum();
+    println!("slowest: {} at {:.1} ms on {events} events; all 42 in {total:.2} s", slowest.0, slowest.1);
+    Ok(())
+}
