@@ -359,13 +359,8 @@ mod tests {
     /// resolves the same way in every order.
     #[test]
     fn random_records_resolve_the_same_in_any_order() {
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move |n: u64| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-        };
+        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |n: u64| rng.u64(..n);
         let kinds = [Police, Court, Probation, Treatment];
         for _ in 0..300 {
             let records: Vec<Record> = (0..1 + next(8))

@@ -204,7 +204,7 @@ fn mutations(samples: &Path, per_sample: usize, seed: u64) -> anyhow::Result<Vec
                 0 => {
                     for _ in 0..=rng.below(8) {
                         let i = rng.below(body.len() as u64) as usize;
-                        body[i] = rng.next() as u8;
+                        body[i] = rng.below(256) as u8;
                     }
                     "bytes flipped"
                 }

@@ -12,30 +12,25 @@ use chrono::{Duration, NaiveDate};
 
 const CHECK_LETTERS: &[u8; 23] = b"ZABCDEFGHJKLMNPQRTUVWXY";
 
-/// xorshift64*: deterministic and dependency-free.
-pub(crate) struct Rng(u64);
+/// The generator's random source: fastrand's seeded generator (the same seed gives the same
+/// files), with the few draws the generator makes.
+pub(crate) struct Rng(fastrand::Rng);
 
 impl Rng {
     pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        Rng(fastrand::Rng::with_seed(seed))
     }
     pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.u64(..n.max(1))
     }
     fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1).max(1) as u64) as i64
+        self.0.i64(lo..=hi.max(lo))
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+        &items[self.0.usize(..items.len())]
     }
 }
 

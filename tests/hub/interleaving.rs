@@ -26,15 +26,15 @@ struct Outcome {
     held: BTreeSet<String>,
 }
 
-/// xorshift64*, seeded: the interleaving of a seed is the same on every machine.
-struct Seeded(u64);
+/// Seeded draws: the interleaving of a seed is the same on every machine.
+struct Seeded(fastrand::Rng);
 
 impl Seeded {
+    fn new(seed: u64) -> Seeded {
+        Seeded(fastrand::Rng::with_seed(seed))
+    }
     fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+        self.0.usize(..n.max(1))
     }
 }
 
@@ -46,7 +46,7 @@ fn interleave(plan: &[tracker::tools::demo::PlannedSend], seed: u64) -> Vec<&tra
     for p in plan {
         queues.entry(p.agency.as_str()).or_default().push_back(p);
     }
-    let mut rng = Seeded(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Seeded::new(seed);
     let agencies: Vec<&str> = queues.keys().copied().collect();
     let held = (rng.below(2) == 0).then(|| agencies[rng.below(agencies.len())]);
     let release_at = rng.below(plan.len() + 1);
@@ -86,7 +86,7 @@ async fn apply(
     restarts: Option<u64>,
 ) -> (Hub, usize, usize) {
     let (mut restarted, mut redelivered) = (0, 0);
-    let mut rng = Seeded(restarts.unwrap_or(1).wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1);
+    let mut rng = Seeded::new(restarts.unwrap_or(1) ^ 0xbf58_476d_1ce4_e5b9);
     let every = (order.len() / 4).max(1);
     for (i, p) in order.iter().enumerate() {
         if restarts.is_some() && i > 0 && rng.below(every) == 0 {
