@@ -75,64 +75,27 @@ type OrderRow = (Uuid, String, DateTime<Utc>, Option<String>);
 /// An update about a person, for one recipient, as the sharing queries read it.
 #[derive(sqlx::FromRow)]
 struct RecipientUpdate {
-    subject_id: Uuid,
+    person: Uuid,
     recipient: String,
-    event_id: Uuid,
-    event_type: String,
-    data_class: String,
-    agency: String,
-    occurred_at: DateTime<Utc>,
-    payload: serde_json::Value,
+    #[sqlx(flatten)]
+    event: NewEvent,
 }
 
 impl RecipientUpdate {
     fn into_parts(self) -> (Uuid, String, NewEvent) {
-        let event = NewEvent {
-            event_id: self.event_id,
-            subject_id: Some(self.subject_id),
-            event_type: self.event_type,
-            data_class: self.data_class,
-            source_agency: self.agency,
-            occurred_at: self.occurred_at,
-            payload: self.payload,
-        };
-        (self.subject_id, self.recipient, event)
+        (self.person, self.recipient, self.event)
     }
-}
-
-/// A stored update, as sharing decides it.
-#[derive(sqlx::FromRow)]
-struct StoredUpdate {
-    event_id: Uuid,
-    subject_id: Option<Uuid>,
-    event_type: String,
-    data_class: String,
-    agency: String,
-    occurred_at: DateTime<Utc>,
-    payload: serde_json::Value,
 }
 
 /// These stored updates, in the order they were stored.
 pub async fn updates(tx: &mut Transaction<'_, Postgres>, events: &[Uuid]) -> Result<Vec<NewEvent>, sqlx::Error> {
-    let rows: Vec<StoredUpdate> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT event_id, subject_id, event_type, data_class, agency, occurred_at, payload FROM events
          WHERE event_id = ANY($1) ORDER BY seq",
     )
     .bind(events)
     .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| NewEvent {
-            event_id: r.event_id,
-            subject_id: r.subject_id,
-            event_type: r.event_type,
-            data_class: r.data_class,
-            source_agency: r.agency,
-            occurred_at: r.occurred_at,
-            payload: r.payload,
-        })
-        .collect())
+    .await
 }
 
 /// A recipient's latest decision on an update.
@@ -175,8 +138,8 @@ pub async fn earlier_decisions(
     let rows: Vec<LatestDecision> = sqlx::query_as(
         // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
         // whatever the planner guesses of a table it has no statistics for.
-        "SELECT e.subject_id, l.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload,
-                l.decision, l.reason
+        "SELECT e.subject_id AS person, l.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
+                e.occurred_at, e.payload, l.decision, l.reason
          FROM events e
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted')
@@ -358,7 +321,8 @@ pub async fn history_all(
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
     let (subjects, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
     let rows: Vec<RecipientUpdate> = sqlx::query_as(
-        "SELECT p.subject_id, p.recipient, e.event_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.payload
+        "SELECT p.subject_id AS person, p.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
+                e.occurred_at, e.payload
          FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
          JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
          WHERE NOT EXISTS (SELECT 1 FROM disclosure_log l

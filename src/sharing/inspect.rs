@@ -11,24 +11,13 @@ use super::decide::{self, Decision};
 use super::{NewEvent, Sharing, facts, today};
 use crate::settings::AgencyKind;
 
-type EventRow = (Uuid, Option<Uuid>, String, String, String, DateTime<Utc>, serde_json::Value);
-
 async fn load_event(pool: &PgPool, event_id: Uuid) -> Result<Option<NewEvent>, sqlx::Error> {
-    let row: Option<EventRow> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT event_id, subject_id, event_type, data_class, agency, occurred_at, payload FROM events WHERE event_id = $1",
     )
     .bind(event_id)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(event_id, subject_id, event_type, data_class, source_agency, occurred_at, payload)| NewEvent {
-        event_id,
-        subject_id,
-        event_type,
-        data_class,
-        source_agency,
-        occurred_at,
-        payload,
-    }))
+    .await
 }
 
 /// Decides (event, recipient) against `rules` with the facts as the store now holds them (at the
