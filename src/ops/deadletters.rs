@@ -144,6 +144,23 @@ pub async fn replay(hub: &Hub, ids: &[i64], by: &str) -> anyhow::Result<Vec<Repl
     reprocess_archived(hub, &archives).await
 }
 
+/// The latest archived copy of every message of a connector received at or after `since`, as
+/// (archive id, agency, message id): what `tracker reprocess` reads again.
+pub async fn archived_since(
+    hub: &Hub,
+    connector: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (agency, message_id) id, agency, message_id FROM raw_archive
+         WHERE connector = $1 AND received_at >= $2 ORDER BY agency, message_id, id DESC",
+    )
+    .bind(connector)
+    .bind(since)
+    .fetch_all(&hub.pool)
+    .await
+}
+
 /// Reprocesses archived messages, publishes any new dead letters, then syncs the dead queue.
 pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -> anyhow::Result<Vec<ReplayResult>> {
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;

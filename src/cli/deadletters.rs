@@ -1,0 +1,97 @@
+//! `tracker deadletters list | show | replay | purge` and `tracker reprocess`: what was refused,
+//! and reading it again after a fix (recorded with who did it).
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::Actor;
+use crate::hub::Hub;
+use crate::ops::deadletters;
+use crate::settings::Settings;
+
+#[derive(Debug, Subcommand)]
+pub enum DeadlettersCommand {
+    /// Open dead letters, oldest first, a page at a time.
+    List {
+        /// Only those with an id above this (the next page).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many (up to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One dead letter: reason, raw payload, how it arrived.
+    Show { id: i64 },
+    /// Read the messages behind these dead letters again through their connectors.
+    Replay {
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Give up on these dead letters (recorded as purged, with who did it).
+    Purge {
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    #[arg(long)]
+    connector: String,
+    /// Messages received at or after this instant (RFC 3339).
+    #[arg(long)]
+    since: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn run(settings: Settings, command: DeadlettersCommand) -> anyhow::Result<ExitCode> {
+    let hub = Hub::build(settings).await?;
+    match command {
+        DeadlettersCommand::List { after, limit } => {
+            let page = deadletters::page(&hub, after, limit).await?;
+            for d in &page {
+                let at = if d.item_position == 0 { "whole".to_string() } else { format!("item {}", d.item_position) };
+                println!(
+                    "{:>6}  {}  {:<18} {} ({at}): {}",
+                    d.id,
+                    d.refused_at.format("%Y-%m-%d %H:%M"),
+                    d.connector,
+                    crate::connectors::limits::printable(&d.message_id),
+                    d.reason.escape_debug()
+                );
+            }
+            if page.len() as i64 == limit.clamp(1, deadletters::PAGE_LIMIT)
+                && let Some(last) = page.last()
+            {
+                println!("(more: tracker deadletters list --after {})", last.id);
+            }
+        }
+        DeadlettersCommand::Show { id } => print!("{}", deadletters::show(&hub, id).await?),
+        DeadlettersCommand::Replay { ids, all, actor } => {
+            let ids = if all { deadletters::list(&hub).await?.iter().map(|d| d.id).collect() } else { ids };
+            for r in deadletters::replay(&hub, &ids, &actor.by).await? {
+                println!("{}: {} new events, {} items still refused", r.message_id, r.events, r.still_refused);
+            }
+        }
+        DeadlettersCommand::Purge { ids, all, actor } => {
+            let n = deadletters::purge(&hub, &ids, all, &actor.by).await?;
+            println!("{n} dead letters purged by {}", actor.by);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn reprocess(settings: Settings, args: ReprocessArgs) -> anyhow::Result<ExitCode> {
+    let hub = Hub::build(settings).await?;
+    let archives = deadletters::archived_since(&hub, &args.connector, args.since).await?;
+    for r in deadletters::reprocess_archived(&hub, &archives).await? {
+        println!("{}: {} new events, {} items still refused", r.message_id, r.events, r.still_refused);
+    }
+    println!("{} messages of {} since {} reprocessed", archives.len(), args.connector, args.since);
+    Ok(ExitCode::SUCCESS)
+}
