@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::hub::Hub;
+use crate::store;
 
 fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -17,11 +18,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 /// The whole exposition, in Prometheus text format.
 pub async fn render(hub: &Hub) -> anyhow::Result<String> {
     let mut out = String::new();
-    let per_connector: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT connector, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial', 'kept')) FROM inbox GROUP BY 1 ORDER BY 1",
-    )
-    .fetch_all(&hub.pool)
-    .await?;
+    let per_connector = store::inbox::per_connector(&hub.pool).await?;
     family(&mut out, "tracker_messages_received_total", "counter", "Messages processed per connector.");
     for (c, received, _) in &per_connector {
         let _ = writeln!(out, "tracker_messages_received_total{{connector=\"{}\"}} {received}", label(c));
@@ -30,19 +27,12 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
     for (c, _, applied) in &per_connector {
         let _ = writeln!(out, "tracker_messages_applied_total{{connector=\"{}\"}} {applied}", label(c));
     }
-    let refusals: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT connector, code, count(*) FROM refusals GROUP BY 1, 2 ORDER BY 1, 2")
-            .fetch_all(&hub.pool)
-            .await?;
+    let refusals = store::refusals::per_connector_and_code(&hub.pool).await?;
     family(&mut out, "tracker_refusals_total", "counter", "Refused payloads and items per connector and reason.");
     for (c, reason, n) in &refusals {
         let _ = writeln!(out, "tracker_refusals_total{{connector=\"{}\",reason=\"{}\"}} {n}", label(c), label(reason));
     }
-    let decisions: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT recipient, decision, count(*) FROM disclosure_log WHERE stage IN ('decided', 'redecided', 'retracted') GROUP BY 1, 2 ORDER BY 1, 2",
-    )
-    .fetch_all(&hub.pool)
-    .await?;
+    let decisions = store::disclosure_log::decisions_per_recipient(&hub.pool).await?;
     family(
         &mut out,
         "tracker_decisions_total",
@@ -52,10 +42,7 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
     for (r, d, n) in &decisions {
         let _ = writeln!(out, "tracker_decisions_total{{recipient=\"{}\",decision=\"{}\"}} {n}", label(r), label(d));
     }
-    let published: Vec<(String, i64)> =
-        sqlx::query_as("SELECT recipient, count(*) FROM outbox WHERE published_at IS NOT NULL AND kind = 'delivery' GROUP BY 1 ORDER BY 1")
-            .fetch_all(&hub.pool)
-            .await?;
+    let published = store::outbox::confirmed_deliveries(&hub.pool).await?;
     family(
         &mut out,
         "tracker_deliveries_confirmed_total",
@@ -65,11 +52,7 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
     for (r, n) in &published {
         let _ = writeln!(out, "tracker_deliveries_confirmed_total{{recipient=\"{}\"}} {n}", label(r));
     }
-    let notices: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT recipient, kind, count(*) FROM outbox WHERE published_at IS NOT NULL AND kind <> 'delivery' GROUP BY 1, 2 ORDER BY 1, 2",
-    )
-    .fetch_all(&hub.pool)
-    .await?;
+    let notices = store::outbox::confirmed_notices(&hub.pool).await?;
     family(
         &mut out,
         "tracker_notices_confirmed_total",
@@ -80,12 +63,8 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         let _ =
             writeln!(out, "tracker_notices_confirmed_total{{recipient=\"{}\",kind=\"{}\"}} {n}", label(r), label(k));
     }
-    let (backlog, dead): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL),
-                (SELECT count(*) FROM refusals WHERE resolved_at IS NULL)",
-    )
-    .fetch_one(&hub.pool)
-    .await?;
+    let backlog = store::outbox::backlog(&hub.pool).await?;
+    let dead = store::refusals::open(&hub.pool).await?;
     family(&mut out, "tracker_outbox_backlog", "gauge", "Deliveries decided and not yet confirmed.");
     let _ = writeln!(out, "tracker_outbox_backlog {backlog}");
     family(&mut out, "tracker_dead_letters_open", "gauge", "Refusals not yet replayed or purged.");

@@ -18,6 +18,7 @@
 //! its queue or the delivery in the outbox, and doing it again changes nothing (event ids and
 //! message ids are derived, so a redelivery is recognised).
 pub mod admit;
+pub mod apply;
 pub mod consume;
 pub mod large_payloads;
 pub mod message;

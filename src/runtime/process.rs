@@ -57,7 +57,7 @@ impl Hub {
         } else {
             self.read_off_runtime(msg, &env, now).await
         };
-        let applied = match inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival)
+        let applied = match super::apply::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival)
             .await
         {
             Err(StoreError::Permanent(e)) => self.refuse_what_the_store_refused(&env, archive_id, msg, &e, now).await?,
@@ -92,7 +92,7 @@ impl Hub {
             ),
         );
         let items = [ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
-        inbound::apply(&self.pool, &self.sharing, env, archive_id, &items, now, Mode::Arrival).await
+        super::apply::apply(&self.pool, &self.sharing, env, archive_id, &items, now, Mode::Arrival).await
     }
 
     /// Reads an archived message again through its connector (a replay after a connector fix):
@@ -113,7 +113,8 @@ impl Hub {
         };
         let env = msg.envelope();
         let items = self.read(&msg, &env, now);
-        let applied = inbound::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Reprocess).await?;
+        let applied =
+            super::apply::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Reprocess).await?;
         if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
             self.publisher_wakeup.notify_one();
         }

@@ -58,18 +58,7 @@ pub struct Sharing {
     pub involvement_months: u32,
 }
 
-/// An update just stored, as sharing needs it (read from `events` by the sharing queries).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct NewEvent {
-    pub event_id: Uuid,
-    pub subject_id: Option<Uuid>,
-    pub event_type: String,
-    pub data_class: String,
-    #[sqlx(rename = "agency")]
-    pub source_agency: String,
-    pub occurred_at: DateTime<Utc>,
-    pub payload: Json,
-}
+pub use crate::store::NewEvent;
 
 impl Sharing {
     pub fn new(settings: &Settings, agreements: Agreements) -> Sharing {

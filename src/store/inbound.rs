@@ -1,16 +1,18 @@
-//! Storing one inbound message: the raw archive (first, on its own), then one transaction with
-//! the inbox row (dedupe), identity links, events (projections follow by trigger), kept items
-//! and refusals. Refusals double as the dead-letter outbox.
+//! Storing one inbound message: the raw archive (first, on its own), then, in the caller's
+//! transaction, the inbox row (dedupe), identity links, events (projections follow by trigger),
+//! kept items and refusals. Refusals double as the dead-letter outbox. Sharing is not decided
+//! here: the runtime (`runtime::apply`) decides it in the same transaction, after this.
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::NewEvent;
 use super::StoreError;
 use crate::connectors::Refusal;
 use crate::connectors::mapping::DraftSubject;
 use crate::identity::{self, Link};
-use crate::sharing::{NewEvent, Sharing};
+use crate::settings::AgencyKind;
 use sqlx::Row;
 
 /// Where a message came from.
@@ -197,40 +199,30 @@ pub enum Mode {
     Reprocess,
 }
 
-/// Applies a message in one transaction. Nothing is visible until it commits.
-pub async fn apply(
-    pool: &PgPool,
-    sharing: &Sharing,
-    env: &Envelope,
-    archive_id: i64,
-    items: &[ReadyItem],
-    now: DateTime<Utc>,
-    mode: Mode,
-) -> Result<Applied, StoreError> {
-    let mut tx = pool.begin().await?;
-    match apply_in(&mut tx, sharing, env, archive_id, items, now, mode).await? {
-        Some(applied) => {
-            tx.commit().await?;
-            Ok(applied)
-        }
-        None => {
-            tx.rollback().await?;
-            Ok(Applied::Duplicate { dead_letters: pending_dead_letters(pool, env, usize::MAX).await? })
-        }
-    }
+/// What storing a message did, for the runtime to decide sharing on: the events stored for the
+/// first time, the stored records that moved to another person, and the dead letters.
+pub struct Recorded {
+    pub events: usize,
+    pub refused: usize,
+    pub kept: usize,
+    pub conflicts: usize,
+    pub stored: Vec<NewEvent>,
+    pub moved: Vec<identity::Moved>,
+    pub dead_letters: Vec<DeadLetter>,
 }
 
-/// Applies a message inside the caller's transaction (a bulk load applies many in one).
-/// `None` when the inbox already held it: nothing was written.
-pub async fn apply_in(
+/// Stores a message inside the caller's transaction (a bulk load stores many in one). `None`
+/// when the inbox already held it: nothing was written. `kind_of` tells identity what kind of
+/// agency issued each record.
+pub async fn record(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    sharing: &Sharing,
+    kind_of: &(dyn Fn(&str) -> Option<AgencyKind> + Sync),
     env: &Envelope,
     archive_id: i64,
     items: &[ReadyItem],
     now: DateTime<Utc>,
     mode: Mode,
-) -> Result<Option<Applied>, StoreError> {
+) -> Result<Option<Recorded>, StoreError> {
     let (mut events, mut refused, mut kept, mut conflicts) = (0usize, 0usize, 0usize, 0usize);
     for item in items {
         match item {
@@ -289,8 +281,7 @@ pub async fn apply_in(
             _ => None,
         })
         .collect();
-    let kind_of = |agency: &str| sharing.kind_of(agency);
-    let linking = identity::link_all(tx, &subjects, &env.agency, &kind_of, now).await?;
+    let linking = identity::link_all(tx, &subjects, &env.agency, kind_of, now).await?;
     let mut rows = EventRows::default();
     let mut links = linking.links.into_iter();
     let mut refusals = RefusalRows::default();
@@ -356,15 +347,8 @@ pub async fn apply_in(
         .execute(&mut **tx)
         .await?;
     }
-    let mut stored = rows.insert(tx, env, now).await?;
-    let inserted = stored.len();
-    // Records that moved to another person: what went out under the old one is retracted, and
-    // they are decided again with this message's records.
-    let mut queued = crate::sharing::retract_moved(tx, &linking.moved, now).await?;
-    stored.extend(crate::sharing::moved_events(tx, &linking.moved).await?);
-    // Decided after the whole message is applied, against the store as it now is.
-    queued += crate::sharing::decide_message(tx, sharing, &stored, now).await?;
-    Ok(Some(Applied::Stored { events, refused, kept, conflicts, inserted, queued, dead_letters }))
+    let stored = rows.insert(tx, env, now).await?;
+    Ok(Some(Recorded { events, refused, kept, conflicts, stored, moved: linking.moved, dead_letters }))
 }
 
 /// Refusals of one message as column arrays, inserted with one statement (a file of 20,000 bad

@@ -1,12 +1,34 @@
 //! Postgres: the connection pool, migrations, and the error split every caller relies on —
 //! *transient* (the database is away: stop, retry, lose nothing) or *permanent* (this input can
 //! never be stored: refuse it with the reason).
+pub mod disclosure_log;
 pub mod inbound;
+pub mod inbox;
+pub mod outbox;
+pub mod people;
+pub mod refusals;
 
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+/// An update just stored, as sharing needs it (read from `events` by the sharing queries).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub event_type: String,
+    pub data_class: String,
+    #[sqlx(rename = "agency")]
+    pub source_agency: String,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: Json,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::broker::{Names, provision, publish};
 use crate::hub::Hub;
+use crate::store;
 
 /// One payload of the send plan (`samples/expected.json` → `send`).
 #[derive(Debug, Clone, Deserialize)]
@@ -37,12 +38,7 @@ pub fn send_plan(samples: &Path) -> anyhow::Result<Vec<PlannedSend>> {
 pub async fn wait_processed(pool: &PgPool, agency: &str, message_id: &str, timeout: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        let done: Option<i32> = sqlx::query_scalar("SELECT 1 FROM inbox WHERE agency = $1 AND message_id = $2")
-            .bind(agency)
-            .bind(message_id)
-            .fetch_optional(pool)
-            .await?;
-        if done.is_some() {
+        if store::inbox::is_processed(pool, agency, message_id).await? {
             return Ok(());
         }
         if start.elapsed() > timeout {
@@ -95,11 +91,7 @@ pub async fn run(hub: Arc<Hub>, samples: &Path) -> anyhow::Result<()> {
 pub async fn wait_published(pool: &PgPool, timeout: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL",
-        )
-        .fetch_one(pool)
-        .await?;
+        let pending = store::outbox::backlog(pool).await?;
         if pending == 0 {
             return Ok(());
         }
@@ -112,29 +104,23 @@ pub async fn wait_published(pool: &PgPool, timeout: Duration) -> anyhow::Result<
 
 /// What each agency received, in the order it was published (c = history catch-up).
 pub async fn deliveries(pool: &PgPool) -> anyhow::Result<String> {
-    let rows: Vec<(String, String, String, bool, Vec<String>)> = sqlx::query_as(
-        "SELECT o.recipient,
-                coalesce((SELECT name FROM subject_details d WHERE d.subject_id = e.subject_id ORDER BY first_seen_at LIMIT 1), '?'),
-                CASE o.kind WHEN 'delivery' THEN e.event_type ELSE 'RETRACTION of ' || e.event_type END, o.catch_up, o.withheld_fields
-         FROM outbox o JOIN events e USING (event_id) WHERE o.published_at IS NOT NULL ORDER BY o.recipient, o.id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = store::outbox::published(pool).await?;
     let mut out = String::from("\nDelivered, per recipient (c = history catch-up; fields withheld in brackets):\n");
     let mut current = String::new();
-    for (recipient, person, event_type, catch_up, withheld) in rows {
-        if recipient != current {
-            out.push_str(&format!("  {recipient}\n"));
-            current = recipient;
+    for row in rows {
+        if row.recipient != current {
+            out.push_str(&format!("  {}\n", row.recipient));
+            current = row.recipient;
         }
-        let withheld = if withheld.is_empty() { String::new() } else { format!(" [{}]", withheld.join(", ")) };
-        out.push_str(&format!("    {person:<22} {event_type}{}{withheld}\n", if catch_up { " (c)" } else { "" }));
+        let withheld = if row.withheld_fields.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", row.withheld_fields.join(", "))
+        };
+        let catch_up = if row.catch_up { " (c)" } else { "" };
+        out.push_str(&format!("    {:<22} {}{catch_up}{withheld}\n", row.person, row.what));
     }
-    let withheld: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT reason, count(*) FROM disclosure_log WHERE decision = 'withhold' GROUP BY reason ORDER BY reason",
-    )
-    .fetch_all(pool)
-    .await?;
+    let withheld = store::disclosure_log::withheld_by_reason(pool).await?;
     out.push_str("\nWithheld (logged with the reason): ");
     out.push_str(&withheld.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", "));
     out.push('\n');
@@ -148,44 +134,28 @@ pub async fn summary(pool: &PgPool) -> anyhow::Result<String> {
         "  {:<15} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
         "agency", "messages", "applied", "refused", "kept", "events"
     ));
-    let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT agency, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial')),
-                sum(refused), sum(kept), sum(events)
-         FROM inbox GROUP BY agency ORDER BY agency",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (agency, messages, applied, refused, kept, events) in rows {
-        out.push_str(&format!("  {agency:<15} {messages:>8} {applied:>8} {refused:>8} {kept:>8} {events:>7}\n"));
+    for a in store::inbox::per_agency(pool).await? {
+        out.push_str(&format!(
+            "  {:<15} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
+            a.agency, a.messages, a.applied, a.refused, a.kept, a.events
+        ));
     }
     out.push_str("\nPeople (one subject across every agency that knows them):\n");
-    let people: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
-        "SELECT s.subject_id,
-                coalesce((SELECT name FROM subject_details d WHERE d.subject_id = s.subject_id ORDER BY first_seen_at LIMIT 1), ''),
-                (SELECT string_agg(scheme || ' ' || value, ', ' ORDER BY scheme) FROM subject_identifiers i WHERE i.subject_id = s.subject_id),
-                coalesce((SELECT string_agg(agency || ' ' || n, ', ' ORDER BY agency)
-                          FROM (SELECT agency, count(*) n FROM events e WHERE e.subject_id = s.subject_id GROUP BY agency) a), '')
-         FROM subjects s ORDER BY 2",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (id, name, ids, per_agency) in people {
+    for p in store::people::summaries(pool).await? {
         out.push_str(&format!(
-            "  {name} ({})\n    identifiers: {ids}\n    events: {per_agency}\n",
-            &id.to_string()[..8]
+            "  {} ({})\n    identifiers: {}\n    events: {}\n",
+            p.name,
+            &p.subject_id.to_string()[..8],
+            p.identifiers.unwrap_or_default(),
+            p.events_per_agency
         ));
     }
     out.push_str("\nRefused (each dead-lettered with its reason):\n");
-    let refusals: Vec<(String, String, i32, String)> =
-        sqlx::query_as("SELECT connector, message_id, item_position, reason FROM refusals ORDER BY id")
-            .fetch_all(pool)
-            .await?;
-    for (connector, message_id, position, reason) in refusals {
+    for (connector, message_id, position, reason) in store::refusals::all(pool).await? {
         let at = if position == 0 { "whole payload".to_string() } else { format!("item {position}") };
         out.push_str(&format!("  {connector} {message_id} ({at}): {reason}\n"));
     }
-    let kept: Vec<(String, String)> =
-        sqlx::query_as("SELECT message_id, label FROM kept_items ORDER BY message_id").fetch_all(pool).await?;
+    let kept = store::refusals::kept_items(pool).await?;
     if !kept.is_empty() {
         out.push_str("\nKept, not routed (event types Tracker does not handle):\n");
         for (message_id, label) in kept {

@@ -210,7 +210,9 @@ async fn store_together(hub: &Hub, batch: &[Prepared]) -> Result<Vec<Applied>, c
     for p in batch {
         let (headers, now) = (p.msg.archive_headers(), p.read_at);
         let archive_id = inbound::archive_with(&mut tx, &p.env, &p.msg.body, &headers, now).await?;
-        match inbound::apply_in(&mut tx, &hub.sharing, &p.env, archive_id, &p.items, now, Mode::Arrival).await? {
+        match crate::runtime::apply::apply_in(&mut tx, &hub.sharing, &p.env, archive_id, &p.items, now, Mode::Arrival)
+            .await?
+        {
             Some(a) => applied.push(a),
             None => applied.push(Applied::Duplicate { dead_letters: Vec::new() }),
         }

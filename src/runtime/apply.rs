@@ -1,0 +1,68 @@
+//! One message's transaction, orchestrated: the store records it (inbox, identity, events and
+//! projections, kept items, refusals), then sharing retracts what went out about records that
+//! moved to another person and decides every update the message stored or moved — all before the
+//! one commit. The store and sharing each do their part; neither calls the other.
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::sharing::Sharing;
+use crate::store::StoreError;
+use crate::store::inbound::{self, Applied, Envelope, Mode, ReadyItem};
+
+/// Stores and decides a message in one transaction. Nothing is visible until it commits; a
+/// message the inbox already holds changes nothing.
+pub async fn apply(
+    pool: &PgPool,
+    sharing: &Sharing,
+    env: &Envelope,
+    archive_id: i64,
+    items: &[ReadyItem],
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Applied, StoreError> {
+    let mut tx = pool.begin().await?;
+    match apply_in(&mut tx, sharing, env, archive_id, items, now, mode).await? {
+        Some(applied) => {
+            tx.commit().await?;
+            Ok(applied)
+        }
+        None => {
+            tx.rollback().await?;
+            Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(pool, env, usize::MAX).await? })
+        }
+    }
+}
+
+/// [`apply`] inside the caller's transaction (a bulk load applies many in one). `None` when the
+/// inbox already held the message: nothing was written.
+pub async fn apply_in(
+    tx: &mut Transaction<'_, Postgres>,
+    sharing: &Sharing,
+    env: &Envelope,
+    archive_id: i64,
+    items: &[ReadyItem],
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Option<Applied>, StoreError> {
+    let kind_of = |agency: &str| sharing.kind_of(agency);
+    let Some(recorded) = inbound::record(tx, &kind_of, env, archive_id, items, now, mode).await? else {
+        return Ok(None);
+    };
+    let inserted = recorded.stored.len();
+    // Records that moved to another person: what went out under the old one is retracted, and
+    // they are decided again with this message's records.
+    let mut queued = crate::sharing::retract_moved(tx, &recorded.moved, now).await?;
+    let mut updates = recorded.stored;
+    updates.extend(crate::sharing::moved_events(tx, &recorded.moved).await?);
+    // Decided after the whole message is applied, against the store as it now is.
+    queued += crate::sharing::decide_message(tx, sharing, &updates, now).await?;
+    Ok(Some(Applied::Stored {
+        events: recorded.events,
+        refused: recorded.refused,
+        kept: recorded.kept,
+        conflicts: recorded.conflicts,
+        inserted,
+        queued,
+        dead_letters: recorded.dead_letters,
+    }))
+}
