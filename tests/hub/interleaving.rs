@@ -264,7 +264,7 @@ async fn any_interleaving_of_a_generated_quarter_gives_the_same_disclosures() {
     let dir = std::env::temp_dir().join(format!("interleaving-{}", std::process::id()));
     let files = tracker::tools::generate::generate(60, 3, 9, &dir).unwrap();
     assert!(files > 50, "{files} files");
-    let reference = check_interleavings(&dir, runs(20)).await;
+    let reference = check_interleavings(&dir, runs(100)).await;
     assert!(reference.delivered.len() > 100, "{} deliveries", reference.delivered.len());
     assert!(!reference.held.is_empty(), "the generator's bridging records are held as conflicts");
     let _ = std::fs::remove_dir_all(&dir);
