@@ -7,7 +7,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
 
 use super::{BrokerError, Names};
-use crate::store::inbound::DeadLetter;
+use crate::store::dead_letters::DeadLetter;
 
 /// A channel in confirm mode.
 pub async fn confirm_channel(conn: &Connection) -> Result<Channel, BrokerError> {

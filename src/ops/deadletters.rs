@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
-use crate::store::inbound::{Applied, DeadLetter};
+use crate::store::dead_letters::DeadLetter;
+use crate::store::inbound::Applied;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeadLetterRow {
@@ -175,7 +176,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
         };
         publish::dead_letters(&ch, &names, &dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits)).await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
-        crate::store::inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
+        crate::store::dead_letters::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
         let still: i64 =
             sqlx::query_scalar("SELECT count(*) FROM refusals WHERE message_id = $1 AND resolved_at IS NULL")
                 .bind(message_id)

@@ -28,7 +28,9 @@ pub async fn apply(
         }
         None => {
             tx.rollback().await?;
-            Ok(Applied::Duplicate { dead_letters: inbound::pending_dead_letters(pool, env, usize::MAX).await? })
+            Ok(Applied::Duplicate {
+                dead_letters: crate::store::dead_letters::pending_dead_letters(pool, env, usize::MAX).await?,
+            })
         }
     }
 }

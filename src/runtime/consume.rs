@@ -15,7 +15,7 @@ use super::retry::RunError;
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
 use crate::runtime::message::Inbound;
-use crate::store::inbound::{self, Applied};
+use crate::store::inbound::Applied;
 
 /// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
@@ -150,7 +150,7 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
         publish::dead_letters(dead_ch, names, dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits))
             .await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
-        inbound::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
+        crate::store::dead_letters::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }
     delivery.acker.ack(BasicAckOptions::default()).await?;
     hub.stats.processing.observe(received.elapsed());

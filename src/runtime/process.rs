@@ -9,7 +9,7 @@ use super::message::Inbound;
 use crate::connectors::Refusal;
 use crate::hub::Hub;
 use crate::store::StoreError;
-use crate::store::inbound::{self, Applied, Envelope, Mode, ReadyItem};
+use crate::store::inbound::{Applied, Envelope, Mode, ReadyItem};
 
 impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
@@ -30,11 +30,12 @@ impl Hub {
         earlier_deliveries: u32,
         now: DateTime<Utc>,
     ) -> Result<Applied, StoreError> {
-        let archive_id = inbound::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
-        if inbound::seen(&self.pool, &env).await? {
+        let archive_id =
+            crate::store::archive::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
+        if crate::store::inbox::is_processed(&self.pool, &env.agency, &env.message_id).await? {
             tracing::info!("already processed: nothing changes");
             return Ok(Applied::Duplicate {
-                dead_letters: inbound::pending_dead_letters(
+                dead_letters: crate::store::dead_letters::pending_dead_letters(
                     &self.pool,
                     &env,
                     self.settings.limits.dead_letter_body_bytes,

@@ -11,8 +11,11 @@ pub mod decide;
 pub mod facts;
 pub mod inspect;
 pub mod log;
+mod message_ids;
+mod moved;
 pub mod notice;
 pub mod periods;
+mod record;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,30 +27,11 @@ use uuid::Uuid;
 
 use agreements::Agreements;
 use decide::{Decision, EventView, Facts, Recipient, WithholdReason};
-use log::LogEntry;
 
 use crate::settings::{AgencyKind, Settings};
-
-/// Outbound message ids are UUIDv5 of (event id, recipient) in this namespace.
-const DELIVERY_NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_71d4_93a5_4f0c_8d6e_5a1b_c9f3_7e20);
-
-pub fn delivery_message_id(event_id: Uuid, recipient: &str) -> Uuid {
-    Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{event_id}\u{1f}{recipient}").as_bytes())
-}
-
-/// The message id of a pair's delivery after `earlier` deliveries of it (each since retracted):
-/// the first is [`delivery_message_id`], so redelivering a message never mints a second id.
-pub fn redelivery_message_id(event_id: Uuid, recipient: &str, earlier: usize) -> Uuid {
-    match earlier {
-        0 => delivery_message_id(event_id, recipient),
-        n => Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{event_id}\u{1f}{recipient}\u{1f}{n}").as_bytes()),
-    }
-}
-
-/// The message id of the notice retracting the delivery `delivery`.
-pub fn retraction_message_id(delivery: Uuid) -> Uuid {
-    Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}retraction").as_bytes())
-}
+pub use message_ids::{delivery_message_id, redelivery_message_id, retraction_message_id};
+pub use moved::{moved_events, retract_moved};
+use record::{Decided, Retraction, write_decisions};
 
 /// Everything deciding needs that does not change while the hub runs.
 pub struct Sharing {
@@ -150,34 +134,6 @@ impl Sharing {
 /// The hub's calendar day (Europe/London), for validity and consent expiry.
 pub fn today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&London).date_naive()
-}
-
-/// A decision made, to log and (when delivering) to queue.
-struct Decided<'a> {
-    event: &'a NewEvent,
-    recipient: String,
-    decision: Decision,
-    catch_up: bool,
-    /// `decided` the first time; `redecided` when a late fact changed an earlier decision.
-    stage: &'static str,
-    /// The delivery's message id, when it delivers.
-    message_id: Uuid,
-}
-
-impl<'a> Decided<'a> {
-    fn first(event: &'a NewEvent, recipient: &str, decision: Decision, catch_up: bool) -> Decided<'a> {
-        let message_id = delivery_message_id(event.event_id, recipient);
-        Decided { event, recipient: recipient.to_string(), decision, catch_up, stage: "decided", message_id }
-    }
-}
-
-/// A delivery that records received later show should not have gone: the recipient gets a
-/// notice naming it.
-struct Retraction<'a> {
-    event: &'a NewEvent,
-    /// Why it is disallowed now (condition not met, denied), with the agreement concerned.
-    decision: Decision,
-    delivery: facts::QueuedDelivery,
 }
 
 /// Decides `earlier` again with the facts now held. Pushes the newly allowed onto `all` (stage
@@ -342,88 +298,6 @@ pub async fn decide_message(
     write_decisions(tx, &all, &retractions, now).await
 }
 
-/// The events of records that moved to a person, as sharing decides them.
-pub async fn moved_events(
-    tx: &mut Transaction<'_, Postgres>,
-    moved: &[crate::identity::Moved],
-) -> Result<Vec<NewEvent>, sqlx::Error> {
-    let placed: Vec<Uuid> =
-        moved.iter().filter(|m| matches!(m.to, crate::identity::Link::Subject(_))).map(|m| m.event_id).collect();
-    if placed.is_empty() {
-        return Ok(Vec::new());
-    }
-    facts::updates(tx, &placed).await
-}
-
-/// Retracts what went out about records that moved, under the person they no longer belong to
-/// (reason `wrong_person`). Returns the notices queued.
-pub async fn retract_moved(
-    tx: &mut Transaction<'_, Postgres>,
-    moved: &[crate::identity::Moved],
-    now: DateTime<Utc>,
-) -> Result<usize, sqlx::Error> {
-    if moved.is_empty() {
-        return Ok(0);
-    }
-    let events: Vec<Uuid> = moved.iter().map(|m| m.event_id).collect();
-    let new_subjects: Vec<Option<Uuid>> = moved
-        .iter()
-        .map(|m| match m.to {
-            crate::identity::Link::Subject(s) => Some(s),
-            _ => None,
-        })
-        .collect();
-    #[derive(sqlx::FromRow)]
-    struct Live {
-        #[sqlx(flatten)]
-        delivery: facts::QueuedDelivery,
-        subject_id: Option<Uuid>,
-        event_type: String,
-        data_class: String,
-        agency: String,
-        occurred_at: DateTime<Utc>,
-    }
-    let live: Vec<Live> = sqlx::query_as(
-        "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis, o.subject_id,
-                e.event_type, e.data_class, e.agency, e.occurred_at
-         FROM UNNEST($1::uuid[], $2::uuid[]) AS m(event_id, subject_id)
-         JOIN outbox o ON o.event_id = m.event_id AND o.kind = 'delivery' AND o.subject_id IS DISTINCT FROM m.subject_id
-         JOIN events e ON e.event_id = o.event_id
-         WHERE NOT EXISTS (SELECT 1 FROM outbox r WHERE r.refers_to = o.message_id)
-         ORDER BY o.id",
-    )
-    .bind(&events)
-    .bind(&new_subjects)
-    .fetch_all(&mut **tx)
-    .await?;
-    // The log names the person the delivery went out under.
-    let updates: Vec<NewEvent> = live
-        .iter()
-        .map(|l| NewEvent {
-            event_id: l.delivery.event_id,
-            subject_id: l.subject_id,
-            event_type: l.event_type.clone(),
-            data_class: l.data_class.clone(),
-            source_agency: l.agency.clone(),
-            occurred_at: l.occurred_at,
-            payload: Json::Null,
-        })
-        .collect();
-    let retractions: Vec<Retraction> = live
-        .into_iter()
-        .zip(&updates)
-        .map(|(l, event)| Retraction {
-            event,
-            decision: Decision::Withhold {
-                reason: WithholdReason::WrongPerson,
-                agreement: Some(l.delivery.agreement.clone()),
-            },
-            delivery: l.delivery,
-        })
-        .collect();
-    write_decisions(tx, &[], &retractions, now).await
-}
-
 async fn record_involvements(
     tx: &mut Transaction<'_, Postgres>,
     sharing: &Sharing,
@@ -449,139 +323,4 @@ async fn record_involvements(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-async fn write_decisions(
-    tx: &mut Transaction<'_, Postgres>,
-    decided: &[Decided<'_>],
-    retractions: &[Retraction<'_>],
-    now: DateTime<Utc>,
-) -> Result<usize, sqlx::Error> {
-    let mut entries = Vec::with_capacity(decided.len() + retractions.len());
-    let mut queued = Vec::new();
-    // Retractions first: a pair retracted and allowed again in one message cannot happen (one
-    // decision per pair per message), but a notice should precede anything decided after it.
-    for r in retractions {
-        entries.push(log_entry(r.event, &r.delivery.recipient, "retracted", &r.decision, &[], false, now));
-    }
-    for d in decided {
-        let withheld = d.decision.withheld_fields().to_vec();
-        entries.push(log_entry(d.event, &d.recipient, d.stage, &d.decision, &withheld, d.catch_up, now));
-        if let Some(grant) = d.decision.grant() {
-            queued.push((d, grant, withheld));
-        }
-    }
-    queue_retractions(tx, retractions, now).await?;
-    if !queued.is_empty() {
-        sqlx::query(
-            "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
-                legal_basis, consent_scope, catch_up, decided_at)
-             SELECT t.event_id, t.recipient, t.message_id, t.subject_id, ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
-                    t.agreement, t.purpose, t.legal_basis, t.consent_scope, t.catch_up, $11
-             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
-                         $9::text[], $10::bool[]) WITH ORDINALITY
-                  AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
-             ORDER BY t.n
-             ON CONFLICT (message_id) DO NOTHING",
-        )
-        .bind(queued.iter().map(|(d, _, _)| d.event.event_id).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.recipient.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.message_id).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.event.subject_id).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, _, w)| serde_json::json!(w)).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.agreement.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.purpose.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.legal_basis.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.consent.map(|c| c.code().to_string())).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.catch_up).collect::<Vec<_>>())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    log::append(tx, &entries).await?;
-    Ok(queued.len() + retractions.len())
-}
-
-/// The log entry of one decision about (update, recipient).
-fn log_entry(
-    event: &NewEvent,
-    recipient: &str,
-    stage: &str,
-    decision: &Decision,
-    withheld: &[String],
-    catch_up: bool,
-    now: DateTime<Utc>,
-) -> LogEntry {
-    let disclosed: Vec<String> = match decision {
-        Decision::Withhold { .. } => Vec::new(),
-        _ => event
-            .payload
-            .as_object()
-            .map(|o| o.keys().filter(|k| !withheld.contains(k)).cloned().collect())
-            .unwrap_or_default(),
-    };
-    let (reason, agreement) = match decision {
-        Decision::Withhold { reason, agreement } => (Some(reason.code().to_string()), agreement.clone()),
-        other => (None, other.grant().map(|g| g.agreement.clone())),
-    };
-    LogEntry {
-        event_id: event.event_id,
-        subject_id: event.subject_id,
-        recipient: recipient.to_string(),
-        stage: stage.into(),
-        decision: decision.code().into(),
-        reason,
-        agreement,
-        purpose: decision.grant().map(|g| g.purpose.clone()),
-        legal_basis: decision.grant().map(|g| g.legal_basis.clone()),
-        event_type: event.event_type.clone(),
-        data_class: event.data_class.clone(),
-        fields_disclosed: disclosed,
-        fields_withheld: withheld.to_vec(),
-        catch_up,
-        logged_at: now,
-    }
-}
-
-/// Queues a notice for each retraction, under the agreement the retracted delivery rested on.
-async fn queue_retractions(
-    tx: &mut Transaction<'_, Postgres>,
-    retractions: &[Retraction<'_>],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    if retractions.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
-            legal_basis, catch_up, decided_at, refers_to, notice_reason)
-         SELECT 'retraction', t.event_id, t.recipient, t.message_id, t.subject_id, '{}', t.agreement, t.purpose,
-                t.legal_basis, false, $10, t.refers_to, t.reason
-         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[],
-                     $9::text[]) WITH ORDINALITY
-              AS t(event_id, recipient, message_id, subject_id, agreement, purpose, legal_basis, refers_to, reason, n)
-         ORDER BY t.n
-         ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(retractions.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.recipient.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| retraction_message_id(r.delivery.message_id)).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.event.subject_id).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.agreement.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.purpose.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.legal_basis.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.message_id).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| notice_reason(&r.decision).to_string()).collect::<Vec<_>>())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The reason code a retraction notice gives.
-fn notice_reason(decision: &Decision) -> &'static str {
-    match decision {
-        Decision::Withhold { reason, .. } => reason.code(),
-        _ => "error",
-    }
 }

@@ -1,7 +1,10 @@
 //! Postgres: the connection pool, migrations, and the error split every caller relies on —
 //! *transient* (the database is away: stop, retry, lose nothing) or *permanent* (this input can
 //! never be stored: refuse it with the reason).
+pub mod archive;
+pub mod dead_letters;
 pub mod disclosure_log;
+pub mod events;
 pub mod inbound;
 pub mod inbox;
 pub mod outbox;

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
 use crate::runtime::message::Inbound;
-use crate::store::inbound::{self, Applied, Envelope, Mode, ReadyItem};
+use crate::store::inbound::{Applied, Envelope, Mode, ReadyItem};
 use crate::tools::demo::PlannedSend;
 
 /// The files to load and the directory they are under: a directory's send plan, or the given
@@ -209,7 +209,7 @@ async fn store_together(hub: &Hub, batch: &[Prepared]) -> Result<Vec<Applied>, c
     let mut applied = Vec::with_capacity(batch.len());
     for p in batch {
         let (headers, now) = (p.msg.archive_headers(), p.read_at);
-        let archive_id = inbound::archive_with(&mut tx, &p.env, &p.msg.body, &headers, now).await?;
+        let archive_id = crate::store::archive::archive_with(&mut tx, &p.env, &p.msg.body, &headers, now).await?;
         match crate::runtime::apply::apply_in(&mut tx, &hub.sharing, &p.env, archive_id, &p.items, now, Mode::Arrival)
             .await?
         {
@@ -221,8 +221,12 @@ async fn store_together(hub: &Hub, batch: &[Prepared]) -> Result<Vec<Applied>, c
     // Dead letters of files loaded before but not yet confirmed go out again.
     for (p, a) in batch.iter().zip(applied.iter_mut()) {
         if let Applied::Duplicate { dead_letters } = a {
-            *dead_letters =
-                inbound::pending_dead_letters(&hub.pool, &p.env, hub.settings.limits.dead_letter_body_bytes).await?;
+            *dead_letters = crate::store::dead_letters::pending_dead_letters(
+                &hub.pool,
+                &p.env,
+                hub.settings.limits.dead_letter_body_bytes,
+            )
+            .await?;
         }
     }
     Ok(applied)
@@ -253,7 +257,7 @@ async fn settle(hub: &Hub, applied: &[Applied], dead: &DeadLetters<'_>, loaded: 
         confirmed.extend(dead_letters.iter().map(|dl| dl.refusal_id));
     }
     if !confirmed.is_empty() {
-        inbound::mark_dead_lettered(&hub.pool, &confirmed, hub.clock.now()).await?;
+        crate::store::dead_letters::mark_dead_lettered(&hub.pool, &confirmed, hub.clock.now()).await?;
     }
     if loaded.queued > 0 {
         hub.publisher_wakeup.notify_one();

@@ -1,0 +1,173 @@
+//! Recording decisions, in the transaction that made them: each decision is a disclosure-log
+//! entry (hash-chained by `log`), each delivery an outbox row, each retraction a notice queued
+//! after the delivery it names.
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::decide::Decision;
+use super::log::{self, LogEntry};
+use super::{NewEvent, delivery_message_id, facts, retraction_message_id};
+
+/// A decision made, to log and (when delivering) to queue.
+pub(super) struct Decided<'a> {
+    pub(super) event: &'a NewEvent,
+    pub(super) recipient: String,
+    pub(super) decision: Decision,
+    pub(super) catch_up: bool,
+    /// `decided` the first time; `redecided` when a late fact changed an earlier decision.
+    pub(super) stage: &'static str,
+    /// The delivery's message id, when it delivers.
+    pub(super) message_id: Uuid,
+}
+
+impl<'a> Decided<'a> {
+    pub(super) fn first(event: &'a NewEvent, recipient: &str, decision: Decision, catch_up: bool) -> Decided<'a> {
+        let message_id = delivery_message_id(event.event_id, recipient);
+        Decided { event, recipient: recipient.to_string(), decision, catch_up, stage: "decided", message_id }
+    }
+}
+
+/// A delivery that records received later show should not have gone: the recipient gets a
+/// notice naming it.
+pub(super) struct Retraction<'a> {
+    pub(super) event: &'a NewEvent,
+    /// Why it is disallowed now (condition not met, denied), with the agreement concerned.
+    pub(super) decision: Decision,
+    pub(super) delivery: facts::QueuedDelivery,
+}
+
+pub(super) async fn write_decisions(
+    tx: &mut Transaction<'_, Postgres>,
+    decided: &[Decided<'_>],
+    retractions: &[Retraction<'_>],
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let mut entries = Vec::with_capacity(decided.len() + retractions.len());
+    let mut queued = Vec::new();
+    // Retractions first: a pair retracted and allowed again in one message cannot happen (one
+    // decision per pair per message), but a notice should precede anything decided after it.
+    for r in retractions {
+        entries.push(log_entry(r.event, &r.delivery.recipient, "retracted", &r.decision, &[], false, now));
+    }
+    for d in decided {
+        let withheld = d.decision.withheld_fields().to_vec();
+        entries.push(log_entry(d.event, &d.recipient, d.stage, &d.decision, &withheld, d.catch_up, now));
+        if let Some(grant) = d.decision.grant() {
+            queued.push((d, grant, withheld));
+        }
+    }
+    queue_retractions(tx, retractions, now).await?;
+    if !queued.is_empty() {
+        sqlx::query(
+            "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+                legal_basis, consent_scope, catch_up, decided_at)
+             SELECT t.event_id, t.recipient, t.message_id, t.subject_id, ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+                    t.agreement, t.purpose, t.legal_basis, t.consent_scope, t.catch_up, $11
+             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::bool[]) WITH ORDINALITY
+                  AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
+             ORDER BY t.n
+             ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(queued.iter().map(|(d, _, _)| d.event.event_id).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.recipient.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.message_id).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.event.subject_id).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, _, w)| serde_json::json!(w)).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.agreement.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.purpose.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.legal_basis.clone()).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(_, g, _)| g.consent.map(|c| c.code().to_string())).collect::<Vec<_>>())
+        .bind(queued.iter().map(|(d, _, _)| d.catch_up).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    log::append(tx, &entries).await?;
+    Ok(queued.len() + retractions.len())
+}
+
+/// The log entry of one decision about (update, recipient).
+fn log_entry(
+    event: &NewEvent,
+    recipient: &str,
+    stage: &str,
+    decision: &Decision,
+    withheld: &[String],
+    catch_up: bool,
+    now: DateTime<Utc>,
+) -> LogEntry {
+    let disclosed: Vec<String> = match decision {
+        Decision::Withhold { .. } => Vec::new(),
+        _ => event
+            .payload
+            .as_object()
+            .map(|o| o.keys().filter(|k| !withheld.contains(k)).cloned().collect())
+            .unwrap_or_default(),
+    };
+    let (reason, agreement) = match decision {
+        Decision::Withhold { reason, agreement } => (Some(reason.code().to_string()), agreement.clone()),
+        other => (None, other.grant().map(|g| g.agreement.clone())),
+    };
+    LogEntry {
+        event_id: event.event_id,
+        subject_id: event.subject_id,
+        recipient: recipient.to_string(),
+        stage: stage.into(),
+        decision: decision.code().into(),
+        reason,
+        agreement,
+        purpose: decision.grant().map(|g| g.purpose.clone()),
+        legal_basis: decision.grant().map(|g| g.legal_basis.clone()),
+        event_type: event.event_type.clone(),
+        data_class: event.data_class.clone(),
+        fields_disclosed: disclosed,
+        fields_withheld: withheld.to_vec(),
+        catch_up,
+        logged_at: now,
+    }
+}
+
+/// Queues a notice for each retraction, under the agreement the retracted delivery rested on.
+async fn queue_retractions(
+    tx: &mut Transaction<'_, Postgres>,
+    retractions: &[Retraction<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if retractions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+            legal_basis, catch_up, decided_at, refers_to, notice_reason)
+         SELECT 'retraction', t.event_id, t.recipient, t.message_id, t.subject_id, '{}', t.agreement, t.purpose,
+                t.legal_basis, false, $10, t.refers_to, t.reason
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[],
+                     $9::text[]) WITH ORDINALITY
+              AS t(event_id, recipient, message_id, subject_id, agreement, purpose, legal_basis, refers_to, reason, n)
+         ORDER BY t.n
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(retractions.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.recipient.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| retraction_message_id(r.delivery.message_id)).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.event.subject_id).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.agreement.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.purpose.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.legal_basis.clone()).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| r.delivery.message_id).collect::<Vec<_>>())
+    .bind(retractions.iter().map(|r| notice_reason(&r.decision).to_string()).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The reason code a retraction notice gives.
+fn notice_reason(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Withhold { reason, .. } => reason.code(),
+        _ => "error",
+    }
+}

@@ -1,0 +1,58 @@
+//! The raw archive: every payload as it arrived, kept before anything else is done with it, once
+//! per (agency, message id, body), so a message can always be read again (replay, reprocess).
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+use sqlx::PgPool;
+
+use super::StoreError;
+use super::inbound::Envelope;
+
+/// Archives the raw payload, once per (agency, message id, body).
+pub async fn archive(
+    pool: &PgPool,
+    env: &Envelope,
+    body: &[u8],
+    headers: &Json,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let mut conn = pool.acquire().await?;
+    archive_with(&mut conn, env, body, headers, now).await
+}
+
+/// [`archive`] on a given connection (or inside a transaction: a bulk load archives each file in
+/// the transaction that stores it).
+pub async fn archive_with(
+    conn: &mut sqlx::PgConnection,
+    env: &Envelope,
+    body: &[u8],
+    headers: &Json,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(body));
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO raw_archive (agency, connector, routing_key, message_id, body_sha256, body, headers, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (agency, message_id, body_sha256) DO NOTHING RETURNING id",
+    )
+    .bind(&env.agency)
+    .bind(&env.connector)
+    .bind(&env.routing_key)
+    .bind(&env.message_id)
+    .bind(&sha)
+    .bind(body)
+    .bind(headers)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => Ok(sqlx::query_scalar(
+            "SELECT id FROM raw_archive WHERE agency = $1 AND message_id = $2 AND body_sha256 = $3",
+        )
+        .bind(&env.agency)
+        .bind(&env.message_id)
+        .bind(&sha)
+        .fetch_one(&mut *conn)
+        .await?),
+    }
+}
