@@ -2,9 +2,11 @@
 //! (`resolve`), whatever order they arrived in. A record whose identifiers lead to two people is
 //! linked to neither and raised for review; a later record that changes the picture moves the
 //! records it affects.
+mod moves;
+mod people;
 pub mod resolve;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
@@ -13,6 +15,10 @@ use uuid::Uuid;
 use crate::connectors::mapping::DraftSubject;
 use crate::domain::identifiers::Scheme;
 use crate::settings::AgencyKind;
+use moves::apply_moves;
+pub use moves::event_tables;
+pub use people::derived_id;
+use people::{insert_details, person_ids};
 use resolve::{Id, Record, Resolved};
 
 /// Serialises identity decisions across hub processes (one advisory lock for the index).
@@ -288,192 +294,6 @@ async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> 
     .bind(&events)
     .fetch_all(&mut **tx)
     .await
-}
-
-/// The ids of the people these identifiers name that differ from the derived one: a person the
-/// store knew before ids were derived (a random, version-4 id) keeps it, where that person is
-/// known by the naming identifier and no other name here claims it. Every other id is derived
-/// (`derived_id`), so it cannot depend on what the store saw first.
-async fn person_ids(
-    tx: &mut Transaction<'_, Postgres>,
-    names: &BTreeSet<&Id>,
-) -> Result<HashMap<Id, Uuid>, sqlx::Error> {
-    let (schemes, values): (Vec<&str>, Vec<&str>) = names.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-    let rows: Vec<(String, String, Uuid)> = sqlx::query_as(
-        "SELECT si.scheme, si.value, si.subject_id FROM subject_identifiers si
-         JOIN UNNEST($1::text[], $2::text[]) AS k(scheme, value) ON si.scheme = k.scheme AND si.value = k.value",
-    )
-    .bind(&schemes)
-    .bind(&values)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut claims: HashMap<Uuid, usize> = HashMap::new();
-    for (_, _, s) in &rows {
-        *claims.entry(*s).or_default() += 1;
-    }
-    Ok(rows
-        .into_iter()
-        .filter(|(_, _, s)| s.get_version_num() == 4 && claims.get(s) == Some(&1))
-        .filter_map(|(scheme, value, s)| Some(((Scheme::parse(&scheme)?, value), s)))
-        .collect())
-}
-
-/// The id of a person the store has not known before: derived from the identifier naming them.
-pub fn derived_id(name: &Id) -> Uuid {
-    Uuid::new_v5(&PERSON_NAMESPACE, format!("{}\u{1f}{}", name.0.as_str(), name.1).as_bytes())
-}
-
-async fn insert_details(
-    tx: &mut Transaction<'_, Postgres>,
-    details: Vec<(Uuid, String, Option<NaiveDate>)>,
-    agency: &str,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    if details.is_empty() {
-        return Ok(());
-    }
-    let (ids, names, dobs): (Vec<Uuid>, Vec<String>, Vec<Option<NaiveDate>>) =
-        details.into_iter().fold(Default::default(), |mut acc, (i, n, d)| {
-            acc.0.push(i);
-            acc.1.push(n);
-            acc.2.push(d);
-            acc
-        });
-    sqlx::query(
-        "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
-         SELECT d.subject_id, d.name, d.dob, $4, $5 FROM UNNEST($1::uuid[], $2::text[], $3::date[]) AS d(subject_id, name, dob)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&ids)
-    .bind(&names)
-    .bind(&dobs)
-    .bind(agency)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Tables that record what was done under a person at the time (a delivery, a log entry): they
-/// keep the subject they recorded when a record moves.
-const HISTORY_TABLES: &[&str] = &["outbox", "disclosure_log"];
-
-/// Every table that holds a record's subject by event id (the events, involvements and every
-/// projection), read from the catalogue so that a new projection follows its records without
-/// being listed anywhere.
-pub async fn event_tables(tx: &mut Transaction<'_, Postgres>) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT s.table_name::text FROM information_schema.columns s
-         JOIN information_schema.columns e ON e.table_schema = s.table_schema AND e.table_name = s.table_name
-              AND e.column_name = 'event_id'
-         JOIN information_schema.tables t ON t.table_schema = s.table_schema AND t.table_name = s.table_name
-              AND t.table_type = 'BASE TABLE'
-         WHERE s.table_schema = current_schema() AND s.column_name = 'subject_id' AND s.table_name <> ALL($1)
-         ORDER BY (s.table_name <> 'events'), s.table_name",
-    )
-    .bind(HISTORY_TABLES)
-    .fetch_all(&mut **tx)
-    .await
-}
-
-/// Re-points moved records: their subject in every table keyed by event, their person's details,
-/// and their conflict (opened when they are held now, resolved when a later record placed them).
-async fn apply_moves(
-    tx: &mut Transaction<'_, Postgres>,
-    moved: &[Moved],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    if moved.is_empty() {
-        return Ok(());
-    }
-    let events: Vec<Uuid> = moved.iter().map(|m| m.event_id).collect();
-    let subjects: Vec<Option<Uuid>> = moved
-        .iter()
-        .map(|m| match m.to {
-            Link::Subject(s) => Some(s),
-            _ => None,
-        })
-        .collect();
-    // A held record involves no agency with anyone; placed again, sharing records it afresh.
-    sqlx::query(
-        "DELETE FROM involvements i USING UNNEST($1::uuid[], $2::uuid[]) AS m(event_id, subject_id)
-         WHERE i.event_id = m.event_id AND m.subject_id IS NULL",
-    )
-    .bind(&events)
-    .bind(&subjects)
-    .execute(&mut **tx)
-    .await?;
-    for table in event_tables(tx).await? {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} t SET subject_id = m.subject_id
-             FROM UNNEST($1::uuid[], $2::uuid[]) AS m(event_id, subject_id) WHERE t.event_id = m.event_id"
-        )))
-        .bind(&events)
-        .bind(&subjects)
-        .execute(&mut **tx)
-        .await?;
-    }
-    // A case belongs to the person of its earliest placed hearing (whatever arrived first).
-    sqlx::query(
-        "UPDATE cases c SET subject_id = (SELECT h.subject_id FROM hearings h
-             WHERE h.case_urn = c.case_urn AND h.court = c.court AND h.subject_id IS NOT NULL
-             ORDER BY h.hearing_date, h.event_id LIMIT 1)
-         WHERE (c.case_urn, c.court) IN (SELECT case_urn, court FROM hearings WHERE event_id = ANY($1))",
-    )
-    .bind(&events)
-    .execute(&mut **tx)
-    .await?;
-    // An agency no longer involved with a person the records left is out of scope again: should it
-    // become involved later, it gets the history it may see then.
-    let left: Vec<Uuid> = moved.iter().filter_map(|m| m.from).collect();
-    sqlx::query(
-        "DELETE FROM recipient_scope s WHERE s.subject_id = ANY($1)
-           AND NOT EXISTS (SELECT 1 FROM involvements i WHERE i.subject_id = s.subject_id AND i.agency = s.recipient)",
-    )
-    .bind(&left)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
-         SELECT DISTINCT e.subject_id, coalesce(e.person_name, ''), e.date_of_birth, e.agency, $2
-         FROM events e WHERE e.event_id = ANY($1) AND e.subject_id IS NOT NULL
-           AND (e.person_name IS NOT NULL OR e.date_of_birth IS NOT NULL)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&events)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let (held, held_people): (Vec<Uuid>, Vec<serde_json::Value>) = moved
-        .iter()
-        .filter_map(|m| match &m.to {
-            Link::Conflict(people) => Some((m.event_id, serde_json::json!(people))),
-            _ => None,
-        })
-        .unzip();
-    sqlx::query(
-        "INSERT INTO identity_conflicts (event_id, agency, message_id, identifiers, subject_ids, detected_at)
-         SELECT e.event_id, e.agency, e.message_id, e.identifiers,
-                ARRAY(SELECT jsonb_array_elements_text(h.people)::uuid), $3
-         FROM UNNEST($1::uuid[], $2::jsonb[]) AS h(event_id, people) JOIN events e USING (event_id)
-         ON CONFLICT (event_id) DO UPDATE SET status = 'open', subject_ids = excluded.subject_ids,
-            detected_at = excluded.detected_at, decided_by = NULL, decided_at = NULL",
-    )
-    .bind(&held)
-    .bind(&held_people)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    let placed: Vec<Uuid> = moved.iter().filter(|m| matches!(m.to, Link::Subject(_))).map(|m| m.event_id).collect();
-    sqlx::query(
-        "UPDATE identity_conflicts SET status = 'resolved', decided_by = 'tracker (a later record)', decided_at = $2
-         WHERE event_id = ANY($1) AND status = 'open'",
-    )
-    .bind(&placed)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Finds the subject an identifier belongs to.

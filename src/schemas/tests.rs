@@ -1,5 +1,6 @@
 //! Tests of `schemas`.
 use super::*;
+use apache_avro::types::Value;
 
 #[test]
 fn a_date_past_the_calendar_decodes_as_null_not_a_panic() {

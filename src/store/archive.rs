@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 use sqlx::PgPool;
 
 use super::StoreError;
-use super::inbound::Envelope;
+use super::message::Envelope;
 
 /// Archives the raw payload, once per (agency, message id, body).
 pub async fn archive(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::StoreError;
-use super::inbound::Envelope;
+use super::message::Envelope;
 
 /// A refusal to dead-letter (and mark once the broker confirms it).
 #[derive(Debug, Clone)]

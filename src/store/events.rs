@@ -6,7 +6,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::NewEvent;
-use super::inbound::{Envelope, ReadyEvent};
+use super::message::{Envelope, ReadyEvent};
 use crate::connectors::mapping::DraftSubject;
 use crate::identity::Link;
 

@@ -7,6 +7,7 @@ pub mod disclosure_log;
 pub mod events;
 pub mod inbound;
 pub mod inbox;
+pub mod message;
 pub mod outbox;
 pub mod people;
 pub mod refusals;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::dead_letters::DeadLetter;
-use super::inbound::Envelope;
+use super::message::Envelope;
 use crate::connectors::Refusal;
 
 /// (connector, reason code, refusals).

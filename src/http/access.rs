@@ -1,0 +1,128 @@
+//! Who may do what, for every request: the shared state, the guard around every request
+//! (failed-login throttling, headers that keep pages out of frames and caches), the check of
+//! credentials and role, and the same-origin rule for actions.
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::auth::{Caller, Right, Verified, basic_credentials};
+use crate::hub::Hub;
+
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub(super) verified: Verified,
+    pub(super) throttle: crate::http::throttle::Throttle,
+}
+
+/// Around every request: failed-login throttling (per user name and per address) and the
+/// headers every answer carries — never framed, never sniffed, and (but for health and the
+/// public schemas) never cached, since pages and answers hold personal data.
+pub(super) async fn guard(
+    State(state): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let address = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let user = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_credentials)
+        .map(|(user, _)| user);
+    let cacheable = req.uri().path() == "/health" || req.uri().path().starts_with("/schemas");
+    let now = std::time::Instant::now();
+    // Only logins are throttled: a request without credentials is refused (401) in any case.
+    let locked = user.as_deref().and_then(|u| state.throttle.locked(Some(u), address, now));
+    let mut res = if let Some(wait) = locked {
+        tracing::warn!(user = ?user, ?address, "refused: too many failed logins");
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+            "too many failed logins: wait and try again\n",
+        )
+            .into_response()
+    } else {
+        let res = next.run(req).await;
+        if let Some(user) = &user {
+            if res.status() == StatusCode::UNAUTHORIZED {
+                state.throttle.failed(user, address, now);
+            } else {
+                state.throttle.succeeded(user);
+            }
+        }
+        res
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("frame-ancestors 'none'"));
+    // Not no-referrer: under it browsers send `Origin: null` on the console's own form posts.
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// Why a request was refused.
+pub enum Refused {
+    /// No credentials, or wrong ones.
+    Unauthorized,
+    /// Good credentials, but the role lacks the right (or a cross-site action).
+    Forbidden(String),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"tracker\", charset=\"UTF-8\"")],
+                "credentials required\n",
+            )
+                .into_response(),
+            Refused::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
+        }
+    }
+}
+
+/// The caller, if their credentials are good and their role has `right`.
+pub(super) fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> Result<Caller, Refused> {
+    let Some((user, password)) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(basic_credentials)
+    else {
+        return Err(Refused::Unauthorized);
+    };
+    let Some(role) = state.verified.check(&state.hub.settings.auth.users, &user, &password) else {
+        tracing::warn!(user = ?user, "refused: bad credentials");
+        return Err(Refused::Unauthorized);
+    };
+    if !right.allowed(role) {
+        tracing::warn!(user = ?user, role = role.as_str(), ?right, "refused: role lacks the right");
+        return Err(Refused::Forbidden(format!("{user} ({}) may not do this\n", role.as_str())));
+    }
+    Ok(Caller { user, role })
+}
+
+/// Actions come from our own pages: a cross-site form post is refused.
+pub(super) fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
+    // Browsers say where a request came from in Sec-Fetch-Site even when they send no Origin.
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(Refused::Forbidden("cross-site request refused\n".into()));
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        Some(origin) if origin.split("://").nth(1) != Some(host) => {
+            Err(Refused::Forbidden("cross-site request refused\n".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn failure(e: anyhow::Error) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}\n")).into_response()
+}

@@ -1,0 +1,152 @@
+//! The operator's side: the console page, its JSON API, and its actions (replay, purge,
+//! identity decisions), each recorded with who did it.
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::access::{AppState, authorize, failure, same_origin};
+use crate::http::auth::Right;
+
+pub(super) async fn console(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let caller = match authorize(&state, &headers, Right::ViewConsole) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match crate::http::console::page(&state.hub, &caller).await {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn api_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r.into_response();
+    }
+    let hub = &state.hub;
+    let status = crate::ops::status::gather(&hub.settings, &hub.pool).await;
+    let alerts = crate::ops::alerts::evaluate(&hub.settings, &hub.pool, hub.clock.now()).await;
+    match (status, alerts) {
+        (Ok(status), Ok(alerts)) => Json(serde_json::json!({"status": status, "alerts": alerts})).into_response(),
+        (Err(e), _) | (_, Err(e)) => failure(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PageQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_page")]
+    limit: i64,
+}
+
+fn default_page() -> i64 {
+    100
+}
+
+/// A page of open dead letters (`?after=ID&limit=N`, at most 500); a `Link: rel="next"` header
+/// names the next page when there is one.
+pub(super) async fn api_deadletters(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r.into_response();
+    }
+    let limit = q.limit.clamp(1, crate::ops::deadletters::PAGE_LIMIT);
+    match crate::ops::deadletters::page(&state.hub, q.after, limit).await {
+        Ok(list) => {
+            let next = (list.len() as i64 == limit)
+                .then(|| list.last().map(|d| format!("</api/deadletters?after={}&limit={limit}>; rel=\"next\"", d.id)))
+                .flatten();
+            let mut res = Json(list).into_response();
+            if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
+                res.headers_mut().insert(header::LINK, next);
+            }
+            res
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn api_deadletter(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r.into_response();
+    }
+    match crate::ops::deadletters::show(&state.hub, id).await {
+        Ok(text) => text.into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, format!("{e:#}\n")).into_response(),
+    }
+}
+
+pub(super) async fn api_conflicts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r.into_response();
+    }
+    match crate::ops::identity::list(&state.hub, false).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// Runs an operator action, then returns to the console.
+pub(super) async fn act<F, Fut>(state: &AppState, headers: &HeaderMap, action: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<String>>,
+{
+    let caller = match authorize(state, headers, Right::Act).and_then(|c| same_origin(headers).map(|()| c)) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match action(caller.user.clone()).await {
+        Ok(done) => {
+            tracing::info!(user = %caller.user, "{done}");
+            Redirect::to("/console").into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        let results = crate::ops::deadletters::replay(&hub, &[id], &by).await?;
+        Ok(format!("replayed dead letter {id}: {results:?}"))
+    })
+    .await
+}
+
+pub(super) async fn purge(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        crate::ops::deadletters::purge(&hub, &[id], false, &by).await?;
+        Ok(format!("purged dead letter {id}"))
+    })
+    .await
+}
+
+pub(super) async fn link(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        let subject = crate::ops::identity::decide(&hub, id, crate::ops::identity::Decision::Link, &by).await?;
+        Ok(format!("conflict {id} linked as subject {subject}"))
+    })
+    .await
+}
+
+pub(super) async fn apart(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let hub = state.hub.clone();
+    act(&state, &headers, |by| async move {
+        let subject = crate::ops::identity::decide(&hub, id, crate::ops::identity::Decision::KeepApart, &by).await?;
+        Ok(format!("conflict {id} kept apart; record to subject {subject}"))
+    })
+    .await
+}

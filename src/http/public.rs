@@ -1,0 +1,88 @@
+//! Health and readiness, the Prometheus metrics, and the schemas subscribers decode with.
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::access::{AppState, authorize};
+use crate::http::auth::Right;
+
+pub(super) async fn health() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the database answers, the broker accepts a connection, every agency's queue has
+/// its consumer and the publisher is connected; otherwise 503 with what is missing.
+pub(super) async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    use std::sync::atomic::Ordering;
+    if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
+        return r.into_response();
+    }
+    let hub = &state.hub;
+    let mut missing = Vec::new();
+    if sqlx::query("SELECT 1").execute(&hub.pool).await.is_err() {
+        missing.push("database unreachable".to_string());
+    }
+    match crate::broker::connect(&hub.settings.broker.url).await {
+        Ok(conn) => {
+            crate::broker::close(&conn, "ready check").await;
+        }
+        Err(e) => missing.push(format!("broker unreachable: {e}")),
+    }
+    let attached = hub.stats.consumers_attached.load(Ordering::SeqCst);
+    if attached < hub.settings.agencies.len() {
+        missing.push(format!("{attached} of {} inbound consumers attached", hub.settings.agencies.len()));
+    }
+    if !hub.stats.publisher_connected.load(Ordering::SeqCst) {
+        missing.push("outbox publisher not connected".into());
+    }
+    if missing.is_empty() {
+        (StatusCode::OK, "ready\n".to_string()).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", missing.join("; "))).into_response()
+    }
+}
+
+pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadMetrics) {
+        return r.into_response();
+    }
+    match crate::http::metrics::render(&state.hub).await {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("metrics unavailable: {e}\n")).into_response(),
+    }
+}
+
+/// The fingerprints this hub writes with.
+pub(super) async fn schemas(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
+        return r.into_response();
+    }
+    let fp = state.hub.schemas.fingerprint_hex();
+    Json(serde_json::json!({"tracker.v1.Update": {"fingerprint": fp, "url": format!("/schemas/{fp}")}})).into_response()
+}
+
+/// The writer schema (every named type inline) for a fingerprint, in hex as written after
+/// `C3 01` or byte-reversed.
+pub(super) async fn schema(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(fingerprint): Path<String>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
+        return r.into_response();
+    }
+    let schemas = state.hub.schemas;
+    let ours = schemas.fingerprint_hex();
+    let mut reversed = schemas.fingerprint;
+    reversed.reverse();
+    let wanted = fingerprint.to_ascii_lowercase();
+    if wanted == ours || wanted == hex::encode(reversed) {
+        ([(header::CONTENT_TYPE, "application/json")], schemas.envelope_json.to_string()).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, format!("no schema with fingerprint {fingerprint}; this hub writes {ours}\n"))
+            .into_response()
+    }
+}

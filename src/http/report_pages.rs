@@ -1,0 +1,74 @@
+//! The report catalogue over HTTP: the list, and one report in any format.
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::access::{AppState, authorize, failure};
+use crate::http::auth::Right;
+
+pub(super) async fn reports_list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ReadReports) {
+        return r.into_response();
+    }
+    Json(
+        crate::reports::REPORTS
+            .iter()
+            .map(|r| {
+                serde_json::json!({"number": r.number, "name": r.name, "title": r.title, "definition": r.definition,
+                                        "url": format!("/reports/{}", r.name)})
+            })
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReportQuery {
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    court: Option<String>,
+    agency: Option<String>,
+    format: Option<crate::reports::render::Format>,
+    /// The records behind the figures: auditors only.
+    #[serde(default)]
+    detail: bool,
+}
+
+pub(super) async fn report(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    use crate::reports::render::{Format, render};
+    let right = if q.detail { Right::ReadDetail } else { Right::ReadReports };
+    if let Err(r) = authorize(&state, &headers, right) {
+        return r.into_response();
+    }
+    let format = q.format.unwrap_or(Format::Html);
+    let params = crate::reports::Params { from: q.from, to: q.to, court: q.court, agency: q.agency };
+    let result = if q.detail {
+        crate::reports::detail(&state.hub.pool, &name, params).await
+    } else {
+        crate::reports::run(&state.hub.pool, &name, params).await
+    };
+    match result {
+        Ok(report) => {
+            let content_type = match format {
+                Format::Table => "text/plain; charset=utf-8",
+                Format::Csv => "text/csv; charset=utf-8",
+                Format::Json => "application/json",
+                Format::Html => "text/html; charset=utf-8",
+            };
+            ([(header::CONTENT_TYPE, content_type)], render(&report, format)).into_response()
+        }
+        Err(e @ crate::reports::ReportError::Unknown(_)) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
+        Err(e @ crate::reports::ReportError::Period { .. }) => {
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Err(e) => failure(e.into()),
+    }
+}

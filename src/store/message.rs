@@ -1,0 +1,35 @@
+//! A message as the store takes it: where it came from (`Envelope`) and its items, read and
+//! validated (`ReadyItem`: events, an item kept but not routed, or a refusal).
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use crate::connectors::Refusal;
+use crate::connectors::mapping::DraftSubject;
+
+/// Where a message came from.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub agency: String,
+    pub connector: String,
+    pub routing_key: String,
+    pub message_id: String,
+}
+
+/// A canonical event ready to store: validated and encoded.
+#[derive(Debug, Clone)]
+pub struct ReadyEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub data_class: &'static str,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: Json,
+    pub avro: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum ReadyItem {
+    Events { position: u32, subject: DraftSubject, events: Vec<ReadyEvent> },
+    Kept { position: u32, label: String },
+    Refused { position: u32, refusal: Refusal, raw: Vec<u8> },
+}
