@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::sharing::decide::RecordedScope;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Grant,
@@ -17,7 +19,7 @@ pub struct ConsentChange {
     pub subject: Uuid,
     pub change: Change,
     /// ALL, CRT (courts) or PRB (probation).
-    pub scope: String,
+    pub scope: RecordedScope,
     pub effective: NaiveDate,
     /// The last day covered; `None` is open-ended.
     pub expiry: Option<NaiveDate>,
@@ -27,7 +29,6 @@ pub struct ConsentChange {
 
 /// Records an operator's consent change.
 pub async fn record(pool: &PgPool, c: &ConsentChange, now: DateTime<Utc>) -> anyhow::Result<()> {
-    anyhow::ensure!(matches!(c.scope.as_str(), "ALL" | "CRT" | "PRB"), "scope is ALL, CRT or PRB, not {:?}", c.scope);
     let decision = match c.change {
         Change::Grant => "G",
         Change::Withdraw => "W",
@@ -39,7 +40,7 @@ pub async fn record(pool: &PgPool, c: &ConsentChange, now: DateTime<Utc>) -> any
     .bind(Uuid::new_v4())
     .bind(c.subject)
     .bind(decision)
-    .bind(&c.scope)
+    .bind(c.scope.code())
     .bind(c.effective)
     .bind(c.expiry)
     .bind(now)

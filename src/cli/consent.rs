@@ -9,14 +9,20 @@ use uuid::Uuid;
 use super::Actor;
 use crate::consent::{Change, ConsentChange};
 use crate::settings::Settings;
+use crate::sharing::decide::RecordedScope;
+
+/// A scope as the command line takes it: ALL, CRT (courts) or PRB (probation).
+fn parse_scope(text: &str) -> Result<RecordedScope, String> {
+    RecordedScope::parse(text).ok_or_else(|| format!("scope is ALL, CRT or PRB, not {text:?}"))
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ConsentCommand {
     /// Grant consent for a scope (ALL, CRT courts, PRB probation).
     Grant {
         key: String,
-        #[arg(long, default_value = "ALL")]
-        scope: String,
+        #[arg(long, default_value = "ALL", value_parser = parse_scope)]
+        scope: RecordedScope,
         /// First day covered (default: today by the hub's clock).
         #[arg(long)]
         from: Option<chrono::NaiveDate>,
@@ -29,8 +35,8 @@ pub enum ConsentCommand {
     /// Withdraw consent for a scope: nothing not yet published is sent.
     Withdraw {
         key: String,
-        #[arg(long, default_value = "ALL")]
-        scope: String,
+        #[arg(long, default_value = "ALL", value_parser = parse_scope)]
+        scope: RecordedScope,
         #[command(flatten)]
         actor: Actor,
     },
@@ -53,29 +59,23 @@ pub async fn run(settings: &Settings, command: ConsentCommand) -> anyhow::Result
         ConsentCommand::Grant { key, scope, from, until, actor } => {
             let subject = subject_of(&pool, &key).await?;
             let from = from.unwrap_or_else(|| crate::sharing::today(now));
-            let change = ConsentChange {
-                subject,
-                change: Change::Grant,
-                scope: scope.clone(),
-                effective: from,
-                expiry: until,
-                by: actor.by,
-            };
+            let change =
+                ConsentChange { subject, change: Change::Grant, scope, effective: from, expiry: until, by: actor.by };
             crate::consent::record(&pool, &change, now).await?;
-            println!("consent granted for {scope} from {from}");
+            println!("consent granted for {} from {from}", scope.code());
         }
         ConsentCommand::Withdraw { key, scope, actor } => {
             let subject = subject_of(&pool, &key).await?;
             let change = ConsentChange {
                 subject,
                 change: Change::Withdraw,
-                scope: scope.clone(),
+                scope,
                 effective: crate::sharing::today(now),
                 expiry: None,
                 by: actor.by,
             };
             crate::consent::record(&pool, &change, now).await?;
-            println!("consent withdrawn for {scope}: nothing not yet published will be sent");
+            println!("consent withdrawn for {}: nothing not yet published will be sent", scope.code());
         }
         ConsentCommand::Show { key } => {
             print!("{}", crate::consent::show(&pool, subject_of(&pool, &key).await?).await?)

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::Refusal;
+use super::{Refusal, RefusalCode};
 
 /// Configured in `[limits.parse]`; the defaults are far above anything a real feed sends.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -63,7 +63,7 @@ fn check_text(s: &str, label: &str, path: &str, limits: &ParseLimits) -> Result<
     let place = if path.is_empty() { label.to_string() } else { format!("{label}, field {}", printable(path)) };
     if s.contains('\0') {
         return Err(Refusal::new(
-            "nul_byte",
+            RefusalCode::NulByte,
             format!("{place}: contains a NUL character (0x00), which the store cannot keep; fix the export"),
         ));
     }
@@ -76,7 +76,7 @@ fn check_text(s: &str, label: &str, path: &str, limits: &ParseLimits) -> Result<
 /// A value over `max_field_bytes`.
 pub fn too_long(place: &str, len: usize, limit: usize) -> Refusal {
     Refusal::new(
-        "too_large",
+        RefusalCode::TooLarge,
         format!("{place}: a value of {len} bytes; the limit is {limit} (limits.parse.max_field_bytes)"),
     )
 }
@@ -99,7 +99,7 @@ mod tests {
         let limits = ParseLimits { max_field_bytes: 5, ..Default::default() };
         let nul = serde_json::json!({"A": "ok", "B": "x\u{0}y"});
         let err = check_values(&nul, "row 3", &limits).unwrap_err();
-        assert_eq!(err.code, "nul_byte");
+        assert_eq!(err.code, RefusalCode::NulByte);
         assert!(err.reason.starts_with("row 3, field B: contains a NUL"), "{}", err.reason);
         let long = serde_json::json!({"Outer": [{"Inner": "123456"}]});
         let err = check_values(&long, "Case 1", &limits).unwrap_err();

@@ -4,7 +4,10 @@
 pub mod decode;
 pub mod limits;
 pub mod mapping;
+mod refusal;
 pub mod spec;
+
+pub use refusal::{Refusal, RefusalCode};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,20 +20,6 @@ use spec::{ConnectorSpec, Expr, ExprSpec, Format, IdentifierSpec, Kind, Unmatche
 use crate::domain::event_types;
 use crate::domain::identifiers::Scheme;
 use crate::schemas;
-
-/// Why a payload or one of its items was refused: a bounded code (for counting) and a reason a
-/// person can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: &'static str,
-    pub reason: String,
-}
-
-impl Refusal {
-    pub fn new(code: &'static str, reason: impl Into<String>) -> Refusal {
-        Refusal { code, reason: reason.into() }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
@@ -183,29 +172,30 @@ impl Connector {
             return match spec.unmatched {
                 Unmatched::Keep => Ok(Mapped::Kept(label)),
                 Unmatched::Refuse => {
-                    Err(Refusal::new("unknown_record", format!("no event type is declared for {label:?}")))
+                    Err(Refusal::new(RefusalCode::UnknownRecord, format!("no event type is declared for {label:?}")))
                 }
             };
         }
-        let subject = mapping::subject(spec, scope).map_err(|m| Refusal::new("bad_value", m))?;
+        let subject = mapping::subject(spec, scope).map_err(|m| Refusal::new(RefusalCode::BadValue, m))?;
         let mut events = Vec::with_capacity(matching.len());
         for e in matching {
             let occurred = e
                 .occurred_at
                 .as_ref()
                 .or(spec.common.occurred_at.as_ref())
-                .ok_or_else(|| Refusal::new("config", format!("{} has no occurred_at", e.event_type)))?;
-            let occurred =
-                mapping::eval(spec, occurred, scope, "occurred_at").map_err(|m| Refusal::new("bad_value", m))?;
+                .ok_or_else(|| Refusal::new(RefusalCode::Config, format!("{} has no occurred_at", e.event_type)))?;
+            let occurred = mapping::eval(spec, occurred, scope, "occurred_at")
+                .map_err(|m| Refusal::new(RefusalCode::BadValue, m))?;
             let occurred_at = occurred
                 .as_str()
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&chrono::Utc))
-                .ok_or_else(|| Refusal::new("missing_value", "occurred_at: the event's time is missing"))?;
+                .ok_or_else(|| Refusal::new(RefusalCode::MissingValue, "occurred_at: the event's time is missing"))?;
             let mut payload = Map::new();
             for (name, expr) in spec.common.fields.iter().filter(|(n, _)| !e.without.contains(n)).chain(e.fields.iter())
             {
-                let value = mapping::eval(spec, expr, scope, name).map_err(|m| Refusal::new("bad_value", m))?;
+                let value =
+                    mapping::eval(spec, expr, scope, name).map_err(|m| Refusal::new(RefusalCode::BadValue, m))?;
                 payload.insert(name.clone(), value);
             }
             events.push(DraftEvent { event_type: e.event_type.clone(), occurred_at, payload });
@@ -232,7 +222,7 @@ fn publisher_matches(scope: Scope, path: &str, publisher: &Publisher) -> Result<
         Ok(())
     } else {
         Err(Refusal::new(
-            "wrong_publisher",
+            RefusalCode::WrongPublisher,
             format!(
                 "{path} is {code:?}, not a code of the publishing agency {} ({})",
                 publisher.agency,

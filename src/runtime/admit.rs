@@ -2,7 +2,7 @@
 //! publisher's broker user that agency's, the connector one the agency declared, and the size
 //! within the limit. A message not admitted is refused whole, with the reason.
 use super::message::Inbound;
-use crate::connectors::Refusal;
+use crate::connectors::{Refusal, RefusalCode};
 use crate::hub::Hub;
 
 impl Hub {
@@ -10,7 +10,7 @@ impl Hub {
     pub(super) fn admit(&self, msg: &Inbound, key_agency: &str, connector: &str) -> Result<(), Refusal> {
         if key_agency != msg.queue_agency {
             return Err(Refusal::new(
-                "wrong_agency",
+                RefusalCode::WrongAgency,
                 format!(
                     "routing key {} names agency {key_agency}, but arrived on {}'s queue",
                     msg.routing_key, msg.queue_agency
@@ -18,13 +18,12 @@ impl Hub {
             ));
         }
         self.admit_publisher(msg, key_agency)?;
-        let agency = self
-            .settings
-            .agency(key_agency)
-            .ok_or_else(|| Refusal::new("unknown_agency", format!("agency {key_agency} is not configured")))?;
+        let agency = self.settings.agency(key_agency).ok_or_else(|| {
+            Refusal::new(RefusalCode::UnknownAgency, format!("agency {key_agency} is not configured"))
+        })?;
         if !agency.connectors.iter().any(|c| c == connector) {
             return Err(Refusal::new(
-                "unknown_connector",
+                RefusalCode::UnknownConnector,
                 format!(
                     "agency {key_agency} does not publish with connector {connector:?} (it uses {})",
                     agency.connectors.join(", ")
@@ -34,7 +33,7 @@ impl Hub {
         let limit = self.settings.limits.max_message_bytes;
         if msg.body.len() > limit {
             return Err(Refusal::new(
-                "too_large",
+                RefusalCode::TooLarge,
                 format!("message is {} bytes; the limit is {limit}", msg.body.len()),
             ));
         }
@@ -50,7 +49,7 @@ impl Hub {
         let Some(user) = msg.user_id.as_deref() else {
             if self.settings.broker.require_user_id {
                 return Err(Refusal::new(
-                    "wrong_agency",
+                    RefusalCode::WrongAgency,
                     format!(
                         "no user_id: agencies publish as their own broker users, so a message under {} must carry \
                          user_id {prefix}{key_agency}",
@@ -64,14 +63,14 @@ impl Hub {
         match user_agency {
             Some(agency) if agency == key_agency => Ok(()),
             Some(_) => Err(Refusal::new(
-                "wrong_agency",
+                RefusalCode::WrongAgency,
                 format!(
                     "published by broker user {} under agency {key_agency}'s routing key",
                     crate::connectors::limits::printable(user)
                 ),
             )),
             None if self.settings.broker.require_user_id => Err(Refusal::new(
-                "wrong_agency",
+                RefusalCode::WrongAgency,
                 format!(
                     "published by broker user {}, which is no agency's user, under agency {key_agency}'s routing key",
                     crate::connectors::limits::printable(user)

@@ -208,7 +208,7 @@ async fn consent_still_covers(
     let mut tx = hub.pool.begin().await.map_err(crate::store::StoreError::from)?;
     let records = facts::consents(&mut tx, subject).await.map_err(crate::store::StoreError::from)?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
-    Ok(facts::consent_covers(&records, scope.code(), today(now)))
+    Ok(facts::consent_covers(&records, scope, today(now)))
 }
 
 /// Records that a decision changed at publish time: the row is not sent, and the log says why.
@@ -224,7 +224,7 @@ async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTi
         event_id: row.event_id,
         subject_id: row.subject_id,
         recipient: row.recipient.clone(),
-        stage: "published".into(),
+        stage: crate::sharing::log::Stage::Published.as_str().into(),
         decision: "withhold".into(),
         reason: Some(reason.into()),
         agreement: Some(row.agreement.clone()),

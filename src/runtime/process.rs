@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use tracing::Instrument;
 
 use super::message::Inbound;
-use crate::connectors::Refusal;
+use crate::connectors::{Refusal, RefusalCode};
 use crate::hub::Hub;
 use crate::store::StoreError;
 use crate::store::inbound::{Applied, Envelope, Mode, ReadyItem};
@@ -47,7 +47,7 @@ impl Hub {
         let items = if earlier_deliveries >= limit {
             tracing::error!(earlier_deliveries, "refusing a message that was never committed: poison");
             let refusal = Refusal::new(
-                "poison",
+                RefusalCode::Poison,
                 format!(
                     "delivered {earlier_deliveries} times before without being committed (the hub stopped or \
                      failed while it was in hand; limits.max_deliveries is {limit}); not read again: see the \
@@ -86,7 +86,7 @@ impl Hub {
     ) -> Result<Applied, StoreError> {
         tracing::error!("the store refused a message the connector accepted: {error}");
         let refusal = Refusal::new(
-            "store_refused",
+            RefusalCode::StoreRefused,
             format!(
                 "the store refused this message, so none of it was applied: {error}; a defect in Tracker's \
                  checks: report it with this message"

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::large_payloads;
 use super::message::Inbound;
-use crate::connectors::{ItemOutcome, Publisher, Refusal, Registry};
+use crate::connectors::{ItemOutcome, Publisher, Refusal, RefusalCode, Registry};
 use crate::domain::event_types;
 use crate::hub::Hub;
 use crate::schemas::Schemas;
@@ -47,7 +47,7 @@ impl Hub {
             tokio::task::spawn_blocking(read).await.map_err(|e| e.to_string())
         };
         items.unwrap_or_else(|e| {
-            let refusal = Refusal::new("reader_failed", format!("reading the payload failed: {e}"));
+            let refusal = Refusal::new(RefusalCode::ReaderFailed, format!("reading the payload failed: {e}"));
             vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
         })
     }
@@ -105,7 +105,7 @@ impl PayloadReader {
                 .unwrap_or_else(|| "unknown".into());
             tracing::error!(connector = %env.connector, "connector panicked while reading a payload: {what}");
             let refusal = Refusal::new(
-                "reader_failed",
+                RefusalCode::ReaderFailed,
                 format!("the connector failed while reading this payload (a defect in Tracker: report it): {what}"),
             );
             vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }]
@@ -116,7 +116,7 @@ impl PayloadReader {
     pub fn read_unguarded(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
         let Some(connector) = self.registry.get(&env.connector) else {
             let refusal = Refusal::new(
-                "unknown_connector",
+                RefusalCode::UnknownConnector,
                 format!("no connector {:?} is loaded", crate::connectors::limits::printable(&env.connector)),
             );
             return vec![ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }];
@@ -138,7 +138,8 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
             let mut ready_events = Vec::with_capacity(events.len());
             for e in events {
                 let Some(data_class) = event_types::data_class(&e.event_type) else {
-                    let refusal = Refusal::new("schema", format!("event type {} has no data class", e.event_type));
+                    let refusal =
+                        Refusal::new(RefusalCode::Schema, format!("event type {} has no data class", e.event_type));
                     return ReadyItem::Refused { position, refusal, raw: Vec::new() };
                 };
                 let event_id = event_id(&env.agency, &env.message_id, position, &e.event_type);
@@ -156,7 +157,7 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                     }),
                     Err(err) => {
                         let refusal = Refusal::new(
-                            "schema",
+                            RefusalCode::Schema,
                             format!("item {position}: {} does not fit its schema: {err}", e.event_type),
                         );
                         return ReadyItem::Refused { position, refusal, raw: Vec::new() };

@@ -76,6 +76,34 @@ impl ConsentScope {
     }
 }
 
+/// What a consent record names: one scope, or `ALL` (both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedScope {
+    All,
+    One(ConsentScope),
+}
+
+impl RecordedScope {
+    pub fn parse(code: &str) -> Option<RecordedScope> {
+        match code {
+            "ALL" => Some(RecordedScope::All),
+            other => ConsentScope::parse(other).map(RecordedScope::One),
+        }
+    }
+
+    /// The stored form: `ALL`, `CRT` or `PRB`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordedScope::All => "ALL",
+            RecordedScope::One(s) => s.code(),
+        }
+    }
+
+    pub fn covers(self, scope: ConsentScope) -> bool {
+        self == RecordedScope::All || self == RecordedScope::One(scope)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WithholdReason {
     NoAgreement,

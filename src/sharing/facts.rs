@@ -9,7 +9,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::NewEvent;
-use super::decide::Facts;
+use super::decide::{ConsentScope, Facts, RecordedScope};
 use super::periods::Period;
 
 /// Everything about one person that decisions need, from every record the hub holds.
@@ -278,12 +278,13 @@ pub async fn people(
     .await?;
     let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
     for (subject, decision, scope, effective, expiry) in rows {
+        let scope = RecordedScope::parse(&scope);
         consents.entry(subject).or_default().push(ConsentRecord { decision, scope, effective, expiry });
     }
     for (subject, p) in out.iter_mut() {
         let records = consents.get(subject).map(Vec::as_slice).unwrap_or_default();
-        p.consent_courts = consent_covers(records, "CRT", day);
-        p.consent_probation = consent_covers(records, "PRB", day);
+        p.consent_courts = consent_covers(records, ConsentScope::Courts, day);
+        p.consent_probation = consent_covers(records, ConsentScope::Probation, day);
     }
     Ok(out)
 }
@@ -341,7 +342,8 @@ pub async fn history_all(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentRecord {
     pub decision: String,
-    pub scope: String,
+    /// What the record names; a record naming no scope the hub knows (`None`) covers nothing.
+    pub scope: Option<RecordedScope>,
     pub effective: Option<NaiveDate>,
     pub expiry: Option<NaiveDate>,
 }
@@ -349,11 +351,11 @@ pub struct ConsentRecord {
 /// Whether the records leave `scope` (CRT or PRB) covered on `day`: the last record naming the
 /// scope (ALL names both) must be a grant in effect and not expired (the expiry date is the last
 /// day covered). W withdraws, R refuses.
-pub fn consent_covers(records: &[ConsentRecord], scope: &str, day: NaiveDate) -> bool {
+pub fn consent_covers(records: &[ConsentRecord], scope: ConsentScope, day: NaiveDate) -> bool {
     records
         .iter()
         .rev()
-        .find(|r| r.scope == scope || r.scope == "ALL")
+        .find(|r| r.scope.is_some_and(|s| s.covers(scope)))
         .is_some_and(|r| r.decision == "G" && r.effective.is_none_or(|e| e <= day) && r.expiry.is_none_or(|x| day <= x))
 }
 
@@ -366,7 +368,12 @@ pub async fn consents(tx: &mut Transaction<'_, Postgres>, subject: Uuid) -> Resu
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(decision, scope, effective, expiry)| ConsentRecord { decision, scope, effective, expiry })
+        .map(|(decision, scope, effective, expiry)| ConsentRecord {
+            decision,
+            scope: RecordedScope::parse(&scope),
+            effective,
+            expiry,
+        })
         .collect())
 }
 

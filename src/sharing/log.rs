@@ -9,6 +9,34 @@ use uuid::Uuid;
 const LOG_LOCK: i64 = 0x0064_6973_636c_6f67;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Where in a decision's life an entry was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The update was first decided for the recipient.
+    Decided,
+    /// A late fact (or a record moving to another person) decided it again.
+    Redecided,
+    /// A late fact showed a delivery should not have gone: a retraction notice is queued.
+    Retracted,
+    /// The publisher changed the decision (consent withdrawn, or a notice about a delivery that
+    /// was never sent).
+    Published,
+}
+
+impl Stage {
+    /// The stored form (`disclosure_log.stage`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Decided => "decided",
+            Stage::Redecided => "redecided",
+            Stage::Retracted => "retracted",
+            Stage::Published => "published",
+        }
+    }
+}
+
+/// One entry as stored and chained. Its stage is kept as the stored text (written from
+/// [`Stage`]), so that verifying a tampered row reports the tampering rather than failing to read.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LogEntry {
     pub event_id: Uuid,

@@ -29,6 +29,7 @@ use agreements::Agreements;
 use decide::{Decision, EventView, Facts, Recipient, WithholdReason};
 
 use crate::settings::{AgencyKind, Settings};
+use log::Stage;
 pub use message_ids::{delivery_message_id, redelivery_message_id, retraction_message_id};
 pub use moved::{moved_events, retract_moved};
 use record::{Decided, Retraction, write_decisions};
@@ -180,7 +181,7 @@ async fn redecide_earlier<'a, 'p>(
                 recipient: earlier.recipient.clone(),
                 decision,
                 catch_up,
-                stage: "redecided",
+                stage: Stage::Redecided,
                 message_id,
             });
         } else if let Some(delivery) = sent.into_iter().next_back() {
@@ -286,9 +287,9 @@ pub async fn decide_message(
     // old one: it is decided again, and its new deliveries take fresh message ids.
     let before = facts::decided_before(tx, &message_events).await?;
     if !before.is_empty() {
-        for d in all.iter_mut().filter(|d| d.stage == "decided") {
+        for d in all.iter_mut().filter(|d| d.stage == Stage::Decided) {
             if let Some(n) = before.get(&(d.event.event_id, d.recipient.clone())) {
-                d.stage = "redecided";
+                d.stage = Stage::Redecided;
                 if *n > 0 {
                     d.message_id = redelivery_message_id(d.event.event_id, &d.recipient, *n);
                 }

@@ -6,7 +6,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::decide::Decision;
-use super::log::{self, LogEntry};
+use super::log::{self, LogEntry, Stage};
 use super::{NewEvent, delivery_message_id, facts, retraction_message_id};
 
 /// A decision made, to log and (when delivering) to queue.
@@ -16,7 +16,7 @@ pub(super) struct Decided<'a> {
     pub(super) decision: Decision,
     pub(super) catch_up: bool,
     /// `decided` the first time; `redecided` when a late fact changed an earlier decision.
-    pub(super) stage: &'static str,
+    pub(super) stage: Stage,
     /// The delivery's message id, when it delivers.
     pub(super) message_id: Uuid,
 }
@@ -24,7 +24,7 @@ pub(super) struct Decided<'a> {
 impl<'a> Decided<'a> {
     pub(super) fn first(event: &'a NewEvent, recipient: &str, decision: Decision, catch_up: bool) -> Decided<'a> {
         let message_id = delivery_message_id(event.event_id, recipient);
-        Decided { event, recipient: recipient.to_string(), decision, catch_up, stage: "decided", message_id }
+        Decided { event, recipient: recipient.to_string(), decision, catch_up, stage: Stage::Decided, message_id }
     }
 }
 
@@ -48,7 +48,7 @@ pub(super) async fn write_decisions(
     // Retractions first: a pair retracted and allowed again in one message cannot happen (one
     // decision per pair per message), but a notice should precede anything decided after it.
     for r in retractions {
-        entries.push(log_entry(r.event, &r.delivery.recipient, "retracted", &r.decision, &[], false, now));
+        entries.push(log_entry(r.event, &r.delivery.recipient, Stage::Retracted, &r.decision, &[], false, now));
     }
     for d in decided {
         let withheld = d.decision.withheld_fields().to_vec();
@@ -92,7 +92,7 @@ pub(super) async fn write_decisions(
 fn log_entry(
     event: &NewEvent,
     recipient: &str,
-    stage: &str,
+    stage: Stage,
     decision: &Decision,
     withheld: &[String],
     catch_up: bool,
@@ -114,7 +114,7 @@ fn log_entry(
         event_id: event.event_id,
         subject_id: event.subject_id,
         recipient: recipient.to_string(),
-        stage: stage.into(),
+        stage: stage.as_str().into(),
         decision: decision.code().into(),
         reason,
         agreement,

@@ -52,7 +52,7 @@ impl<'a> RefusalRows<'a> {
         }
         let whole_payload = position == 0;
         self.positions.push(position as i32);
-        self.codes.push(refusal.code);
+        self.codes.push(refusal.code.as_str());
         self.reasons.push(&refusal.reason);
         self.raws.push(if whole_payload { &[] } else { raw });
         self.archive_ids.push(whole_payload.then_some(archive_id));

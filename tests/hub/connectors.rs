@@ -94,7 +94,7 @@ fn a_publisher_code_of_another_agency_is_refused() {
     let codes = ["B13BD00".to_string()];
     let refusal =
         c.parse(&body, &Publisher { agency: "court-b13bd00", codes: &codes }, &Default::default()).unwrap_err();
-    assert_eq!(refusal.code, "wrong_publisher");
+    assert_eq!(refusal.code.as_str(), "wrong_publisher");
 }
 
 /// `tracker connector test` tells a script whether a payload reads: 0 when every item maps, 1

@@ -269,7 +269,7 @@ async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured(
     let withdraw = ConsentChange {
         subject: daniel,
         change: Change::Withdraw,
-        scope: "PRB".into(),
+        scope: tracker::sharing::decide::RecordedScope::One(tracker::sharing::decide::ConsentScope::Probation),
         effective: tracker::sharing::today(now),
         expiry: None,
         by: "test-operator".into(),
@@ -297,7 +297,7 @@ async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured(
     let expired = ConsentChange {
         subject: daniel,
         change: Change::Grant,
-        scope: "ALL".into(),
+        scope: tracker::sharing::decide::RecordedScope::All,
         effective: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         expiry: chrono::NaiveDate::from_ymd_opt(2026, 11, 27),
         by: "test-operator".into(),

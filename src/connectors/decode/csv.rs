@@ -3,9 +3,9 @@
 use serde_json::{Map, Value as Json};
 
 use super::{Decoded, LineCounter, RawItem};
-use crate::connectors::Refusal;
 use crate::connectors::limits::{ParseLimits, check_values};
 use crate::connectors::spec::CsvOptions;
+use crate::connectors::{Refusal, RefusalCode};
 
 /// A record as read: where it starts, its line, and its fields (or why it could not be read).
 struct Record {
@@ -19,7 +19,7 @@ pub fn decode(opts: Option<&CsvOptions>, body: &str, limits: &ParseLimits) -> Re
         opts.map_or((b',', b'"', true), |o| (o.delimiter as u8, o.quote as u8, o.header));
     if body.trim().is_empty() {
         let what = if has_header { "no header row and no records" } else { "no records" };
-        return Err(Refusal::new("empty", format!("the file is empty: {what}")));
+        return Err(Refusal::new(RefusalCode::Empty, format!("the file is empty: {what}")));
     }
     let records = read_records(body, delimiter, quote, limits)?;
     let mut header: Vec<String> = Vec::new();
@@ -57,7 +57,7 @@ fn read_records(body: &str, delimiter: u8, quote: u8, limits: &ParseLimits) -> R
         // The header and up to max_items records; one more means the file is over the limit.
         if records.len() > limits.max_items + 1 {
             return Err(Refusal::new(
-                "too_large",
+                RefusalCode::TooLarge,
                 format!("the file has more than {} records (limits.parse.max_items)", limits.max_items),
             ));
         }
@@ -82,7 +82,7 @@ fn read_records(body: &str, delimiter: u8, quote: u8, limits: &ParseLimits) -> R
 fn read_header(rec: &Record, limits: &ParseLimits) -> Result<Vec<String>, Refusal> {
     let header: Vec<String> = match &rec.fields {
         Ok(r) => r.iter().map(|h| h.trim().to_string()).collect(),
-        Err(e) => return Err(Refusal::new("malformed", format!("row 1 (the header): {e}"))),
+        Err(e) => return Err(Refusal::new(RefusalCode::Malformed, format!("row 1 (the header): {e}"))),
     };
     let as_json = Json::Array(header.iter().cloned().map(Json::String).collect());
     check_values(&as_json, "row 1 (the header)", limits)?;
@@ -99,14 +99,14 @@ fn row_tree(
 ) -> Result<Json, Refusal> {
     if raw_len > limits.max_row_bytes {
         return Err(Refusal::new(
-            "too_large",
+            RefusalCode::TooLarge,
             format!("{label}: is {raw_len} bytes; the limit is {} (limits.parse.max_row_bytes)", limits.max_row_bytes),
         ));
     }
-    let r = rec.fields.as_ref().map_err(|e| Refusal::new("malformed", format!("{label}: {e}")))?;
+    let r = rec.fields.as_ref().map_err(|e| Refusal::new(RefusalCode::Malformed, format!("{label}: {e}")))?;
     if has_header && r.len() != header.len() {
         return Err(Refusal::new(
-            "field_count",
+            RefusalCode::FieldCount,
             format!("{label}: has {} fields, the header has {}", r.len(), header.len()),
         ));
     }
@@ -164,7 +164,7 @@ mod tests {
         let items = items("A,B\r\n1,2\r\n1,2,3\r\n4,5\r\n");
         assert!(items[0].tree.is_ok());
         let err = items[1].tree.as_ref().unwrap_err();
-        assert_eq!(err.code, "field_count");
+        assert_eq!(err.code, RefusalCode::FieldCount);
         assert!(err.reason.contains("row 3") && err.reason.contains("3 fields"), "{}", err.reason);
         assert!(items[2].tree.is_ok());
     }
@@ -174,14 +174,14 @@ mod tests {
         let items = items("A,B\n1,2\n3,x\u{0}y\n5,6\n");
         assert!(items[0].tree.is_ok() && items[2].tree.is_ok());
         let err = items[1].tree.as_ref().unwrap_err();
-        assert_eq!(err.code, "nul_byte");
+        assert_eq!(err.code, RefusalCode::NulByte);
         assert!(err.reason.starts_with("row 3, field B:"), "{}", err.reason);
     }
 
     #[test]
     fn empty_file_is_refused_and_header_only_has_no_items() {
         let err = decode(None, "", &ParseLimits::default()).err().unwrap();
-        assert_eq!(err.code, "empty");
+        assert_eq!(err.code, RefusalCode::Empty);
         assert!(decode(None, " \r\n", &ParseLimits::default()).is_err());
         assert!(items("A,B\r\n").is_empty());
     }

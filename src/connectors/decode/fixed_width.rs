@@ -5,20 +5,20 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value as Json};
 
 use super::{Decoded, RawItem};
-use crate::connectors::Refusal;
 use crate::connectors::limits::{ParseLimits, check_values};
 use crate::connectors::spec::FixedWidthOptions;
+use crate::connectors::{Refusal, RefusalCode};
 
 pub fn decode(opts: &FixedWidthOptions, body: &str, limits: &ParseLimits) -> Result<Decoded, Refusal> {
     let lines: Vec<&str> = body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
     let lines: &[&str] = match lines.iter().rposition(|l| !l.trim().is_empty()) {
         Some(last) => &lines[..=last],
-        None => return Err(Refusal::new("truncated", "the file is empty")),
+        None => return Err(Refusal::new(RefusalCode::Truncated, "the file is empty")),
     };
     // Header and trailer besides the records.
     if lines.len() > limits.max_items + 2 {
         return Err(Refusal::new(
-            "too_large",
+            RefusalCode::TooLarge,
             format!("the file has more than {} records (limits.parse.max_items)", limits.max_items),
         ));
     }
@@ -29,7 +29,7 @@ pub fn decode(opts: &FixedWidthOptions, body: &str, limits: &ParseLimits) -> Res
         let number = i + 1;
         if line.len() > limits.max_row_bytes {
             return Err(Refusal::new(
-                "too_large",
+                RefusalCode::TooLarge,
                 format!(
                     "line {number}: is {} bytes; the limit is {} (limits.parse.max_row_bytes)",
                     line.len(),
@@ -41,7 +41,7 @@ pub fn decode(opts: &FixedWidthOptions, body: &str, limits: &ParseLimits) -> Res
         let record_type = columns(&chars, opts.record_type);
         if record_type == opts.header {
             if number != 1 {
-                return Err(Refusal::new("malformed", format!("line {number}: a second header record")));
+                return Err(Refusal::new(RefusalCode::Malformed, format!("line {number}: a second header record")));
             }
             if let Some(layout) = opts.records.get(&opts.header) {
                 read_layout(&chars, layout, &mut file);
@@ -49,10 +49,13 @@ pub fn decode(opts: &FixedWidthOptions, body: &str, limits: &ParseLimits) -> Res
             continue;
         }
         if number == 1 {
-            return Err(Refusal::new("malformed", format!("line 1: expected the header record {}", opts.header)));
+            return Err(Refusal::new(
+                RefusalCode::Malformed,
+                format!("line 1: expected the header record {}", opts.header),
+            ));
         }
         if trailer.is_some() {
-            return Err(Refusal::new("malformed", format!("line {number}: records after the trailer")));
+            return Err(Refusal::new(RefusalCode::Malformed, format!("line {number}: records after the trailer")));
         }
         if record_type == opts.trailer {
             let mut t = Map::new();
@@ -74,7 +77,7 @@ pub fn decode(opts: &FixedWidthOptions, body: &str, limits: &ParseLimits) -> Res
                 check_values(&tree, &label, limits).map(|()| tree)
             }
             None => Err(Refusal::new(
-                "unknown_record",
+                RefusalCode::UnknownRecord,
                 format!(
                     "{label}: record type {:?} is not declared",
                     crate::connectors::limits::printable(&record_type)
@@ -92,19 +95,19 @@ pub fn decode(opts: &FixedWidthOptions, body: &str, limits: &ParseLimits) -> Res
 fn check_trailer(trailer: Option<(usize, String)>, records: usize, trailer_type: &str) -> Result<(), Refusal> {
     let Some((line, count)) = trailer else {
         return Err(Refusal::new(
-            "truncated",
+            RefusalCode::Truncated,
             format!("no trailer record ({trailer_type}): the file was cut short in transfer; nothing applied"),
         ));
     };
     let declared: usize = count.trim().parse().map_err(|_| {
         Refusal::new(
-            "truncated",
+            RefusalCode::Truncated,
             format!("line {line}: trailer count {:?} is not a number", crate::connectors::limits::printable(&count)),
         )
     })?;
     if declared != records {
         return Err(Refusal::new(
-            "truncated",
+            RefusalCode::Truncated,
             format!(
                 "trailer (line {line}) says {declared} records, the file has {records}: cut short in transfer; nothing applied"
             ),
@@ -158,7 +161,7 @@ mod tests {
         assert_eq!(first["b"], "");
         assert_eq!(d.items[1].position, 3);
         let cut = read("HDPROV0001\r\nTRabc\r\nTL00000005\r\n").err().unwrap();
-        assert_eq!(cut.code, "truncated");
+        assert_eq!(cut.code, RefusalCode::Truncated);
         assert!(cut.reason.contains("says 5 records, the file has 1"), "{}", cut.reason);
         let no_trailer = read("HDPROV0001\r\nTRabc\r\n").err().unwrap();
         assert!(no_trailer.reason.contains("no trailer"));
@@ -169,7 +172,7 @@ mod tests {
         let d = read("HDPROV0001\nTRabc\nTRa\u{0}c\nTL00000002\n").unwrap();
         assert!(d.items[0].tree.is_ok());
         let err = d.items[1].tree.as_ref().unwrap_err();
-        assert_eq!(err.code, "nul_byte");
+        assert_eq!(err.code, RefusalCode::NulByte);
         assert!(err.reason.starts_with("line 3, field a:"), "{}", err.reason);
     }
 

@@ -8,16 +8,16 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};
 
 use super::{Decoded, RawItem};
-use crate::connectors::Refusal;
 use crate::connectors::limits::{ParseLimits, check_values};
+use crate::connectors::{Refusal, RefusalCode};
 
 pub fn decode(body: &str, limits: &ParseLimits) -> Result<Decoded, Refusal> {
     let mut de = serde_json::Deserializer::from_str(body);
     let doc = Strict { depth: 0, limits }.deserialize(&mut de).and_then(|doc| de.end().map(|()| doc)).map_err(|e| {
-        Refusal::new("malformed", format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()))
+        Refusal::new(RefusalCode::Malformed, format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()))
     })?;
     if !doc.is_object() {
-        return Err(Refusal::new("malformed", "the JSON document is not an object"));
+        return Err(Refusal::new(RefusalCode::Malformed, "the JSON document is not an object"));
     }
     // A value the store cannot keep refuses the item (position 1), as a bad row would.
     let tree = check_values(&doc, "event", limits).map(|()| doc);
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_refused_with_the_place() {
         let err = decode("{\"a\": 1,\n \"a\": 2}", &ParseLimits::default()).err().unwrap();
-        assert_eq!(err.code, "malformed");
+        assert_eq!(err.code, RefusalCode::Malformed);
         assert!(err.reason.contains("\"a\" appears twice") && err.reason.contains("line 2"), "{}", err.reason);
         // The same key in two different objects is fine.
         assert!(decode(r#"{"a": {"b": 1}, "c": {"b": 2}}"#, &ParseLimits::default()).is_ok());
@@ -133,7 +133,7 @@ mod tests {
     fn escaped_nul_is_refused_naming_the_field() {
         let decoded = decode(r#"{"event": {"name": "a\u0000b"}}"#, &ParseLimits::default()).unwrap();
         let err = decoded.items[0].tree.as_ref().err().unwrap();
-        assert_eq!(err.code, "nul_byte");
+        assert_eq!(err.code, RefusalCode::NulByte);
         assert!(err.reason.contains("field event/name"), "{}", err.reason);
     }
 

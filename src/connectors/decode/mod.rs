@@ -8,9 +8,9 @@ mod xml;
 
 use serde_json::Value as Json;
 
-use super::Refusal;
 use super::limits::ParseLimits;
 use super::spec::{ConnectorSpec, Encoding, Format};
+use super::{Refusal, RefusalCode};
 
 /// One item of a payload, before mapping.
 pub struct RawItem {
@@ -36,7 +36,8 @@ pub fn decode(spec: &ConnectorSpec, payload: &[u8], limits: &ParseLimits) -> Res
     match spec.format {
         Format::Csv => self::csv::decode(spec.csv.as_ref(), &body, limits),
         Format::Xml => {
-            let opts = spec.xml.as_ref().ok_or_else(|| Refusal::new("config", "connector has no [xml] options"))?;
+            let opts =
+                spec.xml.as_ref().ok_or_else(|| Refusal::new(RefusalCode::Config, "connector has no [xml] options"))?;
             xml::decode(opts, &body, limits)
         }
         Format::Json => json::decode(&body, limits),
@@ -44,7 +45,7 @@ pub fn decode(spec: &ConnectorSpec, payload: &[u8], limits: &ParseLimits) -> Res
             let opts = spec
                 .fixed_width
                 .as_ref()
-                .ok_or_else(|| Refusal::new("config", "connector has no [fixed_width] options"))?;
+                .ok_or_else(|| Refusal::new(RefusalCode::Config, "connector has no [fixed_width] options"))?;
             fixed_width::decode(opts, &body, limits)
         }
     }
@@ -55,9 +56,9 @@ fn text(encoding: Encoding, payload: &[u8]) -> Result<String, Refusal> {
     match encoding {
         Encoding::Utf8 => {
             let body = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-            std::str::from_utf8(body)
-                .map(str::to_owned)
-                .map_err(|e| Refusal::new("encoding", format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())))
+            std::str::from_utf8(body).map(str::to_owned).map_err(|e| {
+                Refusal::new(RefusalCode::Encoding, format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()))
+            })
         }
         Encoding::Windows1252 => Ok(encoding_rs::WINDOWS_1252.decode_without_bom_handling(payload).0.into_owned()),
     }

@@ -8,9 +8,9 @@ use quick_xml::events::Event;
 use serde_json::{Map, Value as Json};
 
 use super::{Decoded, LineCounter, RawItem};
-use crate::connectors::Refusal;
 use crate::connectors::limits::{ParseLimits, check_values, too_long};
 use crate::connectors::spec::XmlOptions;
+use crate::connectors::{Refusal, RefusalCode};
 
 pub fn decode(opts: &XmlOptions, body: &str, limits: &ParseLimits) -> Result<Decoded, Refusal> {
     scan(body, limits)?;
@@ -20,19 +20,22 @@ pub fn decode(opts: &XmlOptions, body: &str, limits: &ParseLimits) -> Result<Dec
     };
     let doc = roxmltree::Document::parse_with_options(body, options).map_err(|e| {
         let pos = e.pos();
-        Refusal::new("malformed", format!("not well-formed XML at line {}, column {}: {e}", pos.row, pos.col))
+        Refusal::new(
+            RefusalCode::Malformed,
+            format!("not well-formed XML at line {}, column {}: {e}", pos.row, pos.col),
+        )
     })?;
     let root = doc.root_element();
     let ns = root.tag_name().namespace().unwrap_or("");
     if ns != opts.namespace {
         return Err(Refusal::new(
-            "namespace",
+            RefusalCode::Namespace,
             format!("root element is in namespace {ns:?}; this connector reads only {:?}", opts.namespace),
         ));
     }
     if root.tag_name().name() != opts.root {
         return Err(Refusal::new(
-            "malformed",
+            RefusalCode::Malformed,
             format!("root element is <{}>, expected <{}>", root.tag_name().name(), opts.root),
         ));
     }
@@ -50,7 +53,7 @@ pub fn decode(opts: &XmlOptions, body: &str, limits: &ParseLimits) -> Result<Dec
     for (i, node) in cases.enumerate() {
         if i >= limits.max_items {
             return Err(Refusal::new(
-                "too_large",
+                RefusalCode::TooLarge,
                 format!("the file has more than {} <{}> items (limits.parse.max_items)", limits.max_items, opts.item),
             ));
         }
@@ -96,7 +99,7 @@ fn scan(body: &str, limits: &ParseLimits) -> Result<(), Refusal> {
             }
             Event::DocType(_) => {
                 return Err(Refusal::new(
-                    "malformed",
+                    RefusalCode::Malformed,
                     format!("line {}: a document type declaration (<!DOCTYPE>) is not accepted", at(&reader)),
                 ));
             }
@@ -107,7 +110,7 @@ fn scan(body: &str, limits: &ParseLimits) -> Result<(), Refusal> {
         elements += 1;
         if elements > limits.max_elements {
             return Err(Refusal::new(
-                "too_large",
+                RefusalCode::TooLarge,
                 format!("the file has more than {} elements (limits.parse.max_elements)", limits.max_elements),
             ));
         }
@@ -117,7 +120,7 @@ fn scan(body: &str, limits: &ParseLimits) -> Result<(), Refusal> {
         }
         if level > limits.max_depth {
             return Err(Refusal::new(
-                "too_deep",
+                RefusalCode::TooDeep,
                 format!(
                     "line {}: elements nested deeper than {} levels (limits.parse.max_depth)",
                     at(&reader),
@@ -133,7 +136,7 @@ fn scan(body: &str, limits: &ParseLimits) -> Result<(), Refusal> {
             let value_len = attribute.map_or(0, |a| a.value.len());
             if attributes > limits.max_attributes {
                 return Err(Refusal::new(
-                    "too_large",
+                    RefusalCode::TooLarge,
                     format!(
                         "line {}: an element with more than {} attributes (limits.parse.max_attributes)",
                         at(&reader),
@@ -155,7 +158,7 @@ fn scan(body: &str, limits: &ParseLimits) -> Result<(), Refusal> {
 fn element_tree(node: roxmltree::Node, ns: &str, depth: usize, limits: &ParseLimits) -> Result<Json, Refusal> {
     if depth > limits.max_depth {
         return Err(Refusal::new(
-            "too_deep",
+            RefusalCode::TooDeep,
             format!("elements nested deeper than {} levels (limits.parse.max_depth)", limits.max_depth),
         ));
     }
@@ -198,7 +201,7 @@ mod tests {
     #[test]
     fn other_namespace_is_refused_and_malformed_names_the_line() {
         let old = r#"<ResultsBatch xmlns="urn:libra:results:1"><Case/></ResultsBatch>"#;
-        assert_eq!(decode(&opts(), old, &ParseLimits::default()).err().unwrap().code, "namespace");
+        assert_eq!(decode(&opts(), old, &ParseLimits::default()).err().unwrap().code, RefusalCode::Namespace);
         let broken = "<ResultsBatch xmlns=\"urn:libra:results:2\">\n<Case>\n</ResultsBatch>";
         let err = decode(&opts(), broken, &ParseLimits::default()).err().unwrap();
         assert!(err.reason.contains("line 3"), "{}", err.reason);
@@ -218,7 +221,7 @@ mod tests {
     fn deep_nesting_is_refused_naming_the_line() {
         let deep = batch(&format!("<Case>{}{}</Case>", "<a>".repeat(20_000), "</a>".repeat(20_000)));
         let err = decode(&opts(), &deep, &ParseLimits::default()).err().unwrap();
-        assert_eq!(err.code, "too_deep");
+        assert_eq!(err.code, RefusalCode::TooDeep);
         assert!(err.reason.starts_with("line 2: elements nested deeper than 32"), "{}", err.reason);
         // Self-closing elements at the limit do not fool the count.
         let limits = ParseLimits { max_depth: 3, ..Default::default() };

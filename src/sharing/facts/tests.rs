@@ -4,7 +4,7 @@ use super::*;
 fn rec(decision: &str, scope: &str, expiry: Option<&str>) -> ConsentRecord {
     ConsentRecord {
         decision: decision.into(),
-        scope: scope.into(),
+        scope: RecordedScope::parse(scope),
         effective: NaiveDate::from_ymd_opt(2026, 11, 1),
         expiry: expiry.map(|e| NaiveDate::parse_from_str(e, "%Y-%m-%d").unwrap()),
     }
@@ -36,11 +36,11 @@ fn an_order_is_active_between_its_start_and_a_later_termination_in_event_time() 
 fn consent_follows_the_last_record_and_expiry_is_the_last_day_covered() {
     let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
     let granted = [rec("G", "ALL", Some("2026-12-01"))];
-    assert!(consent_covers(&granted, "CRT", day("2026-12-01")));
-    assert!(!consent_covers(&granted, "CRT", day("2026-12-02")));
+    assert!(consent_covers(&granted, ConsentScope::Courts, day("2026-12-01")));
+    assert!(!consent_covers(&granted, ConsentScope::Courts, day("2026-12-02")));
     let withdrawn = [rec("G", "ALL", None), rec("W", "PRB", None)];
-    assert!(consent_covers(&withdrawn, "CRT", day("2026-11-28")));
-    assert!(!consent_covers(&withdrawn, "PRB", day("2026-11-28")));
-    assert!(!consent_covers(&[rec("R", "ALL", None)], "CRT", day("2026-11-28")));
-    assert!(!consent_covers(&[], "CRT", day("2026-11-28")));
+    assert!(consent_covers(&withdrawn, ConsentScope::Courts, day("2026-11-28")));
+    assert!(!consent_covers(&withdrawn, ConsentScope::Probation, day("2026-11-28")));
+    assert!(!consent_covers(&[rec("R", "ALL", None)], ConsentScope::Courts, day("2026-11-28")));
+    assert!(!consent_covers(&[], ConsentScope::Courts, day("2026-11-28")));
 }
