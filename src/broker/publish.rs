@@ -147,11 +147,11 @@ fn dead_letter_properties(dl: &DeadLetter) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("tracker-error".into(), AMQPValue::LongString(dl.reason.clone().into()));
     headers.insert("tracker-error-code".into(), AMQPValue::LongString(dl.code.clone().into()));
-    headers.insert("tracker-connector".into(), AMQPValue::LongString(dl.envelope.connector.clone().into()));
-    headers.insert("tracker-agency".into(), AMQPValue::LongString(dl.envelope.agency.clone().into()));
+    headers.insert("tracker-connector".into(), AMQPValue::LongString(dl.envelope.connector.as_str().into()));
+    headers.insert("tracker-agency".into(), AMQPValue::LongString(dl.envelope.agency.as_str().into()));
     headers
         .insert("tracker-original-routing-key".into(), AMQPValue::LongString(dl.envelope.routing_key.clone().into()));
-    headers.insert("tracker-original-message-id".into(), AMQPValue::LongString(dl.envelope.message_id.clone().into()));
+    headers.insert("tracker-original-message-id".into(), AMQPValue::LongString(dl.envelope.message_id.as_str().into()));
     headers.insert("tracker-item-position".into(), AMQPValue::LongInt(dl.position));
     headers
         .insert("tracker-body-bytes".into(), AMQPValue::LongLongInt(i64::try_from(dl.full_bytes).unwrap_or(i64::MAX)));

@@ -8,7 +8,7 @@ use crate::hub::Hub;
 impl Hub {
     /// Checks the message may be read at all: who sent it, with which connector, how big.
     pub(super) fn admit(&self, msg: &Inbound, key_agency: &str, connector: &str) -> Result<(), Refusal> {
-        if key_agency != msg.queue_agency {
+        if msg.queue_agency != key_agency {
             return Err(Refusal::new(
                 RefusalCode::WrongAgency,
                 format!(

@@ -120,7 +120,7 @@ async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, deliv
     let received = std::time::Instant::now();
     let earlier_deliveries = earlier_deliveries(&delivery);
     let msg = Inbound {
-        queue_agency: agency.to_string(),
+        queue_agency: agency.into(),
         routing_key: delivery.routing_key.to_string(),
         message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
         user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),

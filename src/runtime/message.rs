@@ -2,13 +2,14 @@
 //! connector and message id, made storable whatever the headers held.
 use serde_json::{Value as Json, json};
 
+use crate::domain::names::{AgencyId, MessageId};
 use crate::store::inbound::Envelope;
 
 /// A message as it arrived on the broker.
 #[derive(Debug, Clone)]
 pub struct Inbound {
     /// The agency whose queue it came from.
-    pub queue_agency: String,
+    pub queue_agency: AgencyId,
     pub routing_key: String,
     pub message_id: Option<String>,
     pub user_id: Option<String>,
@@ -25,7 +26,7 @@ impl Inbound {
         let connector = routing_key.split_once('.').map_or("", |(_, connector)| connector).to_string();
         Envelope {
             agency: self.queue_agency.clone(),
-            connector,
+            connector: connector.into(),
             routing_key: routing_key.clone(),
             message_id: message_id(self),
         }
@@ -39,16 +40,16 @@ impl Inbound {
 
 /// The message id, or (when the publisher gave none) SHA-256 of routing key and body.
 /// A message id with a NUL (which the store cannot keep) is treated as no message id.
-pub fn message_id(msg: &Inbound) -> String {
+pub fn message_id(msg: &Inbound) -> MessageId {
     match &msg.message_id {
-        Some(id) if !id.trim().is_empty() && !id.contains('\0') => id.clone(),
+        Some(id) if !id.trim().is_empty() && !id.contains('\0') => id.as_str().into(),
         _ => {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
             h.update(msg.routing_key.as_bytes());
             h.update([0u8]);
             h.update(&msg.body);
-            format!("sha256:{}", hex::encode(h.finalize()))
+            format!("sha256:{}", hex::encode(h.finalize())).into()
         }
     }
 }

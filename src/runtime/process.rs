@@ -106,7 +106,7 @@ impl Hub {
                 .fetch_one(&self.pool)
                 .await?;
         let msg = Inbound {
-            queue_agency: agency,
+            queue_agency: agency.into(),
             routing_key,
             message_id: Some(archived_id),
             user_id: headers.get("user_id").and_then(Json::as_str).map(str::to_owned),

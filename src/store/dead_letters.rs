@@ -52,7 +52,7 @@ pub async fn pending_dead_letters(
             refusal_id: id,
             envelope: Envelope {
                 agency: env.agency.clone(),
-                connector,
+                connector: connector.into(),
                 routing_key,
                 message_id: env.message_id.clone(),
             },

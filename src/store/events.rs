@@ -115,7 +115,7 @@ impl EventRows {
                     subject_id: self.subjects[i],
                     event_type: self.types[i].clone(),
                     data_class: self.classes[i].to_string(),
-                    source_agency: env.agency.clone(),
+                    source_agency: env.agency.to_string(),
                     occurred_at: self.occurred[i],
                     payload: self.payloads[i].clone(),
                 });

@@ -6,14 +6,15 @@ use uuid::Uuid;
 
 use crate::connectors::Refusal;
 use crate::connectors::mapping::DraftSubject;
+use crate::domain::names::{AgencyId, ConnectorName, MessageId};
 
 /// Where a message came from.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    pub agency: String,
-    pub connector: String,
+    pub agency: AgencyId,
+    pub connector: ConnectorName,
     pub routing_key: String,
-    pub message_id: String,
+    pub message_id: MessageId,
 }
 
 /// A canonical event ready to store: validated and encoded.

@@ -300,12 +300,13 @@ async fn send(sandbox: &Sandbox, key: &str, message_id: &str, body: &[u8]) -> an
 fn stored_id(c: &Case, message_id: &str) -> String {
     let agency = c.key.split_once('.').map_or(c.key, |(agency, _)| agency);
     crate::runtime::message::message_id(&crate::runtime::message::Inbound {
-        queue_agency: agency.to_string(),
+        queue_agency: agency.into(),
         routing_key: c.key.to_string(),
         message_id: Some(message_id.to_string()),
         user_id: None,
         body: c.body.clone(),
     })
+    .to_string()
 }
 
 async fn events_of(sandbox: &Sandbox, message_id: &str) -> anyhow::Result<i64> {

@@ -170,7 +170,7 @@ fn prepare(hub: &Hub, dir: &Path, p: &PlannedSend) -> anyhow::Result<Prepared> {
     let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or(&p.file).to_string();
     let msg = Inbound {
-        queue_agency: p.agency.clone(),
+        queue_agency: p.agency.as_str().into(),
         routing_key: format!("{}.{}", p.agency, p.connector),
         message_id: Some(file.clone()),
         user_id: None,

@@ -66,7 +66,7 @@ fn interleave(plan: &[tracker::tools::demo::PlannedSend], seed: u64) -> Vec<&tra
 
 fn inbound(dir: &Path, p: &tracker::tools::demo::PlannedSend) -> Inbound {
     Inbound {
-        queue_agency: p.agency.clone(),
+        queue_agency: p.agency.as_str().into(),
         routing_key: format!("{}.{}", p.agency, p.connector),
         message_id: Some(p.file.clone()),
         user_id: None,
