@@ -33,45 +33,25 @@ pub async fn record(pool: &PgPool, c: &ConsentChange, now: DateTime<Utc>) -> any
         Change::Grant => "G",
         Change::Withdraw => "W",
     };
-    sqlx::query(
-        "INSERT INTO consents (event_id, subject_id, source, decision, scope, effective_date, expiry_date, recorded_at, decided_by)
-         VALUES ($1, $2, 'operator', $3, $4, $5, $6, $7, $8)",
+    crate::store::consents::insert_operator_record(
+        pool,
+        c.subject,
+        decision,
+        c.scope.code(),
+        c.effective,
+        c.expiry,
+        &c.by,
+        now,
     )
-    .bind(Uuid::new_v4())
-    .bind(c.subject)
-    .bind(decision)
-    .bind(c.scope.code())
-    .bind(c.effective)
-    .bind(c.expiry)
-    .bind(now)
-    .bind(&c.by)
-    .execute(pool)
     .await?;
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-struct ConsentRow {
-    source: String,
-    decision: String,
-    scope: String,
-    effective_date: Option<NaiveDate>,
-    expiry_date: Option<NaiveDate>,
-    recorded_at: DateTime<Utc>,
-    decided_by: Option<String>,
-}
-
 /// The consent history of a subject, in the order applied.
 pub async fn show(pool: &PgPool, subject: Uuid) -> anyhow::Result<String> {
-    let rows: Vec<ConsentRow> = sqlx::query_as(
-        "SELECT source, decision, scope, effective_date, expiry_date, recorded_at, decided_by FROM consents
-         WHERE subject_id = $1 ORDER BY ordinal",
-    )
-    .bind(subject)
-    .fetch_all(pool)
-    .await?;
+    let rows = crate::store::consents::history(pool, subject).await?;
     let mut out = format!("Consent records for subject {subject} (applied in this order):\n");
-    for ConsentRow {
+    for crate::store::consents::ConsentRow {
         source,
         decision,
         scope,

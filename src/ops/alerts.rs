@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::settings::Settings;
+use crate::store;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alert {
@@ -19,12 +20,8 @@ pub const RULES: [&str; 4] = ["dead_letters", "connector_silent", "outbox_backlo
 pub async fn evaluate(settings: &Settings, pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<Vec<Alert>> {
     let rules = &settings.alerts;
     let mut out = Vec::new();
-    let (dead, backlog): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM refusals WHERE resolved_at IS NULL),
-                (SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL)",
-    )
-    .fetch_one(pool)
-    .await?;
+    let dead = store::refusals::open(pool).await?;
+    let backlog = store::outbox::backlog(pool).await?;
     if dead > rules.dead_letters_above {
         out.push(Alert {
             rule: "dead_letters",
@@ -38,8 +35,7 @@ pub async fn evaluate(settings: &Settings, pool: &PgPool, now: DateTime<Utc>) ->
         });
     }
     if rules.connector_silent_minutes > 0 {
-        let last: Vec<(String, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT connector, max(processed_at) FROM inbox GROUP BY connector").fetch_all(pool).await?;
+        let last = store::inbox::last_per_connector(pool).await?;
         let mut connectors: Vec<String> = settings.agencies.values().flat_map(|a| a.connectors.clone()).collect();
         connectors.sort();
         connectors.dedup();
@@ -59,18 +55,7 @@ pub async fn evaluate(settings: &Settings, pool: &PgPool, now: DateTime<Utc>) ->
     }
     let today = crate::sharing::today(now);
     let horizon = today + Duration::days(rules.consent_expiring_days);
-    // The record now in force per subject and scope: a grant whose last covered day is near.
-    let expiring: Vec<(uuid::Uuid, String, chrono::NaiveDate)> = sqlx::query_as(
-        "SELECT subject_id, scope, expiry_date FROM (
-           SELECT DISTINCT ON (subject_id, scope) subject_id, scope, decision, expiry_date FROM consents
-           WHERE subject_id IS NOT NULL ORDER BY subject_id, scope, ordinal DESC) latest
-         WHERE decision = 'G' AND expiry_date IS NOT NULL AND expiry_date >= $1 AND expiry_date <= $2
-         ORDER BY expiry_date",
-    )
-    .bind(today)
-    .bind(horizon)
-    .fetch_all(pool)
-    .await?;
+    let expiring = store::consents::grants_expiring(pool, today, horizon).await?;
     for (subject, scope, expiry) in expiring {
         out.push(Alert {
             rule: "consent_expiring",

@@ -130,7 +130,7 @@ pub async fn replay(hub: &Hub, ids: &[i64], by: &str) -> anyhow::Result<Vec<Repl
     // A replay follows a fix: read the connector files as they are now.
     hub.reload_connectors()?;
     let mut tx = hub.pool.begin().await?;
-    crate::ops::identity::record_action(&mut tx, by, "replay", &format!("dead letters {ids:?}"), hub.clock.now())
+    crate::store::operator_actions::record(&mut tx, by, "replay", &format!("dead letters {ids:?}"), hub.clock.now())
         .await?;
     tx.commit().await?;
     let archives: Vec<(i64, String, String)> = sqlx::query_as(
@@ -193,7 +193,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
 pub async fn purge(hub: &Hub, ids: &[i64], all: bool, by: &str) -> anyhow::Result<u64> {
     let mut tx = hub.pool.begin().await?;
     let target = if all { "all open dead letters".to_string() } else { format!("dead letters {ids:?}") };
-    crate::ops::identity::record_action(&mut tx, by, "purge", &target, hub.clock.now()).await?;
+    crate::store::operator_actions::record(&mut tx, by, "purge", &target, hub.clock.now()).await?;
     tx.commit().await?;
     let n = sqlx::query(
         "UPDATE refusals SET resolved_at = $3, resolution = 'purged', resolved_by = $4

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::broker::Names;
 use crate::settings::Settings;
+use crate::store;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueDepth {
@@ -106,32 +107,11 @@ pub async fn queue_depths(settings: &Settings) -> anyhow::Result<Vec<QueueDepth>
 
 pub async fn gather(settings: &Settings, pool: &sqlx::PgPool) -> anyhow::Result<Status> {
     let queues = queue_depths(settings).await?;
-    let (dead_letters_open, dead_letters_oldest): (i64, Option<DateTime<Utc>>) =
-        sqlx::query_as("SELECT count(*), min(refused_at) FROM refusals WHERE resolved_at IS NULL")
-            .fetch_one(pool)
-            .await?;
-    let dead_letter_reasons = sqlx::query_as(
-        "SELECT connector, code, count(*) FROM refusals WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2",
-    )
-    .fetch_all(pool)
-    .await?;
-    let (outbox_backlog, outbox_oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "SELECT count(*), min(decided_at) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL",
-    )
-    .fetch_one(pool)
-    .await?;
-    let last_refusals = sqlx::query_as(
-        "SELECT DISTINCT ON (connector) connector, refused_at, reason FROM refusals ORDER BY connector, refused_at DESC, id DESC",
-    )
-    .fetch_all(pool)
-    .await?;
-    let received = sqlx::query_as(
-        "SELECT connector, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial', 'kept')),
-                count(*) FILTER (WHERE outcome IN ('refused', 'partial'))
-         FROM inbox GROUP BY connector ORDER BY connector",
-    )
-    .fetch_all(pool)
-    .await?;
+    let (dead_letters_open, dead_letters_oldest) = store::refusals::open_and_oldest(pool).await?;
+    let dead_letter_reasons = store::refusals::open_per_connector_and_code(pool).await?;
+    let (outbox_backlog, outbox_oldest) = store::outbox::backlog_and_oldest(pool).await?;
+    let last_refusals = store::refusals::latest_per_connector(pool).await?;
+    let received = store::inbox::outcomes_per_connector(pool).await?;
     Ok(Status {
         queues,
         dead_letters_open,

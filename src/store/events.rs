@@ -124,3 +124,11 @@ impl EventRows {
         Ok(out)
     }
 }
+
+/// The person a stored record belongs to now (none while it is held or unidentified).
+pub async fn subject_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    event_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT subject_id FROM events WHERE event_id = $1").bind(event_id).fetch_one(&mut **tx).await
+}

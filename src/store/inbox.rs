@@ -1,5 +1,6 @@
 //! The inbox: one row per message processed, with its outcome and counts. Reads for the demo,
 //! the metrics and the tools.
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 /// Whether the hub has committed this message.
@@ -42,4 +43,20 @@ pub async fn per_connector(pool: &PgPool) -> Result<Vec<(String, i64, i64)>, sql
     )
     .fetch_all(pool)
     .await
+}
+
+/// (connector, messages, applied in whole or part or kept, refused in whole or part).
+pub async fn outcomes_per_connector(pool: &PgPool) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT connector, count(*), count(*) FILTER (WHERE outcome IN ('applied', 'partial', 'kept')),
+                count(*) FILTER (WHERE outcome IN ('refused', 'partial'))
+         FROM inbox GROUP BY connector ORDER BY connector",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// When each connector last had a message processed.
+pub async fn last_per_connector(pool: &PgPool) -> Result<Vec<(String, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as("SELECT connector, max(processed_at) FROM inbox GROUP BY connector").fetch_all(pool).await
 }

@@ -2,12 +2,15 @@
 //! *transient* (the database is away: stop, retry, lose nothing) or *permanent* (this input can
 //! never be stored: refuse it with the reason).
 pub mod archive;
+pub mod consents;
 pub mod dead_letters;
 pub mod disclosure_log;
 pub mod events;
+pub mod identity_conflicts;
 pub mod inbound;
 pub mod inbox;
 pub mod message;
+pub mod operator_actions;
 pub mod outbox;
 pub mod people;
 pub mod refusals;

@@ -1,5 +1,6 @@
 //! The outbox: deliveries and notices decided and waiting for (or confirmed by) the broker.
 //! Reads for the demo and the metrics; the publisher's own queries are in `runtime::outbox`.
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 /// Deliveries decided and neither confirmed nor withheld at publish yet.
@@ -7,6 +8,15 @@ pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL")
         .fetch_one(pool)
         .await
+}
+
+/// The backlog and when its oldest entry was decided.
+pub async fn backlog_and_oldest(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), min(decided_at) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL",
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// (recipient, deliveries confirmed).

@@ -17,6 +17,30 @@ pub async fn open(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM refusals WHERE resolved_at IS NULL").fetch_one(pool).await
 }
 
+/// Open refusals: how many, and when the oldest was refused.
+pub async fn open_and_oldest(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    sqlx::query_as("SELECT count(*), min(refused_at) FROM refusals WHERE resolved_at IS NULL").fetch_one(pool).await
+}
+
+/// (connector, reason code, open refusals).
+pub async fn open_per_connector_and_code(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT connector, code, count(*) FROM refusals WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Each connector's latest refusal: (connector, refused at, reason).
+pub async fn latest_per_connector(pool: &PgPool) -> Result<Vec<(String, DateTime<Utc>, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (connector) connector, refused_at, reason FROM refusals
+         ORDER BY connector, refused_at DESC, id DESC",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Every refusal, oldest first: (connector, message id, item position, reason).
 pub async fn all(pool: &PgPool) -> Result<Vec<(String, String, i32, String)>, sqlx::Error> {
     sqlx::query_as("SELECT connector, message_id, item_position, reason FROM refusals ORDER BY id")
