@@ -15,14 +15,12 @@ use uuid::Uuid;
 use crate::connectors::mapping::DraftSubject;
 use crate::domain::identifiers::Scheme;
 use crate::settings::AgencyKind;
+use crate::store;
+use crate::store::events::LinkingRecord;
 use moves::apply_moves;
-pub use moves::event_tables;
 pub use people::derived_id;
-use people::{insert_details, person_ids};
+use people::person_ids;
 use resolve::{Id, Record, Resolved};
-
-/// Serialises identity decisions across hub processes (one advisory lock for the index).
-const INDEX_LOCK: i64 = 0x0074_7261_636b_6572;
 
 /// What linking an item's identifiers found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +30,6 @@ pub enum Link {
     Conflict(Vec<Uuid>),
     /// No identifier passed its check.
     Unidentified,
-}
-
-pub async fn lock_index(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INDEX_LOCK).execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// How far linking follows shared identifiers from a message's records. A person's records are
@@ -63,16 +56,6 @@ pub struct Moved {
 pub struct Linking {
     pub links: Vec<Link>,
     pub moved: Vec<Moved>,
-}
-
-/// A stored record as linking reads it.
-#[derive(sqlx::FromRow)]
-struct StoredRecord {
-    event_id: Uuid,
-    agency: String,
-    subject_id: Option<Uuid>,
-    identifiers: serde_json::Value,
-    status: Option<String>,
 }
 
 fn ids_of(json: &serde_json::Value) -> Vec<Id> {
@@ -118,7 +101,7 @@ pub async fn link_all(
             }
         }
     }
-    insert_details(tx, details, agency, now).await?;
+    store::subjects::insert_details(tx, &details, agency, now).await?;
     Ok(linking)
 }
 
@@ -131,11 +114,7 @@ pub async fn relink(
     kind_of: &(dyn Fn(&str) -> Option<AgencyKind> + Sync),
     now: DateTime<Utc>,
 ) -> Result<Vec<Moved>, sqlx::Error> {
-    let identifiers: Vec<serde_json::Value> =
-        sqlx::query_scalar("SELECT identifiers FROM events WHERE event_id = ANY($1)")
-            .bind(events)
-            .fetch_all(&mut **tx)
-            .await?;
+    let identifiers = store::events::identifiers_of(tx, events).await?;
     let seeds: BTreeSet<Id> = identifiers.iter().flat_map(ids_of).collect();
     Ok(link(tx, Vec::new(), seeds, "tracker", kind_of, now).await?.moved)
 }
@@ -221,38 +200,20 @@ async fn link(
     let mut people: Vec<Uuid> = names.iter().map(|n| person(n)).collect();
     people.sort();
     people.dedup();
-    sqlx::query(
-        "INSERT INTO subjects (subject_id, created_at) SELECT id, $2 FROM UNNEST($1::uuid[]) AS t(id) ON CONFLICT DO NOTHING",
-    )
-    .bind(&people)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    store::subjects::insert(tx, &people, now).await?;
     let (mut schemes, mut values, mut owners) = (Vec::new(), Vec::new(), Vec::new());
     for (id, name) in &resolution.person_of {
         schemes.push(id.0.as_str());
         values.push(id.1.clone());
         owners.push(person(name));
     }
-    sqlx::query(
-        "INSERT INTO subject_identifiers (scheme, value, subject_id, source_agency, first_seen_at)
-         SELECT k.scheme, k.value, k.subject_id, $4, $5 FROM UNNEST($1::text[], $2::text[], $3::uuid[]) AS k(scheme, value, subject_id)
-         ON CONFLICT (scheme, value) DO UPDATE SET subject_id = excluded.subject_id
-         WHERE subject_identifiers.subject_id <> excluded.subject_id",
-    )
-    .bind(&schemes)
-    .bind(&values)
-    .bind(&owners)
-    .bind(agency)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    store::subjects::assign_identifiers(tx, &schemes, &values, &owners, agency, now).await?;
     apply_moves(tx, &moved, now).await?;
     Ok(Linking { links, moved })
 }
 
 /// Every stored record that shares an identifier with `seeds`, transitively.
-async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> Result<Vec<StoredRecord>, sqlx::Error> {
+async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> Result<Vec<LinkingRecord>, sqlx::Error> {
     let mut seen = seeds;
     let mut frontier: Vec<Id> = seen.iter().cloned().collect();
     let mut events: BTreeSet<Uuid> = BTreeSet::new();
@@ -265,16 +226,7 @@ async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> 
             break;
         }
         let (schemes, values): (Vec<&str>, Vec<&str>) = frontier.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT DISTINCT r2.event_id, r2.scheme, r2.value
-             FROM UNNEST($1::text[], $2::text[]) AS k(scheme, value)
-             JOIN record_identifiers r1 ON r1.scheme = k.scheme AND r1.value = k.value
-             JOIN record_identifiers r2 ON r2.event_id = r1.event_id",
-        )
-        .bind(&schemes)
-        .bind(&values)
-        .fetch_all(&mut **tx)
-        .await?;
+        let rows = store::record_identifiers::records_sharing(tx, &schemes, &values).await?;
         frontier = Vec::new();
         for (event, scheme, value) in rows {
             events.insert(event);
@@ -286,21 +238,5 @@ async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> 
         }
     }
     let events: Vec<Uuid> = events.into_iter().collect();
-    sqlx::query_as(
-        "SELECT e.event_id, e.agency, e.subject_id, e.identifiers, c.status
-         FROM events e LEFT JOIN identity_conflicts c USING (event_id)
-         WHERE e.event_id = ANY($1) ORDER BY e.seq",
-    )
-    .bind(&events)
-    .fetch_all(&mut **tx)
-    .await
-}
-
-/// Finds the subject an identifier belongs to.
-pub async fn find(pool: &sqlx::PgPool, scheme: &str, value: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT subject_id FROM subject_identifiers WHERE scheme = $1 AND value = $2")
-        .bind(scheme)
-        .bind(value)
-        .fetch_optional(pool)
-        .await
+    store::events::for_linking(tx, &events).await
 }

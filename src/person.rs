@@ -58,7 +58,7 @@ pub fn parse_key(key: &str) -> Result<Identifier, PersonError> {
 }
 
 pub async fn load(pool: &PgPool, key: &Identifier) -> Result<Person, PersonError> {
-    let subject_id = crate::identity::find(pool, key.scheme().as_str(), key.value())
+    let subject_id = crate::store::subjects::find(pool, key.scheme().as_str(), key.value())
         .await?
         .ok_or_else(|| PersonError::NotFound(key.to_string()))?;
     let identifiers = sqlx::query_as(

@@ -47,7 +47,7 @@ pub enum ConsentCommand {
 /// The person a key (e.g. `PNC:2019/0012345G`) names.
 async fn subject_of(pool: &PgPool, key: &str) -> anyhow::Result<Uuid> {
     let id = crate::person::parse_key(key)?;
-    crate::identity::find(pool, id.scheme().as_str(), id.value())
+    crate::store::subjects::find(pool, id.scheme().as_str(), id.value())
         .await?
         .ok_or_else(|| anyhow::anyhow!("no person has {id}"))
 }

@@ -2,7 +2,6 @@
 //! same records give the same ids in any order), except a person stored before ids were derived.
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -19,14 +18,7 @@ pub(super) async fn person_ids(
     names: &BTreeSet<&Id>,
 ) -> Result<HashMap<Id, Uuid>, sqlx::Error> {
     let (schemes, values): (Vec<&str>, Vec<&str>) = names.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-    let rows: Vec<(String, String, Uuid)> = sqlx::query_as(
-        "SELECT si.scheme, si.value, si.subject_id FROM subject_identifiers si
-         JOIN UNNEST($1::text[], $2::text[]) AS k(scheme, value) ON si.scheme = k.scheme AND si.value = k.value",
-    )
-    .bind(&schemes)
-    .bind(&values)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = crate::store::subjects::owners(tx, &schemes, &values).await?;
     let mut claims: HashMap<Uuid, usize> = HashMap::new();
     for (_, _, s) in &rows {
         *claims.entry(*s).or_default() += 1;
@@ -41,35 +33,4 @@ pub(super) async fn person_ids(
 /// The id of a person the store has not known before: derived from the identifier naming them.
 pub fn derived_id(name: &Id) -> Uuid {
     Uuid::new_v5(&PERSON_NAMESPACE, format!("{}\u{1f}{}", name.0.as_str(), name.1).as_bytes())
-}
-
-pub(super) async fn insert_details(
-    tx: &mut Transaction<'_, Postgres>,
-    details: Vec<(Uuid, String, Option<NaiveDate>)>,
-    agency: &str,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    if details.is_empty() {
-        return Ok(());
-    }
-    let (ids, names, dobs): (Vec<Uuid>, Vec<String>, Vec<Option<NaiveDate>>) =
-        details.into_iter().fold(Default::default(), |mut acc, (i, n, d)| {
-            acc.0.push(i);
-            acc.1.push(n);
-            acc.2.push(d);
-            acc
-        });
-    sqlx::query(
-        "INSERT INTO subject_details (subject_id, name, date_of_birth, source_agency, first_seen_at)
-         SELECT d.subject_id, d.name, d.dob, $4, $5 FROM UNNEST($1::uuid[], $2::text[], $3::date[]) AS d(subject_id, name, dob)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&ids)
-    .bind(&names)
-    .bind(&dobs)
-    .bind(agency)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
 use crate::store::dead_letters::DeadLetter;
-use crate::store::inbound::Applied;
+use crate::runtime::apply::Applied;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeadLetterRow {

@@ -30,7 +30,7 @@ pub async fn list(hub: &Hub, open_only: bool) -> anyhow::Result<Vec<Conflict>> {
 pub async fn decide(hub: &Hub, id: i64, decision: Decision, by: &str) -> anyhow::Result<Uuid> {
     let now = hub.clock.now();
     let mut tx = hub.pool.begin().await?;
-    crate::identity::lock_index(&mut tx).await?;
+    crate::store::locks::identity_index(&mut tx).await?;
     let conflict =
         identity_conflicts::lock(&mut tx, id).await?.ok_or_else(|| anyhow::anyhow!("no identity conflict {id}"))?;
     anyhow::ensure!(conflict.status == "open", "conflict {id} was already decided ({})", conflict.status);

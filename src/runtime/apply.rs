@@ -7,7 +7,28 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::sharing::Sharing;
 use crate::store::StoreError;
-use crate::store::inbound::{self, Applied, Envelope, Mode, ReadyItem};
+use super::record::{self, Mode};
+use crate::store::dead_letters::DeadLetter;
+use crate::store::message::{Envelope, ReadyItem};
+
+/// What applying a message did.
+#[derive(Debug)]
+pub enum Applied {
+    /// First time: what was stored, and the dead letters to publish.
+    Stored {
+        events: usize,
+        refused: usize,
+        kept: usize,
+        conflicts: usize,
+        /// Events stored for the first time (a reprocess stores only what was missing).
+        inserted: usize,
+        /// Deliveries queued in the outbox.
+        queued: usize,
+        dead_letters: Vec<DeadLetter>,
+    },
+    /// Seen before: nothing changed; dead letters not yet confirmed are returned again.
+    Duplicate { dead_letters: Vec<DeadLetter> },
+}
 
 /// Stores and decides a message in one transaction. Nothing is visible until it commits; a
 /// message the inbox already holds changes nothing.
@@ -47,7 +68,7 @@ pub async fn apply_in(
     mode: Mode,
 ) -> Result<Option<Applied>, StoreError> {
     let kind_of = |agency: &str| sharing.kind_of(agency);
-    let Some(recorded) = inbound::record(tx, &kind_of, env, archive_id, items, now, mode).await? else {
+    let Some(recorded) = record::record(tx, &kind_of, env, archive_id, items, now, mode).await? else {
         return Ok(None);
     };
     let inserted = recorded.stored.len();

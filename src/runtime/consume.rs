@@ -15,7 +15,7 @@ use super::retry::RunError;
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
 use crate::runtime::message::Inbound;
-use crate::store::inbound::Applied;
+use crate::runtime::apply::Applied;
 
 /// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {

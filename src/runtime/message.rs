@@ -3,7 +3,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::domain::names::{AgencyId, MessageId};
-use crate::store::inbound::Envelope;
+use crate::store::message::Envelope;
 
 /// A message as it arrived on the broker.
 #[derive(Debug, Clone)]

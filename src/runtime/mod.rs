@@ -25,4 +25,5 @@ pub mod message;
 pub mod outbox;
 pub mod process;
 pub mod read;
+pub mod record;
 pub mod retry;

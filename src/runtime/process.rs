@@ -9,7 +9,9 @@ use super::message::Inbound;
 use crate::connectors::{Refusal, RefusalCode};
 use crate::hub::Hub;
 use crate::store::StoreError;
-use crate::store::inbound::{Applied, Envelope, Mode, ReadyItem};
+use super::apply::Applied;
+use super::record::Mode;
+use crate::store::message::{Envelope, ReadyItem};
 
 impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.

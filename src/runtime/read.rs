@@ -11,7 +11,7 @@ use crate::connectors::{ItemOutcome, Publisher, Refusal, RefusalCode, Registry};
 use crate::domain::event_types;
 use crate::hub::Hub;
 use crate::schemas::Schemas;
-use crate::store::inbound::{Envelope, ReadyEvent, ReadyItem};
+use crate::store::message::{Envelope, ReadyEvent, ReadyItem};
 
 /// Event ids are UUIDv5 in this namespace of (agency, message id, item position, event type).
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_8b3d_4c59_9e27_d1a0_b5c4_e3f2);

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::NewEvent;
 use super::decide::{ConsentScope, Facts, RecordedScope};
 use super::periods::Period;
+use crate::store;
 
 /// Everything about one person that decisions need, from every record the hub holds.
 #[derive(Debug, Clone, Default)]
@@ -67,45 +68,10 @@ fn active_order_at(orders: &[(DateTime<Utc>, OrderMark)], t: DateTime<Utc>) -> b
     }
 }
 
-/// (subject, agency, occurred at) of every naming event
-type InvolvementRow = (Uuid, String, DateTime<Utc>);
-/// (subject, event type, occurred at, order type)
-type OrderRow = (Uuid, String, DateTime<Utc>, Option<String>);
-
-/// An update about a person, for one recipient, as the sharing queries read it.
-#[derive(sqlx::FromRow)]
-struct RecipientUpdate {
-    person: Uuid,
-    recipient: String,
-    #[sqlx(flatten)]
-    event: NewEvent,
-}
-
-impl RecipientUpdate {
-    fn into_parts(self) -> (Uuid, String, NewEvent) {
-        (self.person, self.recipient, self.event)
-    }
-}
-
 /// These stored updates, in the order they were stored.
-pub async fn updates(tx: &mut Transaction<'_, Postgres>, events: &[Uuid]) -> Result<Vec<NewEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT event_id, subject_id, event_type, data_class, agency, occurred_at, payload FROM events
-         WHERE event_id = ANY($1) ORDER BY seq",
-    )
-    .bind(events)
-    .fetch_all(&mut **tx)
-    .await
-}
-
-/// A recipient's latest decision on an update.
-#[derive(sqlx::FromRow)]
-struct LatestDecision {
-    #[sqlx(flatten)]
-    update: RecipientUpdate,
-    decision: String,
-    reason: Option<String>,
-}
+pub use crate::store::events::updates;
+/// A delivery already queued for an (update, recipient), as a retraction notice names it.
+pub use crate::store::outbox::QueuedDelivery;
 
 /// Where the latest decision of an (update, recipient) stands, when a late fact may change it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,21 +101,7 @@ pub async fn earlier_decisions(
     this_message: &BTreeSet<Uuid>,
 ) -> Result<Vec<Earlier>, sqlx::Error> {
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
-    let rows: Vec<LatestDecision> = sqlx::query_as(
-        // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
-        // whatever the planner guesses of a table it has no statistics for.
-        "SELECT e.subject_id AS person, l.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
-                e.occurred_at, e.payload, l.decision, l.reason
-         FROM events e
-         CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
-                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted')
-                             ORDER BY recipient, id DESC) l
-         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))",
-    )
-    .bind(subjects)
-    .bind(&exclude)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = store::disclosure_log::latest_decisions(tx, subjects, &exclude).await?;
     let mut out: Vec<Earlier> = rows
         .into_iter()
         .filter_map(|row| {
@@ -172,17 +124,6 @@ pub async fn earlier_decisions(
     Ok(out)
 }
 
-/// A delivery already queued for an (update, recipient), as a retraction notice names it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct QueuedDelivery {
-    pub event_id: Uuid,
-    pub recipient: String,
-    pub message_id: Uuid,
-    pub agreement: String,
-    pub purpose: String,
-    pub legal_basis: String,
-}
-
 /// The (update, recipient) pairs of these updates decided before, each with how many deliveries
 /// it has had: only records that moved to another person (or were held and are now placed) have
 /// any, and their new decisions are further entries with fresh message ids.
@@ -191,15 +132,7 @@ pub async fn decided_before(
     events: &BTreeSet<Uuid>,
 ) -> Result<HashMap<(Uuid, String), usize>, sqlx::Error> {
     let events: Vec<Uuid> = events.iter().copied().collect();
-    let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT l.event_id, l.recipient,
-                (SELECT count(*) FROM outbox o WHERE o.event_id = l.event_id AND o.recipient = l.recipient
-                   AND o.kind = 'delivery')
-         FROM disclosure_log l WHERE l.event_id = ANY($1) AND l.stage = 'decided'",
-    )
-    .bind(&events)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = store::disclosure_log::decided_with_deliveries(tx, &events).await?;
     Ok(rows.into_iter().map(|(e, r, n)| ((e, r), n as usize)).collect())
 }
 
@@ -213,16 +146,7 @@ pub async fn queued_deliveries(
         return Ok(out);
     }
     let (events, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
-    let rows: Vec<QueuedDelivery> = sqlx::query_as(
-        "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis
-         FROM UNNEST($1::uuid[], $2::text[]) AS p(event_id, recipient)
-         JOIN outbox o ON o.event_id = p.event_id AND o.recipient = p.recipient AND o.kind = 'delivery'
-         ORDER BY o.id",
-    )
-    .bind(&events)
-    .bind(&recipients)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = store::outbox::queued_deliveries(tx, &events, &recipients).await?;
     for row in rows {
         out.entry((row.event_id, row.recipient.clone())).or_default().push(row);
     }
@@ -239,11 +163,7 @@ pub async fn people(
 ) -> Result<HashMap<Uuid, PersonFacts>, sqlx::Error> {
     let mut out: HashMap<Uuid, PersonFacts> =
         subjects.iter().map(|s| (*s, PersonFacts { treatment: treatment.to_vec(), ..Default::default() })).collect();
-    let naming: Vec<InvolvementRow> =
-        sqlx::query_as("SELECT subject_id, agency, occurred_at FROM involvements WHERE subject_id = ANY($1)")
-            .bind(subjects)
-            .fetch_all(&mut **tx)
-            .await?;
+    let naming = store::involvements::of_people(tx, subjects).await?;
     let mut times: HashMap<(Uuid, String), Vec<DateTime<Utc>>> = HashMap::new();
     for (subject, agency, at) in naming {
         times.entry((subject, agency)).or_default().push(at);
@@ -253,13 +173,7 @@ pub async fn people(
             p.periods.insert(agency, super::periods::periods(&at, months));
         }
     }
-    let orders: Vec<OrderRow> = sqlx::query_as(
-        "SELECT subject_id, event_type, occurred_at, payload->>'order_type' FROM events
-         WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')",
-    )
-    .bind(subjects)
-    .fetch_all(&mut **tx)
-    .await?;
+    let orders = store::events::order_marks(tx, subjects).await?;
     for (subject, event_type, at, order_type) in orders {
         let mark = match (event_type.as_str(), order_type.as_deref()) {
             ("SupervisionStarted", _) | ("OrderMade", Some("CO" | "SSO")) => OrderMark::Started,
@@ -270,12 +184,7 @@ pub async fn people(
             p.orders.push((at, mark));
         }
     }
-    let rows: Vec<SubjectConsentRow> = sqlx::query_as(
-        "SELECT subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
-    )
-    .bind(subjects)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = store::consents::of_people(tx, subjects).await?;
     let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
     for (subject, decision, scope, effective, expiry) in rows {
         let scope = RecordedScope::parse(&scope);
@@ -294,20 +203,13 @@ pub async fn in_scope_all(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
 ) -> Result<HashMap<Uuid, BTreeSet<String>>, sqlx::Error> {
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT subject_id, recipient FROM recipient_scope WHERE subject_id = ANY($1)")
-            .bind(subjects)
-            .fetch_all(&mut **tx)
-            .await?;
+    let rows = store::recipient_scope::of_people(tx, subjects).await?;
     let mut out: HashMap<Uuid, BTreeSet<String>> = HashMap::new();
     for (subject, recipient) in rows {
         out.entry(subject).or_default().insert(recipient);
     }
     Ok(out)
 }
-
-/// (subject, decision, scope, effective, expiry)
-type SubjectConsentRow = (Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>);
 
 /// For each (person, recipient) coming into scope: updates about the person from earlier
 /// messages, not the recipient's own and not yet decided for it, in `occurred_at` order.
@@ -321,21 +223,8 @@ pub async fn history_all(
     }
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
     let (subjects, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
-    let rows: Vec<RecipientUpdate> = sqlx::query_as(
-        "SELECT p.subject_id AS person, p.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
-                e.occurred_at, e.payload
-         FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
-         JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
-         WHERE NOT EXISTS (SELECT 1 FROM disclosure_log l
-                           WHERE l.event_id = e.event_id AND l.recipient = p.recipient AND l.stage = 'decided')
-         ORDER BY p.n, e.occurred_at, e.seq",
-    )
-    .bind(&subjects)
-    .bind(&recipients)
-    .bind(&exclude)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(RecipientUpdate::into_parts).collect())
+    let rows = store::events::undecided_for(tx, &subjects, &recipients, &exclude).await?;
+    Ok(rows.into_iter().map(store::events::RecipientUpdate::into_parts).collect())
 }
 
 /// One consent record, in the order records were applied.
@@ -359,16 +248,12 @@ pub fn consent_covers(records: &[ConsentRecord], scope: ConsentScope, day: Naive
         .is_some_and(|r| r.decision == "G" && r.effective.is_none_or(|e| e <= day) && r.expiry.is_none_or(|x| day <= x))
 }
 
+/// A person's consent records, in the order applied.
 pub async fn consents(tx: &mut Transaction<'_, Postgres>, subject: Uuid) -> Result<Vec<ConsentRecord>, sqlx::Error> {
-    let rows: Vec<(String, String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = $1 ORDER BY ordinal",
-    )
-    .bind(subject)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = store::consents::of_people(tx, &[subject]).await?;
     Ok(rows
         .into_iter()
-        .map(|(decision, scope, effective, expiry)| ConsentRecord {
+        .map(|(_, decision, scope, effective, expiry)| ConsentRecord {
             decision,
             scope: RecordedScope::parse(&scope),
             effective,

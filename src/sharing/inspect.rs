@@ -11,14 +11,8 @@ use super::decide::{self, Decision};
 use super::{NewEvent, Sharing, facts, today};
 use crate::settings::AgencyKind;
 
-async fn load_event(pool: &PgPool, event_id: Uuid) -> Result<Option<NewEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT event_id, subject_id, event_type, data_class, agency, occurred_at, payload FROM events WHERE event_id = $1",
-    )
-    .bind(event_id)
-    .fetch_optional(pool)
-    .await
-}
+use crate::store::disclosure_log::PairEntry;
+use crate::store::events::update as load_event;
 
 /// Decides (event, recipient) against `rules` with the facts as the store now holds them (at the
 /// update's `occurred_at`; consent as it is now), read-only.
@@ -42,16 +36,6 @@ async fn decide_now(
     Ok(Some((sharing.decide_with(rules, e, recipient, kind, Ok(&f), today(now)), f)))
 }
 
-#[derive(sqlx::FromRow)]
-struct Logged {
-    stage: String,
-    decision: String,
-    reason: Option<String>,
-    agreement: Option<String>,
-    catch_up: bool,
-    logged_at: DateTime<Utc>,
-}
-
 /// `tracker sharing explain`: the decision recorded, and why the rules decide as they do now.
 pub async fn explain(
     pool: &PgPool,
@@ -65,18 +49,11 @@ pub async fn explain(
         "Update {} ({}, data class {}) from {}, occurred {}\nRecipient {recipient}\n\n",
         e.event_id, e.event_type, e.data_class, e.source_agency, e.occurred_at
     );
-    let logged: Vec<Logged> = sqlx::query_as(
-        "SELECT stage, decision, reason, agreement, catch_up, logged_at FROM disclosure_log
-         WHERE event_id = $1 AND recipient = $2 ORDER BY id",
-    )
-    .bind(event_id)
-    .bind(recipient)
-    .fetch_all(pool)
-    .await?;
+    let logged = crate::store::disclosure_log::of_pair(pool, event_id, recipient).await?;
     if logged.is_empty() {
         out.push_str("Logged: nothing — the recipient's subscription did not cover this update (not involved with the person when it was decided).\n");
     }
-    for Logged { stage, decision, reason, agreement, catch_up, logged_at: at } in logged {
+    for PairEntry { stage, decision, reason, agreement, catch_up, logged_at: at } in logged {
         let _ = writeln!(
             out,
             "Logged ({stage} {at}): {decision}{}{}{}",
@@ -152,9 +129,7 @@ pub async fn what_if(
 ) -> anyhow::Result<String> {
     let changed = Agreements::load(dir)?;
     let pairs: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT event_id, recipient FROM disclosure_log WHERE stage = 'decided' ORDER BY id")
-            .fetch_all(pool)
-            .await?;
+        crate::store::disclosure_log::decided_pairs(pool).await?;
     let mut out = String::new();
     let mut differences = 0;
     for (event_id, recipient) in &pairs {

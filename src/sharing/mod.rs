@@ -237,15 +237,7 @@ pub async fn decide_message(
         .collect();
     if !beginning.is_empty() {
         let (ss, rs): (Vec<Uuid>, Vec<String>) = beginning.iter().cloned().unzip();
-        sqlx::query(
-            "INSERT INTO recipient_scope (subject_id, recipient, since)
-             SELECT s, r, $3 FROM UNNEST($1::uuid[], $2::text[]) AS t(s, r) ON CONFLICT DO NOTHING",
-        )
-        .bind(&ss)
-        .bind(&rs)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        crate::store::recipient_scope::insert(tx, &ss, &rs, now).await?;
     }
     let history = facts::history_all(tx, &beginning, &message_events).await?;
     let mut all: Vec<Decided> = Vec::new();
@@ -313,15 +305,5 @@ async fn record_involvements(
             times.push(e.occurred_at);
         }
     }
-    sqlx::query(
-        "INSERT INTO involvements (event_id, agency, subject_id, occurred_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[]) ON CONFLICT DO NOTHING",
-    )
-    .bind(&ids)
-    .bind(&agencies)
-    .bind(&subjects)
-    .bind(&times)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    crate::store::involvements::insert(tx, &ids, &agencies, &subjects, &times).await
 }

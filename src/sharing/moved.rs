@@ -41,29 +41,7 @@ pub async fn retract_moved(
             _ => None,
         })
         .collect();
-    #[derive(sqlx::FromRow)]
-    struct Live {
-        #[sqlx(flatten)]
-        delivery: facts::QueuedDelivery,
-        subject_id: Option<Uuid>,
-        event_type: String,
-        data_class: String,
-        agency: String,
-        occurred_at: DateTime<Utc>,
-    }
-    let live: Vec<Live> = sqlx::query_as(
-        "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis, o.subject_id,
-                e.event_type, e.data_class, e.agency, e.occurred_at
-         FROM UNNEST($1::uuid[], $2::uuid[]) AS m(event_id, subject_id)
-         JOIN outbox o ON o.event_id = m.event_id AND o.kind = 'delivery' AND o.subject_id IS DISTINCT FROM m.subject_id
-         JOIN events e ON e.event_id = o.event_id
-         WHERE NOT EXISTS (SELECT 1 FROM outbox r WHERE r.refers_to = o.message_id)
-         ORDER BY o.id",
-    )
-    .bind(&events)
-    .bind(&new_subjects)
-    .fetch_all(&mut **tx)
-    .await?;
+    let live = crate::store::outbox::live_under_other_person(tx, &events, &new_subjects).await?;
     // The log names the person the delivery went out under.
     let updates: Vec<NewEvent> = live
         .iter()

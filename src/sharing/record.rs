@@ -8,6 +8,8 @@ use uuid::Uuid;
 use super::decide::Decision;
 use super::log::{self, LogEntry, Stage};
 use super::{NewEvent, delivery_message_id, facts, retraction_message_id};
+use crate::store;
+use crate::store::outbox::{NewDelivery, NewRetraction};
 
 /// A decision made, to log and (when delivering) to queue.
 pub(super) struct Decided<'a> {
@@ -57,33 +59,33 @@ pub(super) async fn write_decisions(
             queued.push((d, grant, withheld));
         }
     }
-    queue_retractions(tx, retractions, now).await?;
-    if !queued.is_empty() {
-        sqlx::query(
-            "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
-                legal_basis, consent_scope, catch_up, decided_at)
-             SELECT t.event_id, t.recipient, t.message_id, t.subject_id, ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
-                    t.agreement, t.purpose, t.legal_basis, t.consent_scope, t.catch_up, $11
-             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
-                         $9::text[], $10::bool[]) WITH ORDINALITY
-                  AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
-             ORDER BY t.n
-             ON CONFLICT (message_id) DO NOTHING",
-        )
-        .bind(queued.iter().map(|(d, _, _)| d.event.event_id).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.recipient.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.message_id).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.event.subject_id).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, _, w)| serde_json::json!(w)).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.agreement.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.purpose.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.legal_basis.clone()).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(_, g, _)| g.consent.map(|c| c.code().to_string())).collect::<Vec<_>>())
-        .bind(queued.iter().map(|(d, _, _)| d.catch_up).collect::<Vec<_>>())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
+    let notices: Vec<NewRetraction> = retractions
+        .iter()
+        .map(|r| NewRetraction {
+            event_id: r.event.event_id,
+            subject_id: r.event.subject_id,
+            message_id: retraction_message_id(r.delivery.message_id),
+            delivery: &r.delivery,
+            reason: notice_reason(&r.decision),
+        })
+        .collect();
+    store::outbox::queue_retractions(tx, &notices, now).await?;
+    let deliveries: Vec<NewDelivery> = queued
+        .iter()
+        .map(|(d, grant, withheld)| NewDelivery {
+            event_id: d.event.event_id,
+            recipient: d.recipient.clone(),
+            message_id: d.message_id,
+            subject_id: d.event.subject_id,
+            withheld_fields: withheld.clone(),
+            agreement: grant.agreement.clone(),
+            purpose: grant.purpose.clone(),
+            legal_basis: grant.legal_basis.clone(),
+            consent_scope: grant.consent.map(|c| c.code().to_string()),
+            catch_up: d.catch_up,
+        })
+        .collect();
+    store::outbox::queue_deliveries(tx, &deliveries, now).await?;
     log::append(tx, &entries).await?;
     Ok(queued.len() + retractions.len())
 }
@@ -127,41 +129,6 @@ fn log_entry(
         catch_up,
         logged_at: now,
     }
-}
-
-/// Queues a notice for each retraction, under the agreement the retracted delivery rested on.
-async fn queue_retractions(
-    tx: &mut Transaction<'_, Postgres>,
-    retractions: &[Retraction<'_>],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    if retractions.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
-            legal_basis, catch_up, decided_at, refers_to, notice_reason)
-         SELECT 'retraction', t.event_id, t.recipient, t.message_id, t.subject_id, '{}', t.agreement, t.purpose,
-                t.legal_basis, false, $10, t.refers_to, t.reason
-         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[],
-                     $9::text[]) WITH ORDINALITY
-              AS t(event_id, recipient, message_id, subject_id, agreement, purpose, legal_basis, refers_to, reason, n)
-         ORDER BY t.n
-         ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(retractions.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.recipient.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| retraction_message_id(r.delivery.message_id)).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.event.subject_id).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.agreement.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.purpose.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.legal_basis.clone()).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| r.delivery.message_id).collect::<Vec<_>>())
-    .bind(retractions.iter().map(|r| notice_reason(&r.decision).to_string()).collect::<Vec<_>>())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The reason code a retraction notice gives.

@@ -1,6 +1,188 @@
-//! Reads of the disclosure log for the demo and the metrics (entries are written and verified by
-//! `sharing::log`, which keeps the hash chain).
-use sqlx::PgPool;
+//! The disclosure log as stored: entries appended with their chained hashes (computed by
+//! `sharing::log`, which keeps the chain), the reads sharing decides on, and counts for the demo
+//! and the metrics.
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::events::RecipientUpdate;
+
+/// One entry as stored and chained. Its stage is kept as the stored text (written from
+/// `sharing::log::Stage`), so that verifying a tampered row reports the tampering rather than
+/// failing to read.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LogEntry {
+    pub event_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub recipient: String,
+    /// `decided` when the update was first decided; `redecided` when a late fact decided it
+    /// again and it is now delivered; `retracted` when a late fact showed a delivery should not
+    /// have gone (a retraction notice is queued); `published` when the publisher changed the
+    /// decision (consent withdrawn, or a notice about a delivery that was never sent).
+    pub stage: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub agreement: Option<String>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub event_type: String,
+    pub data_class: String,
+    pub fields_disclosed: Vec<String>,
+    pub fields_withheld: Vec<String>,
+    pub catch_up: bool,
+    pub logged_at: DateTime<Utc>,
+}
+
+/// An entry with its place in the chain.
+#[derive(sqlx::FromRow)]
+pub struct ChainedEntry {
+    pub id: i64,
+    pub prev_hash: String,
+    pub hash: String,
+    #[sqlx(flatten)]
+    pub entry: LogEntry,
+}
+
+/// The hash of the last entry (none while the log is empty). Call with the log locked.
+pub async fn last_hash(tx: &mut Transaction<'_, Postgres>) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT hash FROM disclosure_log ORDER BY id DESC LIMIT 1").fetch_optional(&mut **tx).await
+}
+
+/// Appends entries in order with their chain links (`prevs[i]`, `hashes[i]`), one statement.
+pub async fn insert_chained(
+    tx: &mut Transaction<'_, Postgres>,
+    entries: &[LogEntry],
+    prevs: &[String],
+    hashes: &[String],
+) -> Result<(), sqlx::Error> {
+    let col = |f: fn(&LogEntry) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
+    let list = |f: fn(&LogEntry) -> &Vec<String>| entries.iter().map(|e| serde_json::json!(f(e))).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO disclosure_log (event_id, subject_id, recipient, stage, decision, reason, agreement, purpose,
+            legal_basis, event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at, prev_hash, hash)
+         SELECT t.event_id, t.subject_id, t.recipient, t.stage, t.decision, t.reason, t.agreement, t.purpose, t.legal_basis,
+                t.event_type, t.data_class,
+                ARRAY(SELECT jsonb_array_elements_text(t.disclosed)), ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+                t.catch_up, t.logged_at, t.prev_hash, t.hash
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[], $15::timestamptz[],
+                     $16::text[], $17::text[]) WITH ORDINALITY
+              AS t(event_id, subject_id, recipient, stage, decision, reason, agreement, purpose, legal_basis, event_type,
+                   data_class, disclosed, withheld, catch_up, logged_at, prev_hash, hash, n)
+         ORDER BY t.n",
+    )
+    .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.subject_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.recipient.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.stage.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.decision.clone()).collect::<Vec<_>>())
+    .bind(col(|e| e.reason.clone()))
+    .bind(col(|e| e.agreement.clone()))
+    .bind(col(|e| e.purpose.clone()))
+    .bind(col(|e| e.legal_basis.clone()))
+    .bind(entries.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.data_class.clone()).collect::<Vec<_>>())
+    .bind(list(|e| &e.fields_disclosed))
+    .bind(list(|e| &e.fields_withheld))
+    .bind(entries.iter().map(|e| e.catch_up).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.logged_at.trunc_subsecs(6)).collect::<Vec<_>>())
+    .bind(prevs)
+    .bind(hashes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Every entry with its chain links, in log order, as `executor` sees it (a pool, or a
+/// transaction).
+pub async fn chained<'e, E: sqlx::PgExecutor<'e>>(executor: E) -> Result<Vec<ChainedEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, prev_hash, hash, event_id, subject_id, recipient, stage, decision, reason, agreement, purpose, legal_basis,
+                event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at
+         FROM disclosure_log ORDER BY id",
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// A recipient's latest decision on an update about a person.
+#[derive(sqlx::FromRow)]
+pub struct LatestDecision {
+    #[sqlx(flatten)]
+    pub update: RecipientUpdate,
+    pub decision: String,
+    pub reason: Option<String>,
+}
+
+/// Every recipient's latest decision (decided, redecided or retracted) on each update about these
+/// people, except the updates in `exclude`.
+pub async fn latest_decisions(
+    tx: &mut Transaction<'_, Postgres>,
+    subjects: &[Uuid],
+    exclude: &[Uuid],
+) -> Result<Vec<LatestDecision>, sqlx::Error> {
+    sqlx::query_as(
+        // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
+        // whatever the planner guesses of a table it has no statistics for.
+        "SELECT e.subject_id AS person, l.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
+                e.occurred_at, e.payload, l.decision, l.reason
+         FROM events e
+         CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
+                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted')
+                             ORDER BY recipient, id DESC) l
+         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))",
+    )
+    .bind(subjects)
+    .bind(exclude)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// (update, recipient, deliveries queued) of every pair of these updates decided before.
+pub async fn decided_with_deliveries(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Uuid],
+) -> Result<Vec<(Uuid, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT l.event_id, l.recipient,
+                (SELECT count(*) FROM outbox o WHERE o.event_id = l.event_id AND o.recipient = l.recipient
+                   AND o.kind = 'delivery')
+         FROM disclosure_log l WHERE l.event_id = ANY($1) AND l.stage = 'decided'",
+    )
+    .bind(events)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// One entry as an operator's explanation lists it.
+#[derive(sqlx::FromRow)]
+pub struct PairEntry {
+    pub stage: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub agreement: Option<String>,
+    pub catch_up: bool,
+    pub logged_at: DateTime<Utc>,
+}
+
+/// Every entry about (update, recipient), in log order.
+pub async fn of_pair(pool: &PgPool, event_id: Uuid, recipient: &str) -> Result<Vec<PairEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT stage, decision, reason, agreement, catch_up, logged_at FROM disclosure_log
+         WHERE event_id = $1 AND recipient = $2 ORDER BY id",
+    )
+    .bind(event_id)
+    .bind(recipient)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every (update, recipient) pair decided, in log order.
+pub async fn decided_pairs(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT event_id, recipient FROM disclosure_log WHERE stage = 'decided' ORDER BY id")
+        .fetch_all(pool)
+        .await
+}
 
 /// (recipient, decision, decisions) over every decision and re-decision.
 pub async fn decisions_per_recipient(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {

@@ -8,11 +8,10 @@ use uuid::Uuid;
 use super::NewEvent;
 use super::message::{Envelope, ReadyEvent};
 use crate::connectors::mapping::DraftSubject;
-use crate::identity::Link;
 
 /// Events of one message as column arrays, inserted with one UNNEST statement.
 #[derive(Default)]
-pub(super) struct EventRows {
+pub struct EventRows {
     ids: Vec<Uuid>,
     types: Vec<String>,
     classes: Vec<&'static str>,
@@ -27,10 +26,10 @@ pub(super) struct EventRows {
 }
 
 impl EventRows {
-    pub(super) fn push(
+    pub fn push(
         &mut self,
         e: &ReadyEvent,
-        link: &Link,
+        subject_id: Option<Uuid>,
         position: u32,
         identifiers: &Json,
         subject: &DraftSubject,
@@ -38,10 +37,7 @@ impl EventRows {
         self.ids.push(e.event_id);
         self.types.push(e.event_type.clone());
         self.classes.push(e.data_class);
-        self.subjects.push(match link {
-            Link::Subject(id) => Some(*id),
-            Link::Conflict(_) | Link::Unidentified => None,
-        });
+        self.subjects.push(subject_id);
         self.occurred.push(e.occurred_at);
         self.positions.push(position as i32);
         self.identifiers.push(identifiers.clone());
@@ -53,7 +49,7 @@ impl EventRows {
     }
 
     /// Inserts the events and returns those newly stored (a re-read payload stores nothing twice).
-    pub(super) async fn insert(
+    pub async fn insert(
         self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         env: &Envelope,
@@ -131,4 +127,115 @@ pub async fn subject_of(
     event_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT subject_id FROM events WHERE event_id = $1").bind(event_id).fetch_one(&mut **tx).await
+}
+
+/// A stored record as identity linking reads it: who issued it, its person now, its identifiers,
+/// and its conflict's status (`open`, `linked`, `kept_apart`, `resolved`) if it was ever held.
+#[derive(sqlx::FromRow)]
+pub struct LinkingRecord {
+    pub event_id: Uuid,
+    pub agency: String,
+    pub subject_id: Option<Uuid>,
+    pub identifiers: Json,
+    pub status: Option<String>,
+}
+
+/// These stored records as linking reads them, in the order they were stored.
+pub async fn for_linking(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    events: &[Uuid],
+) -> Result<Vec<LinkingRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.event_id, e.agency, e.subject_id, e.identifiers, c.status
+         FROM events e LEFT JOIN identity_conflicts c USING (event_id)
+         WHERE e.event_id = ANY($1) ORDER BY e.seq",
+    )
+    .bind(events)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The identifiers (as stored, a JSON array) of each of these records.
+pub async fn identifiers_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    events: &[Uuid],
+) -> Result<Vec<Json>, sqlx::Error> {
+    sqlx::query_scalar("SELECT identifiers FROM events WHERE event_id = ANY($1)").bind(events).fetch_all(&mut **tx).await
+}
+
+const UPDATE_COLUMNS: &str = "event_id, subject_id, event_type, data_class, agency, occurred_at, payload";
+
+/// These stored updates, in the order they were stored.
+pub async fn updates(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    events: &[Uuid],
+) -> Result<Vec<NewEvent>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {UPDATE_COLUMNS} FROM events WHERE event_id = ANY($1) ORDER BY seq"
+    )))
+    .bind(events)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// One stored update.
+pub async fn update<'e, E: sqlx::PgExecutor<'e>>(executor: E, event_id: Uuid) -> Result<Option<NewEvent>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {UPDATE_COLUMNS} FROM events WHERE event_id = $1")))
+        .bind(event_id)
+        .fetch_optional(executor)
+        .await
+}
+
+/// (person, event type, occurred at, order type) of every order made, supervision started and
+/// order terminated about these people.
+pub async fn order_marks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    subjects: &[Uuid],
+) -> Result<Vec<(Uuid, String, DateTime<Utc>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT subject_id, event_type, occurred_at, payload->>'order_type' FROM events
+         WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')",
+    )
+    .bind(subjects)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// An update about a person, for one recipient, as the sharing queries read it.
+#[derive(sqlx::FromRow)]
+pub struct RecipientUpdate {
+    pub person: Uuid,
+    pub recipient: String,
+    #[sqlx(flatten)]
+    pub event: NewEvent,
+}
+
+impl RecipientUpdate {
+    pub fn into_parts(self) -> (Uuid, String, NewEvent) {
+        (self.person, self.recipient, self.event)
+    }
+}
+
+/// For each (person, recipient) pair, in order: updates about the person not in `exclude`, not
+/// the recipient's own and not yet decided for it, in `occurred_at` order.
+pub async fn undecided_for(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    subjects: &[Uuid],
+    recipients: &[String],
+    exclude: &[Uuid],
+) -> Result<Vec<RecipientUpdate>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.subject_id AS person, p.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
+                e.occurred_at, e.payload
+         FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
+         JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
+         WHERE NOT EXISTS (SELECT 1 FROM disclosure_log l
+                           WHERE l.event_id = e.event_id AND l.recipient = p.recipient AND l.stage = 'decided')
+         ORDER BY p.n, e.occurred_at, e.seq",
+    )
+    .bind(subjects)
+    .bind(recipients)
+    .bind(exclude)
+    .fetch_all(&mut **tx)
+    .await
 }

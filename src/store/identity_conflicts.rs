@@ -60,3 +60,80 @@ pub async fn decide_held(
     .fetch_all(&mut **tx)
     .await
 }
+
+/// Holds records of a message whose identifiers led to several people: (record, its
+/// identifiers, the people) each. A record already held stays as it is.
+pub async fn hold_new(
+    tx: &mut Transaction<'_, Postgres>,
+    agency: &str,
+    message_id: &str,
+    held: &[(Uuid, serde_json::Value, Vec<Uuid>)],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<Uuid> = held.iter().map(|h| h.0).collect();
+    let identifiers: Vec<&serde_json::Value> = held.iter().map(|h| &h.1).collect();
+    let people: Vec<serde_json::Value> = held.iter().map(|h| serde_json::json!(h.2)).collect();
+    sqlx::query(
+        "INSERT INTO identity_conflicts (event_id, agency, message_id, identifiers, subject_ids, detected_at)
+         SELECT h.event_id, $4, $5, h.identifiers, ARRAY(SELECT jsonb_array_elements_text(h.people)::uuid), $6
+         FROM UNNEST($1::uuid[], $2::jsonb[], $3::jsonb[]) AS h(event_id, identifiers, people)
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(&events)
+    .bind(&identifiers)
+    .bind(&people)
+    .bind(agency)
+    .bind(message_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Holds stored records that a later record made ambiguous: (record, the people) each. A
+/// conflict decided before is opened again.
+pub async fn hold_stored(
+    tx: &mut Transaction<'_, Postgres>,
+    held: &[(Uuid, Vec<Uuid>)],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<Uuid> = held.iter().map(|h| h.0).collect();
+    let people: Vec<serde_json::Value> = held.iter().map(|h| serde_json::json!(h.1)).collect();
+    sqlx::query(
+        "INSERT INTO identity_conflicts (event_id, agency, message_id, identifiers, subject_ids, detected_at)
+         SELECT e.event_id, e.agency, e.message_id, e.identifiers,
+                ARRAY(SELECT jsonb_array_elements_text(h.people)::uuid), $3
+         FROM UNNEST($1::uuid[], $2::jsonb[]) AS h(event_id, people) JOIN events e USING (event_id)
+         ON CONFLICT (event_id) DO UPDATE SET status = 'open', subject_ids = excluded.subject_ids,
+            detected_at = excluded.detected_at, decided_by = NULL, decided_at = NULL",
+    )
+    .bind(&events)
+    .bind(&people)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Resolves the open conflicts of records a later record placed with one person.
+pub async fn resolve_placed(
+    tx: &mut Transaction<'_, Postgres>,
+    placed: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE identity_conflicts SET status = 'resolved', decided_by = 'tracker (a later record)', decided_at = $2
+         WHERE event_id = ANY($1) AND status = 'open'",
+    )
+    .bind(placed)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -7,13 +7,18 @@ pub mod dead_letters;
 pub mod disclosure_log;
 pub mod events;
 pub mod identity_conflicts;
-pub mod inbound;
 pub mod inbox;
+pub mod involvements;
+pub mod locks;
 pub mod message;
 pub mod operator_actions;
 pub mod outbox;
 pub mod people;
+pub mod projections;
+pub mod recipient_scope;
+pub mod record_identifiers;
 pub mod refusals;
+pub mod subjects;
 
 use std::time::Duration;
 

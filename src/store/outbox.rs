@@ -1,7 +1,8 @@
 //! The outbox: deliveries and notices decided and waiting for (or confirmed by) the broker.
-//! Reads for the demo and the metrics; the publisher's own queries are in `runtime::outbox`.
+//! Queued by sharing in the transaction that decided them; read by the publisher, the demo and the metrics.
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 /// Deliveries decided and neither confirmed nor withheld at publish yet.
 pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
@@ -63,4 +64,168 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Published>, sqlx::Error> {
     )
     .fetch_all(pool)
     .await
+}
+
+/// A delivery already queued for an (update, recipient), as a retraction notice names it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueuedDelivery {
+    pub event_id: Uuid,
+    pub recipient: String,
+    pub message_id: Uuid,
+    pub agreement: String,
+    pub purpose: String,
+    pub legal_basis: String,
+}
+
+/// Every delivery queued for these (update, recipient) pairs (`events[i]`, `recipients[i]`),
+/// oldest first.
+pub async fn queued_deliveries(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Uuid],
+    recipients: &[String],
+) -> Result<Vec<QueuedDelivery>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis
+         FROM UNNEST($1::uuid[], $2::text[]) AS p(event_id, recipient)
+         JOIN outbox o ON o.event_id = p.event_id AND o.recipient = p.recipient AND o.kind = 'delivery'
+         ORDER BY o.id",
+    )
+    .bind(events)
+    .bind(recipients)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// A delivery of a record that moved to another person, not yet retracted, with what the log
+/// needs of its update.
+#[derive(sqlx::FromRow)]
+pub struct LiveDelivery {
+    #[sqlx(flatten)]
+    pub delivery: QueuedDelivery,
+    /// The person it went out under.
+    pub subject_id: Option<Uuid>,
+    pub event_type: String,
+    pub data_class: String,
+    pub agency: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The deliveries, not yet retracted, of records now under another person than the one they
+/// went out under (`subjects[i]` the person of `events[i]` now; none while held).
+pub async fn live_under_other_person(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Uuid],
+    subjects: &[Option<Uuid>],
+) -> Result<Vec<LiveDelivery>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis, o.subject_id,
+                e.event_type, e.data_class, e.agency, e.occurred_at
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS m(event_id, subject_id)
+         JOIN outbox o ON o.event_id = m.event_id AND o.kind = 'delivery' AND o.subject_id IS DISTINCT FROM m.subject_id
+         JOIN events e ON e.event_id = o.event_id
+         WHERE NOT EXISTS (SELECT 1 FROM outbox r WHERE r.refers_to = o.message_id)
+         ORDER BY o.id",
+    )
+    .bind(events)
+    .bind(subjects)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// A delivery decided, to queue.
+pub struct NewDelivery {
+    pub event_id: Uuid,
+    pub recipient: String,
+    pub message_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub withheld_fields: Vec<String>,
+    pub agreement: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    /// The consent scope the delivery needs (re-checked at publish), if any.
+    pub consent_scope: Option<String>,
+    pub catch_up: bool,
+}
+
+/// Queues deliveries in order, one statement; a message id queued before is left as it is.
+pub async fn queue_deliveries(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[NewDelivery],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+            legal_basis, consent_scope, catch_up, decided_at)
+         SELECT t.event_id, t.recipient, t.message_id, t.subject_id, ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+                t.agreement, t.purpose, t.legal_basis, t.consent_scope, t.catch_up, $11
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
+                     $9::text[], $10::bool[]) WITH ORDINALITY
+              AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
+         ORDER BY t.n
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(rows.iter().map(|d| d.event_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.recipient.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.message_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.subject_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| serde_json::json!(d.withheld_fields)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.agreement.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.purpose.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.legal_basis.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.consent_scope.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.catch_up).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A retraction notice decided, to queue after the delivery it names.
+pub struct NewRetraction<'a> {
+    pub event_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub message_id: Uuid,
+    /// The delivery it retracts (recipient, agreement and its message id).
+    pub delivery: &'a QueuedDelivery,
+    /// The reason code the notice gives.
+    pub reason: &'static str,
+}
+
+/// Queues retraction notices in order, one statement, under the agreement of the delivery each
+/// retracts.
+pub async fn queue_retractions(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[NewRetraction<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+            legal_basis, catch_up, decided_at, refers_to, notice_reason)
+         SELECT 'retraction', t.event_id, t.recipient, t.message_id, t.subject_id, '{}', t.agreement, t.purpose,
+                t.legal_basis, false, $10, t.refers_to, t.reason
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::uuid[],
+                     $9::text[]) WITH ORDINALITY
+              AS t(event_id, recipient, message_id, subject_id, agreement, purpose, legal_basis, refers_to, reason, n)
+         ORDER BY t.n
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.delivery.recipient.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.message_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.subject_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.delivery.agreement.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.delivery.purpose.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.delivery.legal_basis.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.delivery.message_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.reason).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -57,8 +57,8 @@ pub async fn kept_items(pool: &PgPool) -> Result<Vec<(String, String)>, sqlx::Er
 /// rows is one round trip, not 20,000). A whole payload (position 0) is kept once, in the
 /// archive; a refused row keeps its own bytes.
 #[derive(Default)]
-pub(super) struct RefusalRows<'a> {
-    pub(super) positions: Vec<i32>,
+pub struct RefusalRows<'a> {
+    pub positions: Vec<i32>,
     codes: Vec<&'static str>,
     reasons: Vec<&'a str>,
     raws: Vec<&'a [u8]>,
@@ -69,7 +69,7 @@ pub(super) struct RefusalRows<'a> {
 }
 
 impl<'a> RefusalRows<'a> {
-    pub(super) fn push(&mut self, position: u32, refusal: &'a Refusal, raw: &'a [u8], archive_id: i64) {
+    pub fn push(&mut self, position: u32, refusal: &'a Refusal, raw: &'a [u8], archive_id: i64) {
         // One refusal per item: a second one for the same place adds nothing an operator needs.
         if !self.seen.insert(position as i32) {
             return;
@@ -85,7 +85,7 @@ impl<'a> RefusalRows<'a> {
 
     /// Inserts the refusals; returns the dead letters still to publish. Read again, an item
     /// still refused keeps its row, and is not dead-lettered twice.
-    pub(super) async fn insert(
+    pub async fn insert(
         self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         env: &Envelope,
@@ -133,4 +133,72 @@ impl<'a> RefusalRows<'a> {
         }
         Ok(dead_letters)
     }
+}
+
+/// Resolves a reprocessed message's refusals that no longer apply (every position but
+/// `still_refused`).
+pub async fn resolve_reprocessed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    env: &Envelope,
+    still_refused: &[i32],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refusals SET resolved_at = $4, resolution = 'reprocessed'
+         WHERE agency = $1 AND message_id = $2 AND resolved_at IS NULL AND NOT (item_position = ANY($3))",
+    )
+    .bind(&env.agency)
+    .bind(&env.message_id)
+    .bind(still_refused)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps an item the hub does not route (an event type it does not handle), under its label.
+pub async fn keep_item(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    env: &Envelope,
+    position: u32,
+    label: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO kept_items (agency, connector, message_id, item_position, label, kept_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(&env.agency)
+    .bind(&env.connector)
+    .bind(&env.message_id)
+    .bind(position as i32)
+    .bind(label)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records an identifier an item gave that failed its check (it was not used for linking).
+pub async fn reject_identifier(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    env: &Envelope,
+    position: u32,
+    rejected: &crate::domain::identifiers::IdentifierError,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO identifier_rejections (agency, message_id, item_position, scheme, value, reason, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(&env.agency)
+    .bind(&env.message_id)
+    .bind(position as i32)
+    .bind(rejected.scheme.as_str())
+    .bind(&rejected.value)
+    .bind(&rejected.reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
 use crate::runtime::message::Inbound;
-use crate::store::inbound::{Applied, Envelope, Mode, ReadyItem};
+use crate::runtime::apply::Applied;
+use crate::runtime::record::Mode;
+use crate::store::message::{Envelope, ReadyItem};
 use crate::tools::demo::PlannedSend;
 
 /// The files to load and the directory they are under: a directory's send plan, or the given

@@ -99,7 +99,7 @@ async fn apply(
                 redelivered += 1;
                 let applied = hub.process(&inbound(dir, order[i - 1]), 1).await.unwrap();
                 assert!(
-                    matches!(applied, tracker::store::inbound::Applied::Duplicate { .. }),
+                    matches!(applied, tracker::runtime::apply::Applied::Duplicate { .. }),
                     "a redelivered message is recognised: {}",
                     order[i - 1].file
                 );

@@ -258,7 +258,7 @@ async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_s
     hub.send_bytes(treatment, "g", &treatment_referral("TRK0000002", "X200002", "2018/2222222G")).await;
     let open = list(&hub.hub, true).await.unwrap();
     assert_eq!(open.len(), 1);
-    let pnc_subject = tracker::identity::find(hub.pool(), "PNC", "2018/2222222G").await.unwrap().unwrap();
+    let pnc_subject = tracker::store::subjects::find(hub.pool(), "PNC", "2018/2222222G").await.unwrap().unwrap();
     assert_eq!(decide(&hub.hub, open[0].id, Decision::KeepApart, "op").await.unwrap(), pnc_subject);
     hub.send_bytes(treatment, "h", &treatment_referral("TRK0000002", "X200002", "2018/2222222G")).await;
     let h: Option<uuid::Uuid> =

@@ -50,7 +50,7 @@ async fn row_counts(hub: &TestHub) -> Vec<(String, i64)> {
 }
 
 async fn subject_of(hub: &TestHub, scheme: &str, value: &str) -> uuid::Uuid {
-    tracker::identity::find(hub.pool(), scheme, value)
+    tracker::store::subjects::find(hub.pool(), scheme, value)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("no subject for {scheme} {value}"))

@@ -264,7 +264,7 @@ async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured(
     // Daniel's health updates are decided for the court and probation (consent ALL) and queued.
     let queued = hub.count("SELECT count(*) FROM outbox WHERE consent_scope IS NOT NULL").await;
     assert_eq!(queued, 8, "4 health updates for each of court-b05lv00 and probation");
-    let daniel = tracker::identity::find(hub.pool(), "PNC", "2019/0012345G").await.unwrap().unwrap();
+    let daniel = tracker::store::subjects::find(hub.pool(), "PNC", "2019/0012345G").await.unwrap().unwrap();
     let now = hub.hub.clock.now();
     let withdraw = ConsentChange {
         subject: daniel,
