@@ -11,23 +11,7 @@ use sqlx::PgPool;
 use crate::domain::identifiers::Identifier;
 use crate::html::esc;
 
-#[derive(sqlx::FromRow)]
-struct Disclosure {
-    logged_at: chrono::DateTime<chrono::Utc>,
-    recipient: String,
-    event_type: String,
-    stage: String,
-    decision: String,
-    reason: Option<String>,
-    agreement: Option<String>,
-    purpose: Option<String>,
-    legal_basis: Option<String>,
-    fields_disclosed: Vec<String>,
-    fields_withheld: Vec<String>,
-}
-
-/// (source, decision, scope, effective, expiry)
-type ConsentRow = (String, String, String, Option<chrono::NaiveDate>, Option<chrono::NaiveDate>);
+use crate::store::disclosure_log::Disclosure;
 
 /// Writes `out` (JSON) and `out` with `.html`, records the export, returns the JSON.
 pub async fn export(
@@ -39,24 +23,14 @@ pub async fn export(
 ) -> anyhow::Result<Json> {
     let started = Instant::now();
     let person = crate::person::load(pool, key).await?;
-    let disclosures: Vec<Disclosure> = sqlx::query_as(
-        "SELECT logged_at, recipient, event_type, stage, decision, reason, agreement, purpose, legal_basis, fields_disclosed, fields_withheld
-         FROM disclosure_log WHERE subject_id = $1 ORDER BY id",
-    )
-    .bind(person.subject_id)
-    .fetch_all(pool)
-    .await?;
-    let consents: Vec<ConsentRow> = sqlx::query_as(
-        "SELECT source, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = $1 ORDER BY ordinal",
-    )
-    .bind(person.subject_id)
-    .fetch_all(pool)
-    .await?;
+    let disclosures = crate::store::disclosure_log::of_person(pool, person.subject_id).await?;
+    let consents = crate::store::consents::history(pool, person.subject_id).await?;
     let doc = json!({
         "subject_access_export": {"requested_by": requester, "produced_at": now.to_rfc3339(), "asked_for": key.to_string()},
         "person": person,
-        "consents": consents.iter().map(|(source, decision, scope, from, to)| json!({
-            "source": source, "decision": decision, "scope": scope, "effective": from, "expiry": to})).collect::<Vec<_>>(),
+        "consents": consents.iter().map(|c| json!({
+            "source": c.source, "decision": c.decision, "scope": c.scope, "effective": c.effective_date,
+            "expiry": c.expiry_date})).collect::<Vec<_>>(),
         "disclosures": disclosures.iter().map(|d| json!({
             "at": d.logged_at.to_rfc3339(), "recipient": d.recipient, "update": d.event_type, "stage": d.stage,
             "decision": d.decision, "reason": d.reason, "agreement": d.agreement, "purpose": d.purpose,
@@ -66,15 +40,14 @@ pub async fn export(
     let html_path = out.with_extension("html");
     std::fs::write(&html_path, html(&doc, &disclosures))?;
     let duration_ms = started.elapsed().as_millis() as i64;
-    sqlx::query(
-        "INSERT INTO subject_access_exports (subject_id, requester, exported_at, duration_ms, file) VALUES ($1, $2, $3, $4, $5)",
+    crate::store::people::record_access_export(
+        pool,
+        person.subject_id,
+        requester,
+        now,
+        duration_ms,
+        &out.display().to_string(),
     )
-    .bind(person.subject_id)
-    .bind(requester)
-    .bind(now)
-    .bind(duration_ms)
-    .bind(out.display().to_string())
-    .execute(pool)
     .await?;
     Ok(doc)
 }

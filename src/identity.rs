@@ -213,7 +213,10 @@ async fn link(
 }
 
 /// Every stored record that shares an identifier with `seeds`, transitively.
-async fn neighbours(tx: &mut Transaction<'_, Postgres>, seeds: BTreeSet<Id>) -> Result<Vec<LinkingRecord>, sqlx::Error> {
+async fn neighbours(
+    tx: &mut Transaction<'_, Postgres>,
+    seeds: BTreeSet<Id>,
+) -> Result<Vec<LinkingRecord>, sqlx::Error> {
     let mut seen = seeds;
     let mut frontier: Vec<Id> = seen.iter().cloned().collect();
     let mut events: BTreeSet<Uuid> = BTreeSet::new();

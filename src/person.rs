@@ -14,29 +14,7 @@ pub struct Person {
     pub timeline: Vec<TimelineEntry>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct LinkedIdentifier {
-    pub scheme: String,
-    pub value: String,
-    pub source_agency: String,
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct SeenDetails {
-    pub name: String,
-    pub date_of_birth: Option<chrono::NaiveDate>,
-    pub source_agency: String,
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct TimelineEntry {
-    pub occurred_at: chrono::DateTime<chrono::Utc>,
-    pub agency: String,
-    pub event_type: String,
-    pub event_id: Uuid,
-    pub message_id: String,
-    pub payload: serde_json::Value,
-}
+pub use crate::store::people::{LinkedIdentifier, SeenDetails, TimelineEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersonError {
@@ -61,25 +39,9 @@ pub async fn load(pool: &PgPool, key: &Identifier) -> Result<Person, PersonError
     let subject_id = crate::store::subjects::find(pool, key.scheme().as_str(), key.value())
         .await?
         .ok_or_else(|| PersonError::NotFound(key.to_string()))?;
-    let identifiers = sqlx::query_as(
-        "SELECT scheme, value, source_agency FROM subject_identifiers WHERE subject_id = $1 ORDER BY scheme, value",
-    )
-    .bind(subject_id)
-    .fetch_all(pool)
-    .await?;
-    let details = sqlx::query_as(
-        "SELECT name, date_of_birth, source_agency FROM subject_details WHERE subject_id = $1 ORDER BY first_seen_at, source_agency",
-    )
-    .bind(subject_id)
-    .fetch_all(pool)
-    .await?;
-    let timeline = sqlx::query_as(
-        "SELECT occurred_at, agency, event_type, event_id, message_id, payload FROM events
-         WHERE subject_id = $1 ORDER BY occurred_at, seq",
-    )
-    .bind(subject_id)
-    .fetch_all(pool)
-    .await?;
+    let identifiers = crate::store::people::identifiers(pool, subject_id).await?;
+    let details = crate::store::people::details(pool, subject_id).await?;
+    let timeline = crate::store::people::timeline(pool, subject_id).await?;
     Ok(Person { subject_id, identifiers, details, timeline })
 }
 

@@ -37,10 +37,7 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     let dead = crate::ops::deadletters::page(hub, 0, CONSOLE_DEAD_LETTERS).await?;
     let dead_summary = crate::ops::deadletters::summary(hub).await?;
     let conflicts = crate::ops::identity::list(hub, true).await?;
-    let actions: Vec<(chrono::DateTime<chrono::Utc>, String, String, String)> =
-        sqlx::query_as("SELECT at, actor, action, target FROM operator_actions ORDER BY id DESC LIMIT 10")
-            .fetch_all(&hub.pool)
-            .await?;
+    let actions = crate::store::operator_actions::latest(&hub.pool, 10).await?;
     let can_act = caller.role == Role::Operator;
     let mut h = String::new();
     let _ = write!(

@@ -22,7 +22,7 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap
     }
     let hub = &state.hub;
     let mut missing = Vec::new();
-    if sqlx::query("SELECT 1").execute(&hub.pool).await.is_err() {
+    if crate::store::ping(&hub.pool).await.is_err() {
         missing.push("database unreachable".to_string());
     }
     match crate::broker::connect(&hub.settings.broker.url).await {

@@ -2,27 +2,17 @@
 //! queue (the notification). Replay reads the refused message again from the raw archive through
 //! its connector; purge gives up on it. Either way the dead queue is brought back in line with
 //! the open refusals.
-use chrono::{DateTime, Utc};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
 use serde::Serialize;
 
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
-use crate::store::dead_letters::DeadLetter;
 use crate::runtime::apply::Applied;
+use crate::store::dead_letters::DeadLetter;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct DeadLetterRow {
-    pub id: i64,
-    pub agency: String,
-    pub connector: String,
-    pub message_id: String,
-    pub item_position: i32,
-    pub code: String,
-    pub reason: String,
-    pub refused_at: DateTime<Utc>,
-}
+use crate::store::dead_letters as rows;
+pub use crate::store::dead_letters::DeadLetterRow;
 
 /// At most this many dead letters in one page of the console or the API.
 pub const PAGE_LIMIT: i64 = 500;
@@ -30,68 +20,31 @@ pub const PAGE_LIMIT: i64 = 500;
 /// Open dead letters with an id above `after`, oldest first, at most `limit` (capped at
 /// [`PAGE_LIMIT`]): however many there are, a page costs the same.
 pub async fn page(hub: &Hub, after: i64, limit: i64) -> anyhow::Result<Vec<DeadLetterRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, agency, connector, message_id, item_position, code, left(reason, 2000) AS reason, refused_at
-         FROM refusals WHERE resolved_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit.clamp(1, PAGE_LIMIT))
-    .fetch_all(&hub.pool)
-    .await?)
+    Ok(rows::open_page(&hub.pool, after, limit.clamp(1, PAGE_LIMIT)).await?)
 }
 
 /// Open dead letters counted by connector and code, most first: what a flood is made of.
 pub async fn summary(hub: &Hub) -> anyhow::Result<Vec<(String, String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT connector, code, count(*) FROM refusals WHERE resolved_at IS NULL
-         GROUP BY connector, code ORDER BY count(*) DESC, connector, code",
-    )
-    .fetch_all(&hub.pool)
-    .await?)
+    Ok(rows::open_by_connector_and_code(&hub.pool).await?)
 }
 
 /// Every open dead letter (the command line's `--all`, replay and tests).
 pub async fn list(hub: &Hub) -> anyhow::Result<Vec<DeadLetterRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, agency, connector, message_id, item_position, code, reason, refused_at FROM refusals
-         WHERE resolved_at IS NULL ORDER BY id",
-    )
-    .fetch_all(&hub.pool)
-    .await?)
+    Ok(rows::open_all(&hub.pool).await?)
 }
 
-#[derive(sqlx::FromRow)]
-struct FullDeadLetter {
-    #[sqlx(flatten)]
-    row: DeadLetterRow,
-    raw: Vec<u8>,
-    routing_key: String,
-    resolution: Option<String>,
-}
+use crate::store::dead_letters::FullDeadLetter;
 
 /// How much of a refused payload `show` prints (a hostile one can be megabytes).
 const SHOWN_BYTES: usize = 65_536;
 
 /// One dead letter in full: the refusal, its raw bytes, and how the message arrived.
 pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
-    let full: Option<FullDeadLetter> = sqlx::query_as(
-        "SELECT r.id, r.agency, r.connector, r.message_id, r.item_position, r.code, r.reason, r.refused_at,
-                COALESCE(a.body, r.raw) AS raw, r.routing_key, r.resolution
-         FROM refusals r LEFT JOIN raw_archive a ON a.id = r.archive_id WHERE r.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&hub.pool)
-    .await?;
+    let full = rows::full(&hub.pool, id).await?;
     let Some(FullDeadLetter { row, raw, routing_key, resolution }) = full else {
         anyhow::bail!("no dead letter {id}");
     };
-    let headers: Option<serde_json::Value> = sqlx::query_scalar(
-        "SELECT headers FROM raw_archive WHERE agency = $1 AND message_id = $2 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(&row.agency)
-    .bind(&row.message_id)
-    .fetch_optional(&hub.pool)
-    .await?;
+    let headers = crate::store::archive::latest_headers(&hub.pool, &row.agency, &row.message_id).await?;
     let at =
         if row.item_position == 0 { "the whole payload".to_string() } else { format!("item {}", row.item_position) };
     let shown = &raw[..raw.len().min(SHOWN_BYTES)];
@@ -133,14 +86,7 @@ pub async fn replay(hub: &Hub, ids: &[i64], by: &str) -> anyhow::Result<Vec<Repl
     crate::store::operator_actions::record(&mut tx, by, "replay", &format!("dead letters {ids:?}"), hub.clock.now())
         .await?;
     tx.commit().await?;
-    let archives: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (a.agency, a.message_id) a.id, a.agency, a.message_id FROM refusals r
-         JOIN raw_archive a ON a.agency = r.agency AND a.message_id = r.message_id
-         WHERE r.id = ANY($1) ORDER BY a.agency, a.message_id, a.id DESC",
-    )
-    .bind(ids)
-    .fetch_all(&hub.pool)
-    .await?;
+    let archives = crate::store::archive::latest_of_refusals(&hub.pool, ids).await?;
     anyhow::ensure!(!archives.is_empty(), "no dead letter among {ids:?} has an archived message");
     reprocess_archived(hub, &archives).await
 }
@@ -152,14 +98,7 @@ pub async fn archived_since(
     connector: &str,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT DISTINCT ON (agency, message_id) id, agency, message_id FROM raw_archive
-         WHERE connector = $1 AND received_at >= $2 ORDER BY agency, message_id, id DESC",
-    )
-    .bind(connector)
-    .bind(since)
-    .fetch_all(&hub.pool)
-    .await
+    crate::store::archive::latest_since(&hub.pool, connector, since).await
 }
 
 /// Reprocesses archived messages, publishes any new dead letters, then syncs the dead queue.
@@ -177,11 +116,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
         publish::dead_letters(&ch, &names, &dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits)).await?;
         let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
         crate::store::dead_letters::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
-        let still: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM refusals WHERE message_id = $1 AND resolved_at IS NULL")
-                .bind(message_id)
-                .fetch_one(&hub.pool)
-                .await?;
+        let still = rows::open_of_message(&hub.pool, message_id).await?;
         results.push(ReplayResult { message_id: message_id.clone(), events, still_refused: still as usize });
     }
     sync_dead_queue(hub, &ch, &names).await?;
@@ -194,18 +129,9 @@ pub async fn purge(hub: &Hub, ids: &[i64], all: bool, by: &str) -> anyhow::Resul
     let mut tx = hub.pool.begin().await?;
     let target = if all { "all open dead letters".to_string() } else { format!("dead letters {ids:?}") };
     crate::store::operator_actions::record(&mut tx, by, "purge", &target, hub.clock.now()).await?;
+    // The purge and who did it are one record: both commit or neither.
+    let n = rows::purge(&mut tx, ids, all, by, hub.clock.now()).await?;
     tx.commit().await?;
-    let n = sqlx::query(
-        "UPDATE refusals SET resolved_at = $3, resolution = 'purged', resolved_by = $4
-         WHERE resolved_at IS NULL AND ($2 OR id = ANY($1))",
-    )
-    .bind(ids)
-    .bind(all)
-    .bind(hub.clock.now())
-    .bind(by)
-    .execute(&hub.pool)
-    .await?
-    .rows_affected();
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
     sync_dead_queue(hub, &ch, &Names::new(&hub.settings.broker.prefix)).await?;
@@ -252,15 +178,9 @@ pub async fn sync_dead_queue(hub: &Hub, ch: &lapin::Channel, names: &Names) -> a
             header_int(&headers, "tracker-item-position"),
         );
         let open = match key {
-            (Some(agency), Some(message_id), Some(position)) => sqlx::query_scalar::<_, i32>(
-                "SELECT 1 FROM refusals WHERE agency = $1 AND message_id = $2 AND item_position = $3 AND resolved_at IS NULL",
-            )
-            .bind(agency)
-            .bind(message_id)
-            .bind(position)
-            .fetch_optional(&hub.pool)
-            .await?
-            .is_some(),
+            (Some(agency), Some(message_id), Some(position)) => {
+                rows::is_open(&hub.pool, &agency, &message_id, position).await?
+            }
             // Not one of ours (e.g. dead-lettered by the broker itself): keep it for a person.
             _ => true,
         };

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::record::{self, Mode};
 use crate::sharing::Sharing;
 use crate::store::StoreError;
-use super::record::{self, Mode};
 use crate::store::dead_letters::DeadLetter;
 use crate::store::message::{Envelope, ReadyItem};
 

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use super::retry::RunError;
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
-use crate::runtime::message::Inbound;
 use crate::runtime::apply::Applied;
+use crate::runtime::message::Inbound;
 
 /// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {

@@ -24,30 +24,7 @@ use crate::sharing::{facts, log, notice, today};
 
 const BATCH: i64 = 256;
 
-#[derive(Debug, sqlx::FromRow)]
-struct Pending {
-    id: i64,
-    event_id: Uuid,
-    recipient: String,
-    message_id: Uuid,
-    subject_id: Option<Uuid>,
-    withheld_fields: Vec<String>,
-    agreement: String,
-    purpose: String,
-    legal_basis: String,
-    consent_scope: Option<String>,
-    catch_up: bool,
-    decided_at: DateTime<Utc>,
-    avro: Vec<u8>,
-    event_type: String,
-    data_class: String,
-    /// `delivery`, or `retraction` (a notice naming the delivery `refers_to`).
-    kind: String,
-    refers_to: Option<Uuid>,
-    notice_reason: Option<String>,
-    /// For a notice: the delivery it names was never sent (withheld at publish).
-    nothing_sent: bool,
-}
+use crate::store::outbox::Pending;
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
@@ -85,19 +62,7 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
 }
 
 async fn pending(hub: &Hub) -> Result<Vec<Pending>, RunError> {
-    Ok(sqlx::query_as(
-        "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
-                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class,
-                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL, false) AS nothing_sent
-         FROM outbox o JOIN events e USING (event_id)
-         LEFT JOIN outbox r ON r.message_id = o.refers_to
-         WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
-         ORDER BY o.id LIMIT $1",
-    )
-    .bind(BATCH)
-    .fetch_all(&hub.pool)
-    .await
-    .map_err(crate::store::StoreError::from)?)
+    Ok(crate::store::outbox::pending(&hub.pool, BATCH).await.map_err(crate::store::StoreError::from)?)
 }
 
 async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {
@@ -185,10 +150,7 @@ async fn confirm_all(hub: &Hub, in_flight: Vec<(i64, PublisherConfirm)>, now: Da
         }
     }
     if !confirmed.is_empty() {
-        sqlx::query("UPDATE outbox SET published_at = $2 WHERE id = ANY($1)")
-            .bind(&confirmed)
-            .bind(now)
-            .execute(&hub.pool)
+        crate::store::outbox::mark_published(&hub.pool, &confirmed, now)
             .await
             .map_err(crate::store::StoreError::from)?;
     }
@@ -214,10 +176,7 @@ async fn consent_still_covers(
 /// Records that a decision changed at publish time: the row is not sent, and the log says why.
 async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTime<Utc>) -> Result<(), RunError> {
     let mut tx = hub.pool.begin().await.map_err(crate::store::StoreError::from)?;
-    sqlx::query("UPDATE outbox SET withheld_at_publish = $2 WHERE id = $1")
-        .bind(row.id)
-        .bind(now)
-        .execute(&mut *tx)
+    crate::store::outbox::mark_withheld_at_publish(&mut tx, row.id, now)
         .await
         .map_err(crate::store::StoreError::from)?;
     let entry = LogEntry {

@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use tracing::Instrument;
 
+use super::apply::Applied;
 use super::message::Inbound;
+use super::record::Mode;
 use crate::connectors::{Refusal, RefusalCode};
 use crate::hub::Hub;
 use crate::store::StoreError;
-use super::apply::Applied;
-use super::record::Mode;
 use crate::store::message::{Envelope, ReadyItem};
 
 impl Hub {
@@ -102,11 +102,8 @@ impl Hub {
     /// what now applies is stored (event ids keep it idempotent), what still fails stays refused.
     pub async fn reprocess(&self, archive_id: i64) -> Result<Applied, StoreError> {
         let now = self.clock.now();
-        let (agency, routing_key, archived_id, body, headers): (String, String, String, Vec<u8>, Json) =
-            sqlx::query_as("SELECT agency, routing_key, message_id, body, headers FROM raw_archive WHERE id = $1")
-                .bind(archive_id)
-                .fetch_one(&self.pool)
-                .await?;
+        let (agency, routing_key, archived_id, body, headers) =
+            crate::store::archive::archived(&self.pool, archive_id).await?;
         let msg = Inbound {
             queue_agency: agency.into(),
             routing_key,

@@ -128,8 +128,7 @@ pub async fn what_if(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let changed = Agreements::load(dir)?;
-    let pairs: Vec<(Uuid, String)> =
-        crate::store::disclosure_log::decided_pairs(pool).await?;
+    let pairs: Vec<(Uuid, String)> = crate::store::disclosure_log::decided_pairs(pool).await?;
     let mut out = String::new();
     let mut differences = 0;
     for (event_id, recipient) in &pairs {

@@ -56,3 +56,50 @@ pub async fn archive_with(
         .await?),
     }
 }
+
+/// The headers of a message's latest archived copy.
+pub async fn latest_headers(pool: &PgPool, agency: &str, message_id: &str) -> Result<Option<Json>, sqlx::Error> {
+    sqlx::query_scalar("SELECT headers FROM raw_archive WHERE agency = $1 AND message_id = $2 ORDER BY id DESC LIMIT 1")
+        .bind(agency)
+        .bind(message_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The latest archived copy of each message these refusals came from: (archive id, agency,
+/// message id).
+pub async fn latest_of_refusals(pool: &PgPool, refusals: &[i64]) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (a.agency, a.message_id) a.id, a.agency, a.message_id FROM refusals r
+         JOIN raw_archive a ON a.agency = r.agency AND a.message_id = r.message_id
+         WHERE r.id = ANY($1) ORDER BY a.agency, a.message_id, a.id DESC",
+    )
+    .bind(refusals)
+    .fetch_all(pool)
+    .await
+}
+
+/// The latest archived copy of every message of a connector received at or after `since`:
+/// (archive id, agency, message id).
+pub async fn latest_since(
+    pool: &PgPool,
+    connector: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (agency, message_id) id, agency, message_id FROM raw_archive
+         WHERE connector = $1 AND received_at >= $2 ORDER BY agency, message_id, id DESC",
+    )
+    .bind(connector)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// One archived message: (agency, routing key, message id, body, headers).
+pub async fn archived(pool: &PgPool, id: i64) -> Result<(String, String, String, Vec<u8>, Json), sqlx::Error> {
+    sqlx::query_as("SELECT agency, routing_key, message_id, body, headers FROM raw_archive WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}

@@ -202,3 +202,30 @@ pub async fn withheld_by_reason(pool: &PgPool) -> Result<Vec<(String, i64)>, sql
     .fetch_all(pool)
     .await
 }
+
+/// One disclosure of a person's records, as subject access lists it.
+#[derive(sqlx::FromRow)]
+pub struct Disclosure {
+    pub logged_at: chrono::DateTime<chrono::Utc>,
+    pub recipient: String,
+    pub event_type: String,
+    pub stage: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub agreement: Option<String>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub fields_disclosed: Vec<String>,
+    pub fields_withheld: Vec<String>,
+}
+
+/// Every entry about a person, in log order.
+pub async fn of_person(pool: &PgPool, subject: Uuid) -> Result<Vec<Disclosure>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT logged_at, recipient, event_type, stage, decision, reason, agreement, purpose, legal_basis, fields_disclosed, fields_withheld
+         FROM disclosure_log WHERE subject_id = $1 ORDER BY id",
+    )
+    .bind(subject)
+    .fetch_all(pool)
+    .await
+}

@@ -160,7 +160,10 @@ pub async fn identifiers_of(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     events: &[Uuid],
 ) -> Result<Vec<Json>, sqlx::Error> {
-    sqlx::query_scalar("SELECT identifiers FROM events WHERE event_id = ANY($1)").bind(events).fetch_all(&mut **tx).await
+    sqlx::query_scalar("SELECT identifiers FROM events WHERE event_id = ANY($1)")
+        .bind(events)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 const UPDATE_COLUMNS: &str = "event_id, subject_id, event_type, data_class, agency, occurred_at, payload";

@@ -120,6 +120,12 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
     Ok(pool)
 }
 
+/// Whether the database answers.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
+
 pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     migrator().run(pool).await?;
     Ok(())

@@ -1,6 +1,6 @@
 //! What operators did (replay, purge, identity decisions), with who did it.
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 /// Records an operator's action with who did it, in the transaction that does it.
 pub async fn record(
@@ -18,4 +18,12 @@ pub async fn record(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The latest `limit` actions, newest first: (at, actor, action, target).
+pub async fn latest(pool: &PgPool, limit: i64) -> Result<Vec<(DateTime<Utc>, String, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT at, actor, action, target FROM operator_actions ORDER BY id DESC LIMIT $1")
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }

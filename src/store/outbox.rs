@@ -229,3 +229,67 @@ pub async fn queue_retractions(
     .await?;
     Ok(())
 }
+
+/// A row waiting for the publisher: the decision, what to send, and (for a notice) whether the
+/// delivery it names was ever sent.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Pending {
+    pub id: i64,
+    pub event_id: Uuid,
+    pub recipient: String,
+    pub message_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub withheld_fields: Vec<String>,
+    pub agreement: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub consent_scope: Option<String>,
+    pub catch_up: bool,
+    pub decided_at: DateTime<Utc>,
+    pub avro: Vec<u8>,
+    pub event_type: String,
+    pub data_class: String,
+    /// `delivery`, or `retraction` (a notice naming the delivery `refers_to`).
+    pub kind: String,
+    pub refers_to: Option<Uuid>,
+    pub notice_reason: Option<String>,
+    /// For a notice: the delivery it names was never sent (withheld at publish).
+    pub nothing_sent: bool,
+}
+
+/// Up to `limit` rows not yet confirmed nor withheld at publish, in the order decided, each with
+/// its update's Avro encoding.
+pub async fn pending(pool: &PgPool, limit: i64) -> Result<Vec<Pending>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
+                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class,
+                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL, false) AS nothing_sent
+         FROM outbox o JOIN events e USING (event_id)
+         LEFT JOIN outbox r ON r.message_id = o.refers_to
+         WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
+         ORDER BY o.id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks rows the broker confirmed.
+pub async fn mark_published(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET published_at = $2 WHERE id = ANY($1)").bind(ids).bind(now).execute(pool).await?;
+    Ok(())
+}
+
+/// Marks a row not sent because its decision changed at publish (logged in the same transaction).
+pub async fn mark_withheld_at_publish(
+    tx: &mut Transaction<'_, Postgres>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET withheld_at_publish = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

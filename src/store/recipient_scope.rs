@@ -24,7 +24,10 @@ pub async fn insert(
 }
 
 /// (person, recipient) of every pair in scope for these people.
-pub async fn of_people(tx: &mut Transaction<'_, Postgres>, subjects: &[Uuid]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+pub async fn of_people(
+    tx: &mut Transaction<'_, Postgres>,
+    subjects: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     sqlx::query_as("SELECT subject_id, recipient FROM recipient_scope WHERE subject_id = ANY($1)")
         .bind(subjects)
         .fetch_all(&mut **tx)

@@ -30,7 +30,11 @@ pub async fn owners(
 }
 
 /// Adds the people not yet known.
-pub async fn insert(tx: &mut Transaction<'_, Postgres>, people: &[Uuid], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    people: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO subjects (subject_id, created_at) SELECT id, $2 FROM UNNEST($1::uuid[]) AS t(id) ON CONFLICT DO NOTHING",
     )

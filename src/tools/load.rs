@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::broker::{Names, publish};
 use crate::hub::Hub;
-use crate::runtime::message::Inbound;
 use crate::runtime::apply::Applied;
+use crate::runtime::message::Inbound;
 use crate::runtime::record::Mode;
 use crate::store::message::{Envelope, ReadyItem};
 use crate::tools::demo::PlannedSend;
