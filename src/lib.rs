@@ -9,9 +9,10 @@
 //!   built once; `stats`: its work counters and latency histograms.
 //! - `app`: the composition root — builds the hub and runs its tasks until stopped.
 //! - `runtime`: the message path — consume → admit and read → process (store and decide in one
-//!   transaction) → outbox publisher, with `retry` beside it. Its `//!` states the delivery
-//!   guarantee.
-//! - `store`: Postgres: migrations, raw archive, inbox, events, projections.
+//!   transaction: `record` over store and identity, then `apply` has sharing decide) → outbox
+//!   publisher, with `retry` beside it. Its `//!` states the delivery guarantee.
+//! - `store`: Postgres, by table — every statement the product runs (but the report catalogue's),
+//!   each taking the caller's transaction; migrations; the advisory locks. Calls nothing above it.
 //! - `identity`: who is who, resolved over the whole set of records (`identity::resolve`, pure),
 //!   and the moves a later record (or an operator's decision) causes.
 //! - `sharing`: agreements, decisions per (update, recipient), catch-up, retractions, the
