@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::domain::names::AgencyId;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("configuration: {0}")]
@@ -14,7 +16,7 @@ pub enum SettingsError {
     #[error("configuration: clock.fixed {0:?} is not an RFC 3339 instant")]
     Clock(String),
     #[error("configuration: agency {agency} uses unknown connector {connector:?}")]
-    UnknownConnector { agency: String, connector: String },
+    UnknownConnector { agency: AgencyId, connector: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,7 +33,7 @@ pub struct Settings {
     #[serde(default)]
     pub auth: AuthSettings,
     pub alerts: AlertSettings,
-    pub agencies: BTreeMap<String, AgencySettings>,
+    pub agencies: BTreeMap<AgencyId, AgencySettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

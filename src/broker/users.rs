@@ -20,7 +20,7 @@ pub enum UsersError {
 }
 
 /// agency id -> (broker user, password)
-pub type Credentials = BTreeMap<String, (String, String)>;
+pub type Credentials = BTreeMap<crate::domain::names::AgencyId, (String, String)>;
 
 /// The broker user an agency publishes as.
 pub fn user_name(settings: &Settings, agency: &str) -> String {

@@ -12,7 +12,7 @@ use crate::sharing::inspect;
 #[derive(Debug, Subcommand)]
 pub enum SharingCommand {
     /// Explain the decision for an update and a recipient.
-    Explain { event_id: uuid::Uuid, recipient: String },
+    Explain { event_id: uuid::Uuid, recipient: crate::domain::names::AgencyId },
     /// Replay logged decisions against the agreements in DIR and list those that would change.
     WhatIf { agreements_dir: PathBuf },
 }

@@ -13,7 +13,7 @@ use crate::settings::Settings;
 #[derive(Debug, Args)]
 pub struct SendArgs {
     #[arg(long)]
-    agency: String,
+    agency: crate::domain::names::AgencyId,
     #[arg(long)]
     connector: String,
     #[arg(required = true)]

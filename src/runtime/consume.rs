@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::retry::RunError;
 use crate::broker::{Names, publish};
+use crate::domain::names::AgencyId;
 use crate::hub::Hub;
 use crate::runtime::apply::Applied;
 use crate::runtime::message::Inbound;
@@ -75,8 +76,7 @@ async fn attach(
     consume_ch.basic_qos(hub.settings.broker.prefetch, BasicQosOptions::default()).await?;
     let dead_ch = publish::confirm_channel(&conn).await?;
     let queue = names.inbound_queue(agency);
-    let task =
-        consume_queue(hub.clone(), names.clone(), consume_ch, dead_ch, agency.to_string(), queue, shutdown.clone());
+    let task = consume_queue(hub.clone(), names.clone(), consume_ch, dead_ch, agency.into(), queue, shutdown.clone());
     Ok((conn, task))
 }
 
@@ -85,7 +85,7 @@ async fn consume_queue(
     names: Names,
     ch: Channel,
     dead_ch: Channel,
-    agency: String,
+    agency: AgencyId,
     queue: String,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RunError> {

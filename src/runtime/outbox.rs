@@ -182,7 +182,7 @@ async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTi
     let entry = LogEntry {
         event_id: row.event_id,
         subject_id: row.subject_id,
-        recipient: row.recipient.clone(),
+        recipient: row.recipient.to_string(),
         stage: crate::sharing::log::Stage::Published.as_str().into(),
         decision: "withhold".into(),
         reason: Some(reason.into()),

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::NewEvent;
 use super::decide::{ConsentScope, Facts, RecordedScope};
 use super::periods::Period;
+use crate::domain::names::AgencyId;
 use crate::store;
 
 /// Everything about one person that decisions need, from every record the hub holds.
@@ -19,9 +20,9 @@ pub struct PersonFacts {
     /// Order starts (OrderMade CO/SSO, SupervisionStarted) and terminations, in event time.
     orders: Vec<(DateTime<Utc>, OrderMark)>,
     /// Each agency's involvement periods.
-    periods: BTreeMap<String, Vec<Period>>,
+    periods: BTreeMap<AgencyId, Vec<Period>>,
     /// The agencies of kind treatment (for "in treatment").
-    treatment: Vec<String>,
+    treatment: Vec<AgencyId>,
     consent_courts: bool,
     consent_probation: bool,
 }
@@ -49,7 +50,7 @@ impl PersonFacts {
     }
 
     /// The agencies involved with the person at `now`.
-    pub fn involved_now(&self, now: DateTime<Utc>) -> BTreeSet<String> {
+    pub fn involved_now(&self, now: DateTime<Utc>) -> BTreeSet<AgencyId> {
         self.periods
             .iter()
             .filter(|(_, ps)| super::periods::involved_at(ps, now))
@@ -86,7 +87,7 @@ pub enum Standing {
 /// An earlier decision about one of this message's people that a late fact may change.
 pub struct Earlier {
     pub subject: Uuid,
-    pub recipient: String,
+    pub recipient: AgencyId,
     pub event: NewEvent,
     pub standing: Standing,
 }
@@ -130,7 +131,7 @@ pub async fn earlier_decisions(
 pub async fn decided_before(
     tx: &mut Transaction<'_, Postgres>,
     events: &BTreeSet<Uuid>,
-) -> Result<HashMap<(Uuid, String), usize>, sqlx::Error> {
+) -> Result<HashMap<(Uuid, AgencyId), usize>, sqlx::Error> {
     let events: Vec<Uuid> = events.iter().copied().collect();
     let rows = store::disclosure_log::decided_with_deliveries(tx, &events).await?;
     Ok(rows.into_iter().map(|(e, r, n)| ((e, r), n as usize)).collect())
@@ -139,13 +140,13 @@ pub async fn decided_before(
 /// Every delivery queued for these (update, recipient) pairs, oldest first.
 pub async fn queued_deliveries(
     tx: &mut Transaction<'_, Postgres>,
-    pairs: &[(Uuid, String)],
-) -> Result<HashMap<(Uuid, String), Vec<QueuedDelivery>>, sqlx::Error> {
-    let mut out: HashMap<(Uuid, String), Vec<QueuedDelivery>> = HashMap::new();
+    pairs: &[(Uuid, AgencyId)],
+) -> Result<HashMap<(Uuid, AgencyId), Vec<QueuedDelivery>>, sqlx::Error> {
+    let mut out: HashMap<(Uuid, AgencyId), Vec<QueuedDelivery>> = HashMap::new();
     if pairs.is_empty() {
         return Ok(out);
     }
-    let (events, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
+    let (events, recipients): (Vec<Uuid>, Vec<AgencyId>) = pairs.iter().cloned().unzip();
     let rows = store::outbox::queued_deliveries(tx, &events, &recipients).await?;
     for row in rows {
         out.entry((row.event_id, row.recipient.clone())).or_default().push(row);
@@ -159,12 +160,12 @@ pub async fn people(
     subjects: &[Uuid],
     day: NaiveDate,
     months: u32,
-    treatment: &[String],
+    treatment: &[AgencyId],
 ) -> Result<HashMap<Uuid, PersonFacts>, sqlx::Error> {
     let mut out: HashMap<Uuid, PersonFacts> =
         subjects.iter().map(|s| (*s, PersonFacts { treatment: treatment.to_vec(), ..Default::default() })).collect();
     let naming = store::involvements::of_people(tx, subjects).await?;
-    let mut times: HashMap<(Uuid, String), Vec<DateTime<Utc>>> = HashMap::new();
+    let mut times: HashMap<(Uuid, AgencyId), Vec<DateTime<Utc>>> = HashMap::new();
     for (subject, agency, at) in naming {
         times.entry((subject, agency)).or_default().push(at);
     }
@@ -202,9 +203,9 @@ pub async fn people(
 pub async fn in_scope_all(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
-) -> Result<HashMap<Uuid, BTreeSet<String>>, sqlx::Error> {
+) -> Result<HashMap<Uuid, BTreeSet<AgencyId>>, sqlx::Error> {
     let rows = store::recipient_scope::of_people(tx, subjects).await?;
-    let mut out: HashMap<Uuid, BTreeSet<String>> = HashMap::new();
+    let mut out: HashMap<Uuid, BTreeSet<AgencyId>> = HashMap::new();
     for (subject, recipient) in rows {
         out.entry(subject).or_default().insert(recipient);
     }
@@ -215,14 +216,14 @@ pub async fn in_scope_all(
 /// messages, not the recipient's own and not yet decided for it, in `occurred_at` order.
 pub async fn history_all(
     tx: &mut Transaction<'_, Postgres>,
-    pairs: &[(Uuid, String)],
+    pairs: &[(Uuid, AgencyId)],
     this_message: &BTreeSet<Uuid>,
-) -> Result<Vec<(Uuid, String, NewEvent)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, AgencyId, NewEvent)>, sqlx::Error> {
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
-    let (subjects, recipients): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
+    let (subjects, recipients): (Vec<Uuid>, Vec<AgencyId>) = pairs.iter().cloned().unzip();
     let rows = store::events::undecided_for(tx, &subjects, &recipients, &exclude).await?;
     Ok(rows.into_iter().map(store::events::RecipientUpdate::into_parts).collect())
 }

@@ -28,7 +28,7 @@ async fn decide_now(
         return Ok(None);
     };
     let mut tx = pool.begin().await?;
-    let treatment: Vec<String> =
+    let treatment: Vec<crate::domain::names::AgencyId> =
         sharing.agencies.iter().filter(|(_, k)| *k == AgencyKind::Treatment).map(|(a, _)| a.clone()).collect();
     let people = facts::people(&mut tx, &[subject], today(now), sharing.involvement_months, &treatment).await?;
     tx.rollback().await?;

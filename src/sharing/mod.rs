@@ -28,6 +28,7 @@ use uuid::Uuid;
 use agreements::Agreements;
 use decide::{Decision, EventView, Facts, Recipient, WithholdReason};
 
+use crate::domain::names::AgencyId;
 use crate::settings::{AgencyKind, Settings};
 use log::Stage;
 pub use message_ids::{delivery_message_id, redelivery_message_id, retraction_message_id};
@@ -38,8 +39,8 @@ use record::{Decided, Retraction, write_decisions};
 pub struct Sharing {
     pub agreements: Agreements,
     /// Every agency and its kind, sorted by id.
-    pub agencies: Vec<(String, AgencyKind)>,
-    court_codes: BTreeMap<String, String>,
+    pub agencies: Vec<(AgencyId, AgencyKind)>,
+    court_codes: BTreeMap<String, AgencyId>,
     pub involvement_months: u32,
 }
 
@@ -68,7 +69,7 @@ impl Sharing {
     }
 
     /// The agencies an event names, making them involved with its person.
-    pub fn named_agencies(&self, e: &NewEvent) -> BTreeSet<String> {
+    pub fn named_agencies(&self, e: &NewEvent) -> BTreeSet<AgencyId> {
         let mut out = BTreeSet::from([e.source_agency.clone()]);
         let text = |k: &str| e.payload.get(k).and_then(Json::as_str);
         let court = |code: Option<&str>| code.and_then(|c| self.court_codes.get(c)).cloned();
@@ -77,13 +78,13 @@ impl Sharing {
             "SupervisionStarted" | "PreSentenceReport" | "BreachInitiated" => out.extend(court(text("court"))),
             "OrderMade" => {
                 if matches!(text("order_type"), Some("CO" | "SSO")) {
-                    out.extend(self.agencies_of_kind(AgencyKind::Probation).map(str::to_owned));
+                    out.extend(self.agencies_of_kind(AgencyKind::Probation).map(AgencyId::from));
                 }
                 let treatment_requirement = decide::values_at(&e.payload, "requirements.type")
                     .iter()
                     .any(|v| matches!(v.as_str(), Some("DRR" | "ATR")));
                 if treatment_requirement {
-                    out.extend(self.agencies_of_kind(AgencyKind::Treatment).map(str::to_owned));
+                    out.extend(self.agencies_of_kind(AgencyKind::Treatment).map(AgencyId::from));
                 }
             }
             _ => {}
@@ -167,7 +168,7 @@ async fn redecide_earlier<'a, 'p>(
             changed.push((earlier, decision));
         }
     }
-    let pairs: Vec<(Uuid, String)> = changed.iter().map(|(e, _)| (e.event.event_id, e.recipient.clone())).collect();
+    let pairs: Vec<(Uuid, AgencyId)> = changed.iter().map(|(e, _)| (e.event.event_id, e.recipient.clone())).collect();
     let mut queued = facts::queued_deliveries(tx, &pairs).await?;
     let mut retractions = Vec::new();
     for (earlier, decision) in changed {
@@ -215,7 +216,7 @@ pub async fn decide_message(
     }
     let day = today(now);
     let message_events: BTreeSet<Uuid> = new.iter().map(|e| e.event_id).collect();
-    let treatment: Vec<String> = sharing.agencies_of_kind(AgencyKind::Treatment).map(str::to_owned).collect();
+    let treatment: Vec<AgencyId> = sharing.agencies_of_kind(AgencyKind::Treatment).map(AgencyId::from).collect();
     let people = facts::people(tx, &subjects, day, sharing.involvement_months, &treatment).await?;
     let in_scope = facts::in_scope_all(tx, &subjects).await?;
     let none = BTreeSet::new();
@@ -223,7 +224,7 @@ pub async fn decide_message(
     let person = |s: Uuid| people.get(&s).unwrap_or(&nobody);
     // Recipients involved with the person now (by the hub's clock) whose history has not been
     // sent yet: the involvement began with this message.
-    let beginning: Vec<(Uuid, String)> = subjects
+    let beginning: Vec<(Uuid, AgencyId)> = subjects
         .iter()
         .flat_map(|s| {
             let scoped = in_scope.get(s).unwrap_or(&none);
@@ -236,7 +237,7 @@ pub async fn decide_message(
         })
         .collect();
     if !beginning.is_empty() {
-        let (ss, rs): (Vec<Uuid>, Vec<String>) = beginning.iter().cloned().unzip();
+        let (ss, rs): (Vec<Uuid>, Vec<AgencyId>) = beginning.iter().cloned().unzip();
         crate::store::recipient_scope::insert(tx, &ss, &rs, now).await?;
     }
     let history = facts::history_all(tx, &beginning, &message_events).await?;

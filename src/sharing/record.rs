@@ -8,13 +8,14 @@ use uuid::Uuid;
 use super::decide::Decision;
 use super::log::{self, LogEntry, Stage};
 use super::{NewEvent, delivery_message_id, facts, retraction_message_id};
+use crate::domain::names::AgencyId;
 use crate::store;
 use crate::store::outbox::{NewDelivery, NewRetraction};
 
 /// A decision made, to log and (when delivering) to queue.
 pub(super) struct Decided<'a> {
     pub(super) event: &'a NewEvent,
-    pub(super) recipient: String,
+    pub(super) recipient: AgencyId,
     pub(super) decision: Decision,
     pub(super) catch_up: bool,
     /// `decided` the first time; `redecided` when a late fact changed an earlier decision.
@@ -26,7 +27,7 @@ pub(super) struct Decided<'a> {
 impl<'a> Decided<'a> {
     pub(super) fn first(event: &'a NewEvent, recipient: &str, decision: Decision, catch_up: bool) -> Decided<'a> {
         let message_id = delivery_message_id(event.event_id, recipient);
-        Decided { event, recipient: recipient.to_string(), decision, catch_up, stage: Stage::Decided, message_id }
+        Decided { event, recipient: recipient.into(), decision, catch_up, stage: Stage::Decided, message_id }
     }
 }
 

@@ -7,6 +7,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::StoreError;
 use super::message::Envelope;
+use crate::domain::names::AgencyId;
 
 /// A refusal to dead-letter (and mark once the broker confirms it).
 #[derive(Debug, Clone)]
@@ -80,7 +81,7 @@ pub async fn mark_dead_lettered(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeadLetterRow {
     pub id: i64,
-    pub agency: String,
+    pub agency: AgencyId,
     pub connector: String,
     pub message_id: String,
     pub item_position: i32,

@@ -6,6 +6,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::events::RecipientUpdate;
+use crate::domain::names::AgencyId;
 
 /// One entry as stored and chained. Its stage is kept as the stored text (written from
 /// `sharing::log::Stage`), so that verifying a tampered row reports the tampering rather than
@@ -142,7 +143,7 @@ pub async fn latest_decisions(
 pub async fn decided_with_deliveries(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Uuid],
-) -> Result<Vec<(Uuid, String, i64)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, AgencyId, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT l.event_id, l.recipient,
                 (SELECT count(*) FROM outbox o WHERE o.event_id = l.event_id AND o.recipient = l.recipient

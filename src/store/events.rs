@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::NewEvent;
 use super::message::{Envelope, ReadyEvent};
 use crate::connectors::mapping::DraftSubject;
+use crate::domain::names::AgencyId;
 
 /// Events of one message as column arrays, inserted with one UNNEST statement.
 #[derive(Default)]
@@ -111,7 +112,7 @@ impl EventRows {
                     subject_id: self.subjects[i],
                     event_type: self.types[i].clone(),
                     data_class: self.classes[i].to_string(),
-                    source_agency: env.agency.to_string(),
+                    source_agency: env.agency.clone(),
                     occurred_at: self.occurred[i],
                     payload: self.payloads[i].clone(),
                 });
@@ -134,7 +135,7 @@ pub async fn subject_of(
 #[derive(sqlx::FromRow)]
 pub struct LinkingRecord {
     pub event_id: Uuid,
-    pub agency: String,
+    pub agency: AgencyId,
     pub subject_id: Option<Uuid>,
     pub identifiers: Json,
     pub status: Option<String>,
@@ -208,13 +209,13 @@ pub async fn order_marks(
 #[derive(sqlx::FromRow)]
 pub struct RecipientUpdate {
     pub person: Uuid,
-    pub recipient: String,
+    pub recipient: AgencyId,
     #[sqlx(flatten)]
     pub event: NewEvent,
 }
 
 impl RecipientUpdate {
-    pub fn into_parts(self) -> (Uuid, String, NewEvent) {
+    pub fn into_parts(self) -> (Uuid, AgencyId, NewEvent) {
         (self.person, self.recipient, self.event)
     }
 }
@@ -224,7 +225,7 @@ impl RecipientUpdate {
 pub async fn undecided_for(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     subjects: &[Uuid],
-    recipients: &[String],
+    recipients: &[AgencyId],
     exclude: &[Uuid],
 ) -> Result<Vec<RecipientUpdate>, sqlx::Error> {
     sqlx::query_as(

@@ -1,5 +1,6 @@
 //! Identity conflicts: records held because their identifiers led to two people, and the
 //! operator's decision on them.
+use crate::domain::names::AgencyId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -9,7 +10,7 @@ use uuid::Uuid;
 pub struct Conflict {
     pub id: i64,
     pub event_id: Uuid,
-    pub agency: String,
+    pub agency: AgencyId,
     pub message_id: String,
     pub identifiers: serde_json::Value,
     pub subject_ids: Vec<Uuid>,

@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::domain::names::AgencyId;
+
 /// (record, agency, person, occurred at) of each record placed with a person.
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Uuid],
-    agencies: &[String],
+    agencies: &[AgencyId],
     subjects: &[Option<Uuid>],
     times: &[DateTime<Utc>],
 ) -> Result<(), sqlx::Error> {
@@ -47,7 +49,7 @@ pub async fn remove_held(
 pub async fn of_people(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
-) -> Result<Vec<(Uuid, String, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, AgencyId, DateTime<Utc>)>, sqlx::Error> {
     sqlx::query_as("SELECT subject_id, agency, occurred_at FROM involvements WHERE subject_id = ANY($1)")
         .bind(subjects)
         .fetch_all(&mut **tx)

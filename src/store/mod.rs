@@ -29,6 +29,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
+use crate::domain::names::AgencyId;
+
 /// An update just stored, as sharing needs it (read from `events` by the sharing queries).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NewEvent {
@@ -37,7 +39,7 @@ pub struct NewEvent {
     pub event_type: String,
     pub data_class: String,
     #[sqlx(rename = "agency")]
-    pub source_agency: String,
+    pub source_agency: AgencyId,
     pub occurred_at: DateTime<Utc>,
     pub payload: Json,
 }

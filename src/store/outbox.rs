@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::domain::names::AgencyId;
+
 /// Deliveries decided and neither confirmed nor withheld at publish yet.
 pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND withheld_at_publish IS NULL")
@@ -70,7 +72,7 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Published>, sqlx::Error> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QueuedDelivery {
     pub event_id: Uuid,
-    pub recipient: String,
+    pub recipient: AgencyId,
     pub message_id: Uuid,
     pub agreement: String,
     pub purpose: String,
@@ -82,7 +84,7 @@ pub struct QueuedDelivery {
 pub async fn queued_deliveries(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Uuid],
-    recipients: &[String],
+    recipients: &[AgencyId],
 ) -> Result<Vec<QueuedDelivery>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.event_id, o.recipient, o.message_id, o.agreement, o.purpose, o.legal_basis
@@ -106,7 +108,7 @@ pub struct LiveDelivery {
     pub subject_id: Option<Uuid>,
     pub event_type: String,
     pub data_class: String,
-    pub agency: String,
+    pub agency: AgencyId,
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -135,7 +137,7 @@ pub async fn live_under_other_person(
 /// A delivery decided, to queue.
 pub struct NewDelivery {
     pub event_id: Uuid,
-    pub recipient: String,
+    pub recipient: AgencyId,
     pub message_id: Uuid,
     pub subject_id: Option<Uuid>,
     pub withheld_fields: Vec<String>,
@@ -236,7 +238,7 @@ pub async fn queue_retractions(
 pub struct Pending {
     pub id: i64,
     pub event_id: Uuid,
-    pub recipient: String,
+    pub recipient: AgencyId,
     pub message_id: Uuid,
     pub subject_id: Option<Uuid>,
     pub withheld_fields: Vec<String>,

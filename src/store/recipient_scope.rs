@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::domain::names::AgencyId;
+
 /// Brings (person, recipient) pairs into scope.
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
-    recipients: &[String],
+    recipients: &[AgencyId],
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -27,7 +29,7 @@ pub async fn insert(
 pub async fn of_people(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
-) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, AgencyId)>, sqlx::Error> {
     sqlx::query_as("SELECT subject_id, recipient FROM recipient_scope WHERE subject_id = ANY($1)")
         .bind(subjects)
         .fetch_all(&mut **tx)

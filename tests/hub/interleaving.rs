@@ -283,7 +283,7 @@ async fn held_by_recipients(hub: &crate::support::TestHub) -> BTreeSet<(String, 
                 retracted.insert(record["payload"]["refers_to_message_id"].as_str().unwrap().to_string());
             } else {
                 let key = (
-                    agency.clone(),
+                    agency.to_string(),
                     record["event_id"].as_str().unwrap().to_string(),
                     record["subject"]["subject_id"].as_str().unwrap_or_default().to_string(),
                     record["redacted"].to_string(),

@@ -51,7 +51,7 @@ async fn received(hub: &TestHub) -> BTreeMap<String, Vec<Received>> {
                 record,
             });
         }
-        out.insert(agency.clone(), got);
+        out.insert(agency.to_string(), got);
     }
     out
 }
