@@ -42,6 +42,14 @@ pub struct BrokerSettings {
     pub url: String,
     pub prefix: String,
     pub prefetch: u16,
+    /// Group commit: a consumer takes up to this many of its queue's messages that are ready
+    /// (at most `prefetch`) and stores them in one transaction, acknowledged together.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// How long a consumer holding one message waits for more before storing what it has, in
+    /// milliseconds. 0 takes only what the broker has already delivered: no added latency.
+    #[serde(default)]
+    pub batch_linger_ms: u64,
     pub management_url: String,
     /// Per-agency broker users are named this prefix followed by the agency id.
     pub user_prefix: String,
@@ -76,6 +84,10 @@ pub struct Limits {
     pub dead_letters_per_message: usize,
     #[serde(default)]
     pub parse: crate::connectors::limits::ParseLimits,
+}
+
+fn default_batch_size() -> usize {
+    64
 }
 
 fn default_max_deliveries() -> u32 {

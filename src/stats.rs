@@ -9,6 +9,9 @@ use std::time::Duration;
 pub struct Stats {
     /// Messages acknowledged (processed, or found already processed).
     pub acknowledged: std::sync::atomic::AtomicU64,
+    /// Batches committed (each one transaction and one acknowledgement): `acknowledged` over
+    /// this is the mean batch size.
+    pub batches: std::sync::atomic::AtomicU64,
     /// Inbound queues with a consumer attached now (for readiness).
     pub consumers_attached: std::sync::atomic::AtomicUsize,
     /// Whether the outbox publisher is connected.

@@ -3,6 +3,7 @@
 //! depths come from the broker. Labels are bounded (connector, reason, recipient, decision,
 //! queue), never per person.
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 use crate::hub::Hub;
 use crate::store;
@@ -85,6 +86,20 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         let raised = alerts.iter().any(|a| a.rule == rule);
         let _ = writeln!(out, "tracker_alert{{rule=\"{rule}\"}} {}", u8::from(raised));
     }
+    family(
+        &mut out,
+        "tracker_messages_acknowledged_total",
+        "counter",
+        "Inbound messages acknowledged by this process.",
+    );
+    let _ = writeln!(out, "tracker_messages_acknowledged_total {}", hub.stats.acknowledged.load(Ordering::Relaxed));
+    family(
+        &mut out,
+        "tracker_batches_committed_total",
+        "counter",
+        "Inbound batches committed by this process (one transaction and one acknowledgement each).",
+    );
+    let _ = writeln!(out, "tracker_batches_committed_total {}", hub.stats.batches.load(Ordering::Relaxed));
     hub.stats.processing.render(
         "tracker_message_processing_seconds",
         "Time from a message's receipt to its acknowledgement.",

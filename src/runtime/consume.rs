@@ -1,8 +1,10 @@
-//! The hub's consumers: one per agency queue, manual acks, a configured prefetch. A message is
-//! acknowledged only after its transaction committed and its dead letters were confirmed. A
-//! transient fault closes the connection (so every unacknowledged message goes back to its
-//! queue), waits, reconnects and goes on. Shutdown stops taking work, finishes the message in
-//! hand and leaves the rest unacknowledged for the next start.
+//! The hub's consumers: one per agency queue, manual acks, a configured prefetch. A consumer
+//! takes the messages its queue has ready (up to `broker.batch_size`, waiting at most
+//! `broker.batch_linger_ms` for more) and hands them to `process` as one batch: one transaction,
+//! then the batch's dead letters confirmed, then one acknowledgement for all. A transient fault
+//! closes the connection (so every unacknowledged message goes back to its queue), waits,
+//! reconnects and goes on. Shutdown stops taking work, finishes the batch in hand and leaves the
+//! rest unacknowledged for the next start.
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -110,51 +112,121 @@ async fn consume_queue(
             next = consumer.next() => match next {
                 None => return Err(RunError::Cancelled(queue)),
                 Some(Err(e)) => return Err(e.into()),
-                Some(Ok(delivery)) => handle(&hub, &names, &dead_ch, &agency, delivery).await?,
+                Some(Ok(delivery)) => {
+                    let batch = gather(&hub, &mut consumer, delivery).await?;
+                    handle(&hub, &names, &dead_ch, &agency, batch).await?
+                }
             },
         }
     }
 }
 
-async fn handle(hub: &Hub, names: &Names, dead_ch: &Channel, agency: &str, delivery: Delivery) -> Result<(), RunError> {
-    let received = std::time::Instant::now();
-    let earlier_deliveries = earlier_deliveries(&delivery);
-    let msg = Inbound {
-        queue_agency: agency.into(),
-        routing_key: delivery.routing_key.to_string(),
-        message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
-        user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
-        body: delivery.data,
-    };
-    let applied = match hub.process(&msg, earlier_deliveries).await {
-        Ok(applied) => applied,
-        Err(e) if e.is_transient() => return Err(e.into()),
-        Err(e) => {
-            // Not even a refusal could be stored (the hub records one for anything the store
-            // refuses): the broker dead-letters it, and the log is the only record.
-            tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message not even its refusal could be stored for: {e}");
-            delivery.acker.reject(BasicRejectOptions { requeue: false }).await?;
-            return Ok(());
+/// The batch that begins with `first`: every further message the consumer already holds (or
+/// that arrives within the linger), up to the batch size, in queue order.
+async fn gather(hub: &Hub, consumer: &mut lapin::Consumer, first: Delivery) -> Result<Vec<Delivery>, RunError> {
+    use futures_util::FutureExt;
+    let size = hub.settings.broker.batch_size.max(1);
+    let linger = std::time::Duration::from_millis(hub.settings.broker.batch_linger_ms);
+    let deadline = tokio::time::Instant::now() + linger;
+    let mut batch = vec![first];
+    while batch.len() < size {
+        let next = if linger.is_zero() {
+            consumer.next().now_or_never()
+        } else {
+            tokio::time::timeout_at(deadline, consumer.next()).await.ok()
+        };
+        match next {
+            Some(Some(Ok(delivery))) => batch.push(delivery),
+            Some(Some(Err(e))) => return Err(e.into()),
+            // Nothing more ready (or the stream ended: the next read reports it).
+            Some(None) | None => break,
         }
-    };
-    let dead_letters = match &applied {
-        Applied::Stored { dead_letters, .. } | Applied::Duplicate { dead_letters } => dead_letters,
-    };
-    if !dead_letters.is_empty() {
-        for dl in dead_letters.iter().take(20) {
-            tracing::warn!(code = %dl.code, position = dl.position, "refused: {}", dl.reason.escape_debug());
-        }
-        if dead_letters.len() > 20 {
-            tracing::warn!("and {} more refusals of the same message", dead_letters.len() - 20);
-        }
-        publish::dead_letters(dead_ch, names, dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits))
-            .await?;
-        let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
-        crate::store::dead_letters::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     }
-    delivery.acker.ack(BasicAckOptions::default()).await?;
-    hub.stats.processing.observe(received.elapsed());
-    hub.stats.acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(batch)
+}
+
+async fn handle(
+    hub: &Hub,
+    names: &Names,
+    dead_ch: &Channel,
+    agency: &AgencyId,
+    batch: Vec<Delivery>,
+) -> Result<(), RunError> {
+    let received = std::time::Instant::now();
+    let mut ackers = Vec::with_capacity(batch.len());
+    let mut msgs = Vec::with_capacity(batch.len());
+    for delivery in batch {
+        let earlier = earlier_deliveries(&delivery);
+        msgs.push((
+            Inbound {
+                queue_agency: agency.clone(),
+                routing_key: delivery.routing_key.to_string(),
+                message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
+                user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
+                body: delivery.data,
+            },
+            earlier,
+        ));
+        ackers.push(delivery.acker);
+    }
+    let refs: Vec<(&Inbound, u32)> = msgs.iter().map(|(m, n)| (m, *n)).collect();
+    let outcomes = hub.process_batch(&refs).await?;
+    let mut all_stored = true;
+    for ((msg, _), outcome) in msgs.iter().zip(&outcomes) {
+        match outcome {
+            Ok(Applied::Stored { dead_letters, .. } | Applied::Duplicate { dead_letters }) => {
+                publish_dead_letters(hub, names, dead_ch, dead_letters).await?
+            }
+            Err(e) => {
+                // Not even a refusal could be stored (the hub records one for anything the store
+                // refuses): the broker dead-letters it, and the log is the only record.
+                tracing::error!(routing_key = %msg.routing_key, "dead-lettering a message not even its refusal could be stored for: {e}");
+                all_stored = false;
+            }
+        }
+    }
+    match ackers.last() {
+        // One acknowledgement covers the whole batch: everything up to the last delivery.
+        Some(last) if all_stored => {
+            last.ack(BasicAckOptions { multiple: true }).await?;
+        }
+        _ => {
+            for (acker, outcome) in ackers.iter().zip(&outcomes) {
+                match outcome {
+                    Ok(_) => acker.ack(BasicAckOptions::default()).await?,
+                    Err(_) => acker.reject(BasicRejectOptions { requeue: false }).await?,
+                };
+            }
+        }
+    }
+    let took = received.elapsed();
+    for _ in &outcomes {
+        hub.stats.processing.observe(took);
+    }
+    hub.stats.batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    hub.stats.acknowledged.fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+/// Publishes a message's dead letters, confirmed, and marks them so.
+async fn publish_dead_letters(
+    hub: &Hub,
+    names: &Names,
+    dead_ch: &Channel,
+    dead_letters: &[crate::store::dead_letters::DeadLetter],
+) -> Result<(), RunError> {
+    if dead_letters.is_empty() {
+        return Ok(());
+    }
+    for dl in dead_letters.iter().take(20) {
+        tracing::warn!(code = %dl.code, position = dl.position, "refused: {}", dl.reason.escape_debug());
+    }
+    if dead_letters.len() > 20 {
+        tracing::warn!("and {} more refusals of the same message", dead_letters.len() - 20);
+    }
+    publish::dead_letters(dead_ch, names, dead_letters, publish::DeadLetterPolicy::of(&hub.settings.limits)).await?;
+    let ids: Vec<i64> = dead_letters.iter().map(|d| d.refusal_id).collect();
+    crate::store::dead_letters::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
     Ok(())
 }
 

@@ -1,8 +1,11 @@
-//! One inbound message, from receipt to the point it may be acknowledged: archive the raw
-//! payload, recognise a redelivery, read it (admit, connector, schemas), store it all and decide
-//! its sharing in one transaction. The caller publishes the dead letters, then acks.
+//! Inbound messages, from receipt to the point they may be acknowledged, a batch at a time (group
+//! commit): each message's raw payload is archived and a redelivery recognised, each is read
+//! (admit, connector, schemas), then the whole batch is stored and its sharing decided in one
+//! transaction, each message under a savepoint of its own so that one the store refuses is
+//! refused alone while the others commit. The caller publishes the dead letters, then acks.
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
+use sqlx::Acquire;
 use tracing::Instrument;
 
 use super::apply::Applied;
@@ -13,37 +16,94 @@ use crate::hub::Hub;
 use crate::store::StoreError;
 use crate::store::message::{Envelope, ReadyItem};
 
+/// One message of a batch, read and ready to store (or recognised as committed before).
+enum Prepared {
+    Fresh { env: Envelope, archive_id: i64, items: Vec<ReadyItem>, now: DateTime<Utc>, body: Vec<u8> },
+    Duplicate { env: Envelope },
+}
+
+/// What became of one message of a batch.
+pub type Outcome = Result<Applied, StoreError>;
+
 impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
     /// `earlier_deliveries` is how often the broker delivered it before without its being
     /// committed (RabbitMQ's `x-delivery-count`); at `limits.max_deliveries` it is refused as
     /// poison without being read again.
     pub async fn process(&self, msg: &Inbound, earlier_deliveries: u32) -> Result<Applied, StoreError> {
-        let now = self.clock.now();
-        let env = msg.envelope();
-        let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-        self.process_in_span(msg, env, earlier_deliveries, now).instrument(span).await
+        let mut outcomes = self.process_batch(&[(msg, earlier_deliveries)]).await?;
+        outcomes.pop().unwrap_or_else(|| Ok(Applied::Duplicate { dead_letters: Vec::new() }))
     }
 
-    async fn process_in_span(
+    /// Processes messages of one queue, in order, in one transaction. `Err` is transient: nothing
+    /// of the batch was committed. Otherwise one outcome per message, in order; an `Err` outcome
+    /// is a message not even its refusal could be stored for (the caller rejects it alone).
+    pub async fn process_batch(&self, msgs: &[(&Inbound, u32)]) -> Result<Vec<Outcome>, StoreError> {
+        let mut prepared = Vec::with_capacity(msgs.len());
+        for (msg, earlier_deliveries) in msgs {
+            let env = msg.envelope();
+            let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
+            prepared.push(self.admit_and_read(msg, env, *earlier_deliveries).instrument(span).await?);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for p in &prepared {
+            let outcome = match p {
+                Prepared::Duplicate { .. } => None,
+                Prepared::Fresh { env, archive_id, items, now, body } => {
+                    let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
+                    self.store_one(&mut tx, env, *archive_id, items, *now, body).instrument(span).await?
+                }
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(outcomes.len());
+        let mut queued_any = false;
+        for (p, outcome) in prepared.iter().zip(outcomes) {
+            let env = match p {
+                Prepared::Fresh { env, .. } | Prepared::Duplicate { env } => env,
+            };
+            out.push(match outcome {
+                Some(Ok(applied)) => {
+                    if let Applied::Stored { events, refused, kept, conflicts, queued, .. } = &applied {
+                        queued_any |= *queued > 0;
+                        tracing::info!(agency = %env.agency, message_id = %env.message_id, events, refused, kept, conflicts, "stored");
+                    }
+                    Ok(applied)
+                }
+                Some(Err(e)) => Err(e),
+                // Committed before (by an earlier delivery, or another hub process): dead letters
+                // not yet confirmed are published again.
+                None => Ok(Applied::Duplicate {
+                    dead_letters: crate::store::dead_letters::pending_dead_letters(
+                        &self.pool,
+                        env,
+                        self.settings.limits.dead_letter_body_bytes,
+                    )
+                    .await?,
+                }),
+            });
+        }
+        if queued_any {
+            self.publisher_wakeup.notify_one();
+        }
+        Ok(out)
+    }
+
+    /// Archives a message, recognises one committed before, and reads it.
+    async fn admit_and_read(
         &self,
         msg: &Inbound,
         env: Envelope,
         earlier_deliveries: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<Prepared, StoreError> {
+        let now = self.clock.now();
         let archive_id =
             crate::store::archive::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
         if crate::store::inbox::is_processed(&self.pool, &env.agency, &env.message_id).await? {
             tracing::info!("already processed: nothing changes");
-            return Ok(Applied::Duplicate {
-                dead_letters: crate::store::dead_letters::pending_dead_letters(
-                    &self.pool,
-                    &env,
-                    self.settings.limits.dead_letter_body_bytes,
-                )
-                .await?,
-            });
+            return Ok(Prepared::Duplicate { env });
         }
         let limit = self.settings.limits.max_deliveries;
         let items = if earlier_deliveries >= limit {
@@ -60,32 +120,51 @@ impl Hub {
         } else {
             self.read_off_runtime(msg, &env, now).await
         };
-        let applied = match super::apply::apply(&self.pool, &self.sharing, &env, archive_id, &items, now, Mode::Arrival)
-            .await
-        {
-            Err(StoreError::Permanent(e)) => self.refuse_what_the_store_refused(&env, archive_id, msg, &e, now).await?,
-            other => other?,
-        };
-        if matches!(applied, Applied::Stored { queued, .. } if queued > 0) {
-            self.publisher_wakeup.notify_one();
+        Ok(Prepared::Fresh { env, archive_id, items, now, body: msg.body.clone() })
+    }
+
+    /// Stores and decides one message of the batch under its own savepoint. `None`: the inbox
+    /// already held it. `Some(Err)`: not even its refusal could be stored. `Err`: transient.
+    async fn store_one(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        env: &Envelope,
+        archive_id: i64,
+        items: &[ReadyItem],
+        now: DateTime<Utc>,
+        body: &[u8],
+    ) -> Result<Option<Outcome>, StoreError> {
+        let mut savepoint = tx.begin().await?;
+        match super::apply::apply_in(&mut savepoint, &self.sharing, env, archive_id, items, now, Mode::Arrival).await {
+            Ok(Some(applied)) => {
+                savepoint.commit().await?;
+                Ok(Some(Ok(applied)))
+            }
+            Ok(None) => {
+                savepoint.rollback().await?;
+                Ok(None)
+            }
+            Err(StoreError::Permanent(e)) => {
+                savepoint.rollback().await?;
+                self.refuse_what_the_store_refused(tx, env, archive_id, body, &e, now).await
+            }
+            Err(e) => Err(e),
         }
-        if let Applied::Stored { events, refused, kept, conflicts, .. } = &applied {
-            tracing::info!(events, refused, kept, conflicts, "stored");
-        }
-        Ok(applied)
     }
 
     /// The store refused what the connector accepted (a defect: a value it cannot hold). The
-    /// message is refused whole, with the store's reason, in a transaction of its own, so it is
-    /// recorded, dead-lettered and acknowledged instead of being delivered again and again.
+    /// message is refused whole, with the store's reason, under a savepoint of its own, so it is
+    /// recorded, dead-lettered and acknowledged instead of being delivered again and again, and
+    /// the rest of its batch commits.
     async fn refuse_what_the_store_refused(
         &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         env: &Envelope,
         archive_id: i64,
-        msg: &Inbound,
+        body: &[u8],
         error: &sqlx::Error,
         now: DateTime<Utc>,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<Option<Outcome>, StoreError> {
         tracing::error!("the store refused a message the connector accepted: {error}");
         let refusal = Refusal::new(
             RefusalCode::StoreRefused,
@@ -94,10 +173,20 @@ impl Hub {
                  checks: report it with this message"
             ),
         );
-        let items = [ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
-        super::apply::apply(&self.pool, &self.sharing, env, archive_id, &items, now, Mode::Arrival).await
+        let items = [ReadyItem::Refused { position: 0, refusal, raw: body.to_vec() }];
+        let mut savepoint = tx.begin().await?;
+        match super::apply::apply_in(&mut savepoint, &self.sharing, env, archive_id, &items, now, Mode::Arrival).await {
+            Ok(applied) => {
+                savepoint.commit().await?;
+                Ok(applied.map(Ok))
+            }
+            Err(StoreError::Permanent(e)) => {
+                savepoint.rollback().await?;
+                Ok(Some(Err(StoreError::Permanent(e))))
+            }
+            Err(e) => Err(e),
+        }
     }
-
     /// Reads an archived message again through its connector (a replay after a connector fix):
     /// what now applies is stored (event ids keep it idempotent), what still fails stays refused.
     pub async fn reprocess(&self, archive_id: i64) -> Result<Applied, StoreError> {

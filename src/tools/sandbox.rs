@@ -17,6 +17,7 @@ use crate::settings::Settings;
 pub struct Sandbox {
     /// The application under test, wired as `tracker run` wires it.
     pub app: App,
+    /// The same hub as `app.hub`, at hand for the tests and benchmarks that look into it.
     pub hub: Arc<Hub>,
     pub names: Names,
     pub conn: Connection,

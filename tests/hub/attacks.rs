@@ -148,6 +148,54 @@ async fn a_message_the_store_refuses_is_recorded_and_acknowledged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_holding_a_message_the_store_refuses_commits_the_rest_and_dead_letters_that_one_alone() {
+    const BAD: &str = "police-custody-05AN-20261110-1200.csv";
+    const GOOD: [&str; 2] = [POLICE_FILE, "police-custody-05AN-20261122-0800.csv"];
+    let hub = TestHub::start_idle().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE events ADD CONSTRAINT attack_one_file CHECK (message_id <> '{BAD}')"
+    )))
+    .execute(hub.pool())
+    .await
+    .unwrap();
+    // The three wait on the queue, so the consumer takes them as one batch.
+    for file in [GOOD[0], BAD, GOOD[1]] {
+        publish::send_file(
+            &hub.ch,
+            &hub.names,
+            "police-05",
+            "police-custody",
+            &std::path::Path::new(SAMPLES).join(file),
+        )
+        .await
+        .unwrap();
+    }
+    hub.start_consumers().await;
+    hub.start_publisher().await;
+    hub.wait_acknowledged(3).await;
+    assert_eq!(hub.hub.stats.batches.load(std::sync::atomic::Ordering::SeqCst), 1, "one batch, one commit");
+    let (code, reason) = whole_refusal(&hub, BAD).await;
+    assert_eq!(code, "store_refused");
+    assert!(reason.contains("attack_one_file"), "{reason}");
+    assert_eq!(events_of(&hub, BAD).await, 0);
+    for file in GOOD {
+        assert!(events_of(&hub, file).await > 0, "{file} committed with the batch");
+        assert!(refusals(&hub, file).await.is_empty(), "{file}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dead = hub.drain(&hub.names.dead_queue()).await;
+    assert_eq!(dead.len(), 1, "the refused message alone is dead-lettered");
+    assert_eq!(
+        dead[0].delivery.properties.headers().as_ref().unwrap().inner()["tracker-original-message-id"]
+            .as_long_string()
+            .map(|s| s.to_string()),
+        Some(BAD.to_string())
+    );
+    assert_eq!(hub.queue_depth(&hub.names.inbound_queue("police-05")).await, 0);
+    hub.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_kills_its_consumer_is_refused_as_poison() {
     let mut settings = test_settings();
     settings.limits.max_deliveries = 3;

@@ -74,11 +74,12 @@ fn inbound(dir: &Path, p: &tracker::tools::demo::PlannedSend) -> Inbound {
     }
 }
 
-/// Applies `order` through the hub's pipeline. With `restarts`, the hub is stopped and started
-/// again (a new process on the same store: settings, connectors, pool, sharing state) before
-/// random messages, and half the time the message before the restart is delivered again, as the
-/// broker does when a hub dies after its commit and before its ack.
-/// Returns the hub now running and how many restarts and redeliveries there were.
+/// Applies `order` as the hub's consumers do, in batches (group commit): in plan order (the
+/// reference) one message at a time; in an interleaving (`restarts` holds its seed) in batches of
+/// random size, 1 to 12, and the hub is built again (a new process on the same store: settings,
+/// connectors, pool, sharing state) before random batches; half the time the message before the
+/// restart is delivered again, as the broker does when a hub dies after its commit and before its
+/// ack. Returns the hub now running and how many restarts and redeliveries there were.
 async fn apply(
     mut hub: Hub,
     dir: &Path,
@@ -88,7 +89,8 @@ async fn apply(
     let (mut restarted, mut redelivered) = (0, 0);
     let mut rng = Seeded::new(restarts.unwrap_or(1) ^ 0xbf58_476d_1ce4_e5b9);
     let every = (order.len() / 4).max(1);
-    for (i, p) in order.iter().enumerate() {
+    let mut i = 0;
+    while i < order.len() {
         if restarts.is_some() && i > 0 && rng.below(every) == 0 {
             let settings = hub.settings.clone();
             hub.pool.close().await;
@@ -105,7 +107,13 @@ async fn apply(
                 );
             }
         }
-        hub.process(&inbound(dir, p), 0).await.unwrap();
+        let size = if restarts.is_some() { 1 + rng.below(12) } else { 1 };
+        let batch: Vec<Inbound> = order[i..(i + size).min(order.len())].iter().map(|p| inbound(dir, p)).collect();
+        let msgs: Vec<(&Inbound, u32)> = batch.iter().map(|m| (m, 0)).collect();
+        for outcome in hub.process_batch(&msgs).await.unwrap() {
+            outcome.unwrap();
+        }
+        i += batch.len();
     }
     (hub, restarted, redelivered)
 }
@@ -242,7 +250,7 @@ async fn check_interleavings(dir: &Path, runs: u64) -> Outcome {
     );
     eprintln!(
         "{runs} interleavings of {}: all identical; late facts delivered {redecided} and retracted {retracted} \
-         ({moved} of them records that moved to another person) in all; {restarts} restarts between messages, \
+         ({moved} of them records that moved to another person) in all; {restarts} restarts between batches (of 1 to 12 messages), \
          {redeliveries} of them followed by a redelivery",
         dir.display()
     );

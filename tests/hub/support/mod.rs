@@ -93,6 +93,12 @@ impl TestHub {
         TestHub(Sandbox::start_consuming(test_settings(), "t").await.expect("sandbox starts"))
     }
 
+    /// A provisioned hub neither consuming nor publishing yet (`start_consumers`,
+    /// `start_publisher`), so messages can wait on its queues first.
+    pub async fn start_idle() -> TestHub {
+        TestHub(Sandbox::start_idle(test_settings(), "t").await.expect("sandbox starts"))
+    }
+
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestHub {
         let mut settings = test_settings();
         adjust(&mut settings);
