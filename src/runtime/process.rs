@@ -39,11 +39,25 @@ impl Hub {
     /// of the batch was committed. Otherwise one outcome per message, in order; an `Err` outcome
     /// is a message not even its refusal could be stored for (the caller rejects it alone).
     pub async fn process_batch(&self, msgs: &[(&Inbound, u32)]) -> Result<Vec<Outcome>, StoreError> {
+        let now = self.clock.now();
+        let envelopes: Vec<Envelope> = msgs.iter().map(|(msg, _)| msg.envelope()).collect();
+        // Every payload is archived first, in as few statements as their size allows, and kept
+        // whatever happens next.
+        let payloads: Vec<(&Envelope, &[u8], Json)> = msgs
+            .iter()
+            .zip(&envelopes)
+            .map(|((msg, _), env)| (env, msg.body.as_slice(), msg.archive_headers()))
+            .collect();
+        let archive_ids = crate::store::archive::archive_many(&self.pool, &payloads, now).await?;
+        let keys: Vec<(&str, &str)> = envelopes.iter().map(|e| (e.agency.as_str(), e.message_id.as_str())).collect();
+        let committed_before = crate::store::inbox::processed_among(&self.pool, &keys).await?;
         let mut prepared = Vec::with_capacity(msgs.len());
-        for (msg, earlier_deliveries) in msgs {
-            let env = msg.envelope();
+        for (((msg, earlier_deliveries), env), (archive_id, seen)) in
+            msgs.iter().zip(envelopes).zip(archive_ids.into_iter().zip(committed_before))
+        {
             let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-            prepared.push(self.admit_and_read(msg, env, *earlier_deliveries).instrument(span).await?);
+            prepared
+                .push(self.admit_and_read(msg, env, archive_id, seen, *earlier_deliveries, now).instrument(span).await);
         }
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(prepared.len());
@@ -91,19 +105,19 @@ impl Hub {
         Ok(out)
     }
 
-    /// Archives a message, recognises one committed before, and reads it.
+    /// Reads a message not committed before (or refuses it as poison without reading it).
     async fn admit_and_read(
         &self,
         msg: &Inbound,
         env: Envelope,
+        archive_id: i64,
+        committed_before: bool,
         earlier_deliveries: u32,
-    ) -> Result<Prepared, StoreError> {
-        let now = self.clock.now();
-        let archive_id =
-            crate::store::archive::archive(&self.pool, &env, &msg.body, &msg.archive_headers(), now).await?;
-        if crate::store::inbox::is_processed(&self.pool, &env.agency, &env.message_id).await? {
+        now: DateTime<Utc>,
+    ) -> Prepared {
+        if committed_before {
             tracing::info!("already processed: nothing changes");
-            return Ok(Prepared::Duplicate { env });
+            return Prepared::Duplicate { env };
         }
         let limit = self.settings.limits.max_deliveries;
         let items = if earlier_deliveries >= limit {
@@ -120,7 +134,7 @@ impl Hub {
         } else {
             self.read_off_runtime(msg, &env, now).await
         };
-        Ok(Prepared::Fresh { env, archive_id, items, now, body: msg.body.clone() })
+        Prepared::Fresh { env, archive_id, items, now, body: msg.body.clone() }
     }
 
     /// Stores and decides one message of the batch under its own savepoint. `None`: the inbox

@@ -7,20 +7,8 @@ use sqlx::PgPool;
 use super::StoreError;
 use super::message::Envelope;
 
-/// Archives the raw payload, once per (agency, message id, body).
-pub async fn archive(
-    pool: &PgPool,
-    env: &Envelope,
-    body: &[u8],
-    headers: &Json,
-    now: DateTime<Utc>,
-) -> Result<i64, StoreError> {
-    let mut conn = pool.acquire().await?;
-    archive_with(&mut conn, env, body, headers, now).await
-}
-
-/// [`archive`] on a given connection (or inside a transaction: a bulk load archives each file in
-/// the transaction that stores it).
+/// Archives one raw payload, once per (agency, message id, body), on a given connection (or inside
+/// a transaction: a bulk load archives each file in the transaction that stores it).
 pub async fn archive_with(
     conn: &mut sqlx::PgConnection,
     env: &Envelope,
@@ -102,4 +90,65 @@ pub async fn archived(pool: &PgPool, id: i64) -> Result<(String, String, String,
         .bind(id)
         .fetch_one(pool)
         .await
+}
+
+/// A statement archiving several payloads carries at most this many body bytes; a larger payload
+/// is archived by itself (the statement's memory stays bounded whatever a batch holds).
+const MANY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Archives a batch's payloads (`(envelope, body, headers)` each), once per (agency, message id,
+/// body), with as few statements as their size allows; returns each one's archive id, in order.
+pub async fn archive_many(
+    pool: &PgPool,
+    payloads: &[(&Envelope, &[u8], Json)],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    use sha2::Digest;
+    let shas: Vec<String> = payloads.iter().map(|(_, body, _)| hex::encode(sha2::Sha256::digest(body))).collect();
+    let mut start = 0;
+    while start < payloads.len() {
+        let mut end = start + 1;
+        let mut bytes = payloads[start].1.len();
+        while end < payloads.len() && bytes + payloads[end].1.len() <= MANY_BYTES {
+            bytes += payloads[end].1.len();
+            end += 1;
+        }
+        let chunk = &payloads[start..end];
+        sqlx::query(
+            "INSERT INTO raw_archive (agency, connector, routing_key, message_id, body_sha256, body, headers, received_at)
+             SELECT t.agency, t.connector, t.routing_key, t.message_id, t.sha, t.body, t.headers, $8
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY
+                  AS t(agency, connector, routing_key, message_id, sha, body, headers, n)
+             ORDER BY t.n
+             ON CONFLICT (agency, message_id, body_sha256) DO NOTHING",
+        )
+        .bind(chunk.iter().map(|(e, _, _)| e.agency.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(e, _, _)| e.connector.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(e, _, _)| e.routing_key.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(e, _, _)| e.message_id.as_str()).collect::<Vec<_>>())
+        .bind(&shas[start..end])
+        .bind(chunk.iter().map(|(_, b, _)| *b).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|(_, _, h)| h).collect::<Vec<_>>())
+        .bind(now)
+        .execute(pool)
+        .await?;
+        start = end;
+    }
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT k.n, a.id FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(agency, message_id, sha, n)
+         JOIN raw_archive a ON a.agency = k.agency AND a.message_id = k.message_id AND a.body_sha256 = k.sha",
+    )
+    .bind(payloads.iter().map(|(e, _, _)| e.agency.as_str()).collect::<Vec<_>>())
+    .bind(payloads.iter().map(|(e, _, _)| e.message_id.as_str()).collect::<Vec<_>>())
+    .bind(&shas)
+    .fetch_all(pool)
+    .await?;
+    let mut ids: Vec<Option<i64>> = vec![None; payloads.len()];
+    for (n, id) in rows {
+        if let Some(slot) = usize::try_from(n - 1).ok().and_then(|i| ids.get_mut(i)) {
+            *slot = Some(id);
+        }
+    }
+    // Every payload was inserted or found above; one missing (deleted meanwhile) is retried.
+    ids.into_iter().map(|id| id.ok_or(StoreError::Transient(sqlx::Error::RowNotFound))).collect()
 }

@@ -151,7 +151,8 @@ async fn a_message_the_store_refuses_is_recorded_and_acknowledged() {
 async fn a_batch_holding_a_message_the_store_refuses_commits_the_rest_and_dead_letters_that_one_alone() {
     const BAD: &str = "police-custody-05AN-20261110-1200.csv";
     const GOOD: [&str; 2] = [POLICE_FILE, "police-custody-05AN-20261122-0800.csv"];
-    let hub = TestHub::start_idle().await;
+    // The broker pushes the three a moment apart: the consumer waits for the rest of its batch.
+    let hub = TestHub::start_idle(|s| s.broker.batch_linger_ms = 2_000).await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER TABLE events ADD CONSTRAINT attack_one_file CHECK (message_id <> '{BAD}')"
     )))

@@ -95,8 +95,10 @@ impl TestHub {
 
     /// A provisioned hub neither consuming nor publishing yet (`start_consumers`,
     /// `start_publisher`), so messages can wait on its queues first.
-    pub async fn start_idle() -> TestHub {
-        TestHub(Sandbox::start_idle(test_settings(), "t").await.expect("sandbox starts"))
+    pub async fn start_idle(adjust: impl FnOnce(&mut Settings)) -> TestHub {
+        let mut settings = test_settings();
+        adjust(&mut settings);
+        TestHub(Sandbox::start_idle(settings, "t").await.expect("sandbox starts"))
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestHub {
