@@ -1,11 +1,11 @@
-//! One message's transaction, orchestrated: the store records it (inbox, identity, events and
-//! projections, kept items, refusals), then sharing retracts what went out about records that
-//! moved to another person and decides every update the message stored or moved — all before the
-//! one commit. The store and sharing each do their part; neither calls the other.
+//! A transaction, orchestrated: `record` stores a run of one agency's messages (inbox, identity,
+//! events and projections, kept items, refusals), then sharing retracts what went out about
+//! records that moved to another person and decides every update the run stored or moved — all
+//! before the one commit. The store and sharing each do their part; neither calls the other.
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::record::{self, Mode};
+use super::record::{self, Incoming, Mode};
 use crate::sharing::Sharing;
 use crate::store::StoreError;
 use crate::store::dead_letters::DeadLetter;
@@ -22,7 +22,8 @@ pub enum Applied {
         conflicts: usize,
         /// Events stored for the first time (a reprocess stores only what was missing).
         inserted: usize,
-        /// Deliveries queued in the outbox.
+        /// Deliveries and notices queued in the outbox by the decisions made with it (those of a
+        /// run decided together are counted on the run's first message).
         queued: usize,
         dead_letters: Vec<DeadLetter>,
     },
@@ -67,25 +68,42 @@ pub async fn apply_in(
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<Option<Applied>, StoreError> {
+    let mut applied = apply_run(tx, sharing, &[Incoming { env, archive_id, items }], now, mode).await?;
+    Ok(applied.pop().flatten())
+}
+
+/// Stores and decides a run of one agency's messages inside the caller's transaction, each
+/// statement once for the run: one outcome per message, in order, `None` where the inbox
+/// already held it.
+pub async fn apply_run(
+    tx: &mut Transaction<'_, Postgres>,
+    sharing: &Sharing,
+    msgs: &[Incoming<'_>],
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Vec<Option<Applied>>, StoreError> {
     let kind_of = |agency: &str| sharing.kind_of(agency);
-    let Some(recorded) = record::record(tx, &kind_of, env, archive_id, items, now, mode).await? else {
-        return Ok(None);
-    };
-    let inserted = recorded.stored.len();
+    let recorded = record::record(tx, &kind_of, msgs, now, mode).await?;
     // Records that moved to another person: what went out under the old one is retracted, and
-    // they are decided again with this message's records.
+    // they are decided again with this run's records.
     let mut queued = crate::sharing::retract_moved(tx, &recorded.moved, now).await?;
     let mut updates = recorded.stored;
     updates.extend(crate::sharing::moved_events(tx, &recorded.moved).await?);
-    // Decided after the whole message is applied, against the store as it now is.
+    // Decided after the whole run is recorded, against the store as it now is.
     queued += crate::sharing::decide_message(tx, sharing, &updates, now).await?;
-    Ok(Some(Applied::Stored {
-        events: recorded.events,
-        refused: recorded.refused,
-        kept: recorded.kept,
-        conflicts: recorded.conflicts,
-        inserted,
-        queued,
-        dead_letters: recorded.dead_letters,
-    }))
+    Ok(recorded
+        .messages
+        .into_iter()
+        .map(|m| {
+            m.map(|m| Applied::Stored {
+                events: m.events,
+                refused: m.refused,
+                kept: m.kept,
+                conflicts: m.conflicts,
+                inserted: m.inserted,
+                queued: std::mem::take(&mut queued),
+                dead_letters: m.dead_letters,
+            })
+        })
+        .collect())
 }

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use super::apply::Applied;
 use super::message::Inbound;
-use super::record::Mode;
+use super::record::{Incoming, Mode};
 use crate::connectors::{Refusal, RefusalCode};
 use crate::hub::Hub;
 use crate::store::StoreError;
@@ -21,6 +21,18 @@ enum Prepared {
     Fresh { env: Envelope, archive_id: i64, items: Vec<ReadyItem>, now: DateTime<Utc>, body: Vec<u8> },
     Duplicate { env: Envelope },
 }
+
+impl Prepared {
+    fn agency(&self) -> &str {
+        match self {
+            Prepared::Fresh { env, .. } | Prepared::Duplicate { env } => &env.agency,
+        }
+    }
+}
+
+/// A message of a run to store: its place in the batch, envelope, archive id, items, receipt
+/// time and body.
+type FreshMessage<'a> = (usize, &'a Envelope, i64, &'a [ReadyItem], DateTime<Utc>, &'a [u8]);
 
 /// What became of one message of a batch.
 pub type Outcome = Result<Applied, StoreError>;
@@ -60,16 +72,13 @@ impl Hub {
                 .push(self.admit_and_read(msg, env, archive_id, seen, *earlier_deliveries, now).instrument(span).await);
         }
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        for p in &prepared {
-            let outcome = match p {
-                Prepared::Duplicate { .. } => None,
-                Prepared::Fresh { env, archive_id, items, now, body } => {
-                    let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-                    self.store_one(&mut tx, env, *archive_id, items, *now, body).instrument(span).await?
-                }
-            };
-            outcomes.push(outcome);
+        let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
+        // Consecutive messages of one agency are stored and decided together (a consumer's batch
+        // is one run); a message committed before is skipped.
+        let fresh: Vec<usize> =
+            prepared.iter().enumerate().filter(|(_, p)| matches!(p, Prepared::Fresh { .. })).map(|(i, _)| i).collect();
+        for run in fresh.chunk_by(|a, b| prepared[*a].agency() == prepared[*b].agency()) {
+            self.store_run(&mut tx, &prepared, run, &mut outcomes).await?;
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(outcomes.len());
@@ -135,6 +144,59 @@ impl Hub {
             self.read_off_runtime(msg, &env, now).await
         };
         Prepared::Fresh { env, archive_id, items, now, body: msg.body.clone() }
+    }
+
+    /// Stores and decides a run of one agency's messages (`run`: their places in `prepared`)
+    /// under a savepoint, each statement once for the run. Should the store refuse it, the run is
+    /// stored again message by message, so that only the message at fault is refused.
+    async fn store_run(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        prepared: &[Prepared],
+        run: &[usize],
+        outcomes: &mut [Option<Outcome>],
+    ) -> Result<(), StoreError> {
+        let fresh: Vec<FreshMessage> = run
+            .iter()
+            .filter_map(|i| match &prepared[*i] {
+                Prepared::Fresh { env, archive_id, items, now, body } => {
+                    Some((*i, env, *archive_id, items.as_slice(), *now, body.as_slice()))
+                }
+                Prepared::Duplicate { .. } => None,
+            })
+            .collect();
+        if let [(i, env, archive_id, items, now, body)] = fresh.as_slice() {
+            let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
+            outcomes[*i] = self.store_one(tx, env, *archive_id, items, *now, body).instrument(span).await?;
+            return Ok(());
+        }
+        let Some(now) = fresh.first().map(|f| f.4) else { return Ok(()) };
+        let incoming: Vec<Incoming> = fresh
+            .iter()
+            .map(|(_, env, archive_id, items, ..)| Incoming { env, archive_id: *archive_id, items })
+            .collect();
+        let mut savepoint = tx.begin().await?;
+        match super::apply::apply_run(&mut savepoint, &self.sharing, &incoming, now, Mode::Arrival).await {
+            Ok(applied) => {
+                savepoint.commit().await?;
+                for ((i, ..), applied) in fresh.iter().zip(applied) {
+                    outcomes[*i] = applied.map(Ok);
+                }
+            }
+            Err(StoreError::Permanent(e)) => {
+                savepoint.rollback().await?;
+                tracing::warn!(
+                    messages = fresh.len(),
+                    "the store refused a batch: storing its messages one by one: {e}"
+                );
+                for (i, env, archive_id, items, now, body) in &fresh {
+                    let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
+                    outcomes[*i] = self.store_one(tx, env, *archive_id, items, *now, body).instrument(span).await?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// Stores and decides one message of the batch under its own savepoint. `None`: the inbox

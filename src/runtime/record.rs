@@ -1,7 +1,8 @@
-//! Recording one message in the caller's transaction, store call by store call: the inbox row
-//! (which recognises a message committed before), identity links (the index locked), the events
+//! Recording messages in the caller's transaction, store call by store call: the inbox rows
+//! (which recognise a message committed before), identity links (the index locked), the events
 //! (projections follow by trigger), held records, kept items, rejected identifiers and refusals.
-//! Sharing is decided after this, by `apply`, in the same transaction.
+//! A run of one agency's messages is recorded together, each statement once for the run; sharing
+//! is decided after this, by `apply`, in the same transaction.
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -27,31 +28,133 @@ pub enum Mode {
     Reprocess,
 }
 
-/// What recording a message did, for sharing to decide on: the events stored for the first
-/// time, the stored records that moved to another person, and the dead letters.
-pub struct Recorded {
+/// A message read and ready to record.
+#[derive(Clone, Copy)]
+pub struct Incoming<'a> {
+    pub env: &'a Envelope,
+    pub archive_id: i64,
+    pub items: &'a [ReadyItem],
+}
+
+/// What recording one message did.
+pub struct MessageRecorded {
     pub events: usize,
     pub refused: usize,
     pub kept: usize,
     pub conflicts: usize,
-    pub stored: Vec<NewEvent>,
-    pub moved: Vec<identity::Moved>,
+    /// Its events stored for the first time.
+    pub inserted: usize,
     pub dead_letters: Vec<DeadLetter>,
 }
 
-/// Records a message inside the caller's transaction. `None` when the inbox already held it:
-/// nothing was written. `kind_of` tells identity what kind of agency issued each record.
+/// What recording a run of messages did, for sharing to decide on: per message (`None` where
+/// the inbox already held it: nothing was written), the events stored for the first time, and
+/// the stored records that moved to another person.
+pub struct Recorded {
+    pub messages: Vec<Option<MessageRecorded>>,
+    pub stored: Vec<NewEvent>,
+    pub moved: Vec<identity::Moved>,
+}
+
+/// Records messages of one agency, in order, inside the caller's transaction. `kind_of` tells
+/// identity what kind of agency issued each record.
 pub async fn record(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     kind_of: &(dyn Fn(&str) -> Option<AgencyKind> + Sync),
-    env: &Envelope,
-    archive_id: i64,
-    items: &[ReadyItem],
+    msgs: &[Incoming<'_>],
     now: DateTime<Utc>,
     mode: Mode,
-) -> Result<Option<Recorded>, StoreError> {
+) -> Result<Recorded, StoreError> {
+    let Some(agency) = msgs.first().map(|m| &m.env.agency) else {
+        return Ok(Recorded { messages: Vec::new(), stored: Vec::new(), moved: Vec::new() });
+    };
+    debug_assert!(msgs.iter().all(|m| &m.env.agency == agency), "a run is one agency's");
+    let inbox: Vec<InboxRow> = msgs.iter().map(|m| inbox_row(m)).collect();
+    let fresh = match mode {
+        Mode::Arrival => store::inbox::insert_new_many(tx, &inbox, now).await?,
+        Mode::Reprocess => {
+            let mut fresh = Vec::with_capacity(inbox.len());
+            for row in &inbox {
+                fresh.push(store::inbox::upsert_reprocessed(tx, row, now).await?);
+            }
+            fresh
+        }
+    };
+    let recording: Vec<(usize, &Incoming)> = msgs.iter().enumerate().filter(|(i, _)| fresh[*i]).collect();
+    let subjects: Vec<&DraftSubject> = recording
+        .iter()
+        .flat_map(|(_, m)| m.items.iter())
+        .filter_map(|i| match i {
+            ReadyItem::Events { subject, .. } => Some(subject),
+            _ => None,
+        })
+        .collect();
+    if !subjects.is_empty() {
+        store::locks::identity_index(tx).await?;
+    }
+    let linking = identity::link_all(tx, &subjects, agency, kind_of, now).await?;
+    let mut links = linking.links.into_iter();
+    let mut rows = EventRows::default();
+    let mut messages: Vec<Option<MessageRecorded>> = (0..msgs.len()).map(|_| None).collect();
+    for (index, m) in &recording {
+        let counts = inbox_row(m);
+        let mut refusals = RefusalRows::default();
+        let mut held: Vec<(Uuid, Json, Vec<Uuid>)> = Vec::new();
+        for item in m.items {
+            match item {
+                ReadyItem::Events { position, subject, events } => {
+                    let link = links.next().unwrap_or(Link::Unidentified);
+                    for rejected in &subject.rejected {
+                        tracing::warn!(agency = %m.env.agency, message_id = %m.env.message_id, position, "identifier not used: {rejected}");
+                        store::refusals::reject_identifier(tx, m.env, *position, rejected, now).await?;
+                    }
+                    let identifiers = identifiers_json(subject);
+                    let subject_id = match &link {
+                        Link::Subject(id) => Some(*id),
+                        Link::Conflict(_) | Link::Unidentified => None,
+                    };
+                    for e in events {
+                        if let Link::Conflict(people) = &link {
+                            held.push((e.event_id, identifiers.clone(), people.clone()));
+                        }
+                        rows.push(*index, m.env, e, subject_id, *position, &identifiers, subject);
+                    }
+                }
+                ReadyItem::Kept { position, label } => {
+                    store::refusals::keep_item(tx, m.env, *position, label, now).await?
+                }
+                ReadyItem::Refused { position, refusal, raw } => refusals.push(*position, refusal, raw, m.archive_id),
+            }
+        }
+        store::identity_conflicts::hold_new(tx, &m.env.agency, &m.env.message_id, &held, now).await?;
+        let still_refused = refusals.positions.clone();
+        let dead_letters = refusals.insert(tx, m.env, now).await?;
+        if mode == Mode::Reprocess {
+            store::refusals::resolve_reprocessed(tx, m.env, &still_refused, now).await?;
+        }
+        messages[*index] = Some(MessageRecorded {
+            events: counts.events,
+            refused: counts.refused,
+            kept: counts.kept,
+            conflicts: held.len(),
+            inserted: 0,
+            dead_letters,
+        });
+    }
+    let mut stored = Vec::new();
+    for (owner, event) in rows.insert(tx, now).await? {
+        if let Some(Some(m)) = messages.get_mut(owner) {
+            m.inserted += 1;
+        }
+        stored.push(event);
+    }
+    Ok(Recorded { messages, stored, moved: linking.moved })
+}
+
+/// A message's inbox row: its outcome and counts.
+fn inbox_row<'a>(m: &Incoming<'a>) -> InboxRow<'a> {
     let (mut events, mut refused, mut kept) = (0usize, 0usize, 0usize);
-    for item in items {
+    for item in m.items {
         match item {
             ReadyItem::Events { events: e, .. } => events += e.len(),
             ReadyItem::Refused { .. } => refused += 1,
@@ -67,62 +170,7 @@ pub async fn record(
     } else {
         "applied"
     };
-    let inbox = InboxRow { env, archive_id, outcome, items: items.len(), events, refused, kept };
-    let first_time = match mode {
-        Mode::Arrival => store::inbox::insert_new(tx, &inbox, now).await?,
-        Mode::Reprocess => store::inbox::upsert_reprocessed(tx, &inbox, now).await?,
-    };
-    if !first_time {
-        return Ok(None);
-    }
-    if events > 0 {
-        store::locks::identity_index(tx).await?;
-    }
-    let subjects: Vec<&DraftSubject> = items
-        .iter()
-        .filter_map(|i| match i {
-            ReadyItem::Events { subject, .. } => Some(subject),
-            _ => None,
-        })
-        .collect();
-    let linking = identity::link_all(tx, &subjects, &env.agency, kind_of, now).await?;
-    let mut rows = EventRows::default();
-    let mut links = linking.links.into_iter();
-    let mut refusals = RefusalRows::default();
-    let mut held: Vec<(Uuid, Json, Vec<Uuid>)> = Vec::new();
-    for item in items {
-        match item {
-            ReadyItem::Events { position, subject, events } => {
-                let link = links.next().unwrap_or(Link::Unidentified);
-                for rejected in &subject.rejected {
-                    tracing::warn!(agency = %env.agency, message_id = %env.message_id, position, "identifier not used: {rejected}");
-                    store::refusals::reject_identifier(tx, env, *position, rejected, now).await?;
-                }
-                let identifiers = identifiers_json(subject);
-                let subject_id = match &link {
-                    Link::Subject(id) => Some(*id),
-                    Link::Conflict(_) | Link::Unidentified => None,
-                };
-                for e in events {
-                    if let Link::Conflict(people) = &link {
-                        held.push((e.event_id, identifiers.clone(), people.clone()));
-                    }
-                    rows.push(e, subject_id, *position, &identifiers, subject);
-                }
-            }
-            ReadyItem::Kept { position, label } => store::refusals::keep_item(tx, env, *position, label, now).await?,
-            ReadyItem::Refused { position, refusal, raw } => refusals.push(*position, refusal, raw, archive_id),
-        }
-    }
-    let conflicts = held.len();
-    store::identity_conflicts::hold_new(tx, &env.agency, &env.message_id, &held, now).await?;
-    let still_refused = refusals.positions.clone();
-    let dead_letters = refusals.insert(tx, env, now).await?;
-    if mode == Mode::Reprocess {
-        store::refusals::resolve_reprocessed(tx, env, &still_refused, now).await?;
-    }
-    let stored = rows.insert(tx, env, now).await?;
-    Ok(Some(Recorded { events, refused, kept, conflicts, stored, moved: linking.moved, dead_letters }))
+    InboxRow { env: m.env, archive_id: m.archive_id, outcome, items: m.items.len(), events, refused, kept }
 }
 
 /// An item's identifiers as stored with its events (and matched by later records).

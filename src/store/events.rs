@@ -1,4 +1,4 @@
-//! Events: a message's events written as column arrays with one statement; projections follow
+//! Events: a batch's events written as column arrays with one statement; projections follow
 //! by trigger (migrations/0002).
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
@@ -10,9 +10,14 @@ use super::message::{Envelope, ReadyEvent};
 use crate::connectors::mapping::DraftSubject;
 use crate::domain::names::AgencyId;
 
-/// Events of one message as column arrays, inserted with one UNNEST statement.
+/// Events of a batch of messages as column arrays, inserted with one UNNEST statement.
 #[derive(Default)]
 pub struct EventRows {
+    /// The message (its index in the batch) each row comes from.
+    owners: Vec<usize>,
+    agencies: Vec<String>,
+    connectors: Vec<String>,
+    message_ids: Vec<String>,
     ids: Vec<Uuid>,
     types: Vec<String>,
     classes: Vec<&'static str>,
@@ -27,14 +32,21 @@ pub struct EventRows {
 }
 
 impl EventRows {
+    #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
+        owner: usize,
+        env: &Envelope,
         e: &ReadyEvent,
         subject_id: Option<Uuid>,
         position: u32,
         identifiers: &Json,
         subject: &DraftSubject,
     ) {
+        self.owners.push(owner);
+        self.agencies.push(env.agency.to_string());
+        self.connectors.push(env.connector.to_string());
+        self.message_ids.push(env.message_id.to_string());
         self.ids.push(e.event_id);
         self.types.push(e.event_type.clone());
         self.classes.push(e.data_class);
@@ -49,13 +61,13 @@ impl EventRows {
         self.avro.push(e.avro.clone());
     }
 
-    /// Inserts the events and returns those newly stored (a re-read payload stores nothing twice).
+    /// Inserts the events and returns those newly stored (a re-read payload stores nothing
+    /// twice), each with the message it came from.
     pub async fn insert(
         self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        env: &Envelope,
         now: DateTime<Utc>,
-    ) -> Result<Vec<NewEvent>, sqlx::Error> {
+    ) -> Result<Vec<(usize, NewEvent)>, sqlx::Error> {
         if self.ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -63,11 +75,12 @@ impl EventRows {
         let inserted = sqlx::query(
             "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
                 connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro)
-             SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, $13, $14, $15, e.position, e.identifiers,
-                    e.name, e.dob, e.payload, e.avro
+             SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, e.agency, e.connector, e.message_id, e.position,
+                    e.identifiers, e.name, e.dob, e.payload, e.avro
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::int[], $7::jsonb[],
-                         $8::text[], $9::date[], $10::jsonb[], $11::bytea[])
-                  WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro, n)
+                         $8::text[], $9::date[], $10::jsonb[], $11::bytea[], $13::text[], $14::text[], $15::text[])
+                  WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro,
+                                       agency, connector, message_id, n)
              ORDER BY e.n
              ON CONFLICT (event_id) DO NOTHING
              RETURNING event_id",
@@ -84,9 +97,9 @@ impl EventRows {
         .bind(&self.payloads)
         .bind(&self.avro)
         .bind(now)
-        .bind(&env.agency)
-        .bind(&env.connector)
-        .bind(&env.message_id)
+        .bind(&self.agencies)
+        .bind(&self.connectors)
+        .bind(&self.message_ids)
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
@@ -107,15 +120,18 @@ impl EventRows {
         let mut out = Vec::with_capacity(inserted.len());
         for (i, id) in self.ids.iter().enumerate() {
             if inserted.contains(id) {
-                out.push(NewEvent {
-                    event_id: *id,
-                    subject_id: self.subjects[i],
-                    event_type: self.types[i].clone(),
-                    data_class: self.classes[i].to_string(),
-                    source_agency: env.agency.clone(),
-                    occurred_at: self.occurred[i],
-                    payload: self.payloads[i].clone(),
-                });
+                out.push((
+                    self.owners[i],
+                    NewEvent {
+                        event_id: *id,
+                        subject_id: self.subjects[i],
+                        event_type: self.types[i].clone(),
+                        data_class: self.classes[i].to_string(),
+                        source_agency: self.agencies[i].as_str().into(),
+                        occurred_at: self.occurred[i],
+                        payload: self.payloads[i].clone(),
+                    },
+                ));
             }
         }
         Ok(out)

@@ -150,3 +150,45 @@ pub async fn processed_among(pool: &PgPool, messages: &[(&str, &str)]) -> Result
     }
     Ok(out)
 }
+
+/// Records messages met for the first time, one statement; one flag per row, in order: false
+/// where the inbox already held it (or it repeats an earlier row), and nothing was written.
+pub async fn insert_new_many(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: &[InboxRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, sqlx::Error> {
+    let new: Vec<i64> = sqlx::query_scalar(
+        "WITH new AS (
+           INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
+           SELECT t.agency, t.message_id, t.connector, t.archive_id, t.outcome, t.items, t.events, t.refused, t.kept, $10
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::int[], $8::int[],
+                       $9::int[]) WITH ORDINALITY
+                AS t(agency, message_id, connector, archive_id, outcome, items, events, refused, kept, n)
+           ORDER BY t.n
+           ON CONFLICT (agency, message_id) DO NOTHING
+           RETURNING agency, message_id)
+         SELECT min(k.n) FROM new JOIN UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(agency, message_id, n)
+              USING (agency, message_id)
+         GROUP BY k.agency, k.message_id",
+    )
+    .bind(rows.iter().map(|r| r.env.agency.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.env.message_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.env.connector.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.archive_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.outcome).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.items as i32).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.events as i32).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.refused as i32).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.kept as i32).collect::<Vec<_>>())
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = vec![false; rows.len()];
+    for n in new {
+        if let Some(flag) = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)) {
+            *flag = true;
+        }
+    }
+    Ok(out)
+}
