@@ -1,6 +1,8 @@
 //! `tracker bench delivery`: updates that three agencies each receive, end to end through a
 //! sandboxed hub — throughput flat out, then receipt-to-delivery latency at a steady rate —
-//! beside the raw broker pass-through measured in the same run.
+//! beside the baselines measured in the same run: the broker windowed as the hub's consumers take
+//! messages (three publishes each, as three recipients), a bare loop adding one insert per batch,
+//! and the broker one message at a time.
 //!
 //! Each person first gets a supervision (probation, naming court B05LV00) and a pre-sentence
 //! report (naming B05LP00): probation and both courts are then involved and the person has an
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::settings::Settings;
 use crate::tools::sandbox::Sandbox;
 
-use super::baseline::{pass_through, print_machine};
+use super::baseline::{Baselines, print_machine};
 use super::traffic::*;
 
 pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32>) -> anyhow::Result<()> {
@@ -24,8 +26,9 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
 
     involve_everyone(&sandbox, updates).await?;
 
-    let baseline = pass_through(&sandbox, &(0..updates).map(|p| arrest(p, 0)).collect::<Vec<_>>()).await?;
-    super::baseline::print_pass_through(updates, baseline);
+    let baselines =
+        Baselines::measure(&sandbox, &(0..updates).map(|p| arrest(p, 0)).collect::<Vec<_>>(), RECIPIENTS.len()).await?;
+    baselines.print(&sandbox);
 
     let arrivals = Arc::new(Arrivals { at: Mutex::new(HashMap::new()), total: Default::default() });
     let watchers = watch_queues(&sandbox, arrivals.clone()).await?;
@@ -42,6 +45,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         (updates * RECIPIENTS.len()) as f64 / took,
         updates * RECIPIENTS.len()
     );
+    baselines.print_ratio(updates as f64 / took);
 
     // Steady rate (below capacity).
     let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);

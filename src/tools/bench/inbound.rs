@@ -1,11 +1,13 @@
 //! `tracker bench inbound`: police custody files totalling N rows through a sandboxed hub, beside
-//! the raw broker pass-through with the same messages.
+//! the baselines measured in the same run with the same messages: the broker windowed as the
+//! hub's consumers take messages, a bare loop adding one insert per batch, and the broker one
+//! message at a time.
 use std::time::{Duration, Instant};
 
 use crate::settings::Settings;
 use crate::tools::sandbox::Sandbox;
 
-use super::baseline::{pass_through, print_machine};
+use super::baseline::{Baselines, print_machine};
 use super::traffic::{police_files, publish_all};
 
 pub(super) async fn run(mut settings: Settings, rows: usize, rows_per_file: usize) -> anyhow::Result<()> {
@@ -20,13 +22,10 @@ pub(super) async fn run(mut settings: Settings, rows: usize, rows_per_file: usiz
     );
     print_machine();
 
-    let baseline = pass_through(&sandbox, &files).await?;
+    // A custody file is stored, not forwarded: the baselines publish each message once.
+    let baselines = Baselines::measure(&sandbox, &files, 1).await?;
+    baselines.print(&sandbox);
     let msgs = files.len() as f64;
-    println!(
-        "raw broker pass-through (consume → publish, confirmed → ack): {:>8.0} msg/s  ({:.2} s)",
-        msgs / baseline.as_secs_f64(),
-        baseline.as_secs_f64()
-    );
 
     let start = Instant::now();
     publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &files, "bench").await?;
@@ -43,5 +42,6 @@ pub(super) async fn run(mut settings: Settings, rows: usize, rows_per_file: usiz
         msgs / took,
         events as f64 / took
     );
+    baselines.print_ratio(msgs / took);
     sandbox.finish().await
 }
