@@ -73,62 +73,32 @@ pub struct InboxRow<'a> {
     pub kept: usize,
 }
 
-/// Records a message met for the first time; false when the inbox already held it (nothing
-/// written: the message was committed before).
-pub async fn insert_new(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    row: &InboxRow<'_>,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    write(
-        tx,
-        "INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (agency, message_id) DO NOTHING",
-        row,
-        now,
-    )
-    .await
-}
-
 /// Records a message read again from the archive (a replay or reprocess), replacing its outcome.
 pub async fn upsert_reprocessed(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     row: &InboxRow<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    write(
-        tx,
+    Ok(sqlx::query(
         "INSERT INTO inbox (agency, message_id, connector, archive_id, outcome, items, events, refused, kept, processed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (agency, message_id) DO UPDATE SET archive_id = excluded.archive_id, outcome = excluded.outcome,
             items = excluded.items, events = excluded.events, refused = excluded.refused, kept = excluded.kept,
             processed_at = excluded.processed_at, detail = 'reprocessed'",
-        row,
-        now,
     )
-    .await
-}
-
-async fn write(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    sql: &'static str,
-    row: &InboxRow<'_>,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(sql)
-        .bind(&row.env.agency)
-        .bind(&row.env.message_id)
-        .bind(&row.env.connector)
-        .bind(row.archive_id)
-        .bind(row.outcome)
-        .bind(row.items as i32)
-        .bind(row.events as i32)
-        .bind(row.refused as i32)
-        .bind(row.kept as i32)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
+    .bind(&row.env.agency)
+    .bind(&row.env.message_id)
+    .bind(&row.env.connector)
+    .bind(row.archive_id)
+    .bind(row.outcome)
+    .bind(row.items as i32)
+    .bind(row.events as i32)
+    .bind(row.refused as i32)
+    .bind(row.kept as i32)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
         == 1)
 }
 
