@@ -50,6 +50,10 @@ pub struct BrokerSettings {
     /// milliseconds. 0 takes only what the broker has already delivered: no added latency.
     #[serde(default)]
     pub batch_linger_ms: u64,
+    /// A batch stops growing once its payloads reach this many bytes (a batch of large files
+    /// holds a few, not `batch_size`).
+    #[serde(default = "default_batch_max_bytes")]
+    pub batch_max_bytes: usize,
     pub management_url: String,
     /// Per-agency broker users are named this prefix followed by the agency id.
     pub user_prefix: String,
@@ -87,7 +91,11 @@ pub struct Limits {
 }
 
 fn default_batch_size() -> usize {
-    64
+    32
+}
+
+fn default_batch_max_bytes() -> usize {
+    16 * 1024 * 1024
 }
 
 fn default_max_deliveries() -> u32 {

@@ -122,21 +122,27 @@ async fn consume_queue(
 }
 
 /// The batch that begins with `first`: every further message the consumer already holds (or
-/// that arrives within the linger), up to the batch size, in queue order.
+/// that arrives within the linger), up to the batch size or `batch_max_bytes` of payload, in
+/// queue order.
 async fn gather(hub: &Hub, consumer: &mut lapin::Consumer, first: Delivery) -> Result<Vec<Delivery>, RunError> {
     use futures_util::FutureExt;
     let size = hub.settings.broker.batch_size.max(1);
     let linger = std::time::Duration::from_millis(hub.settings.broker.batch_linger_ms);
+    let max_bytes = hub.settings.broker.batch_max_bytes;
     let deadline = tokio::time::Instant::now() + linger;
+    let mut bytes = first.data.len();
     let mut batch = vec![first];
-    while batch.len() < size {
+    while batch.len() < size && bytes < max_bytes {
         let next = if linger.is_zero() {
             consumer.next().now_or_never()
         } else {
             tokio::time::timeout_at(deadline, consumer.next()).await.ok()
         };
         match next {
-            Some(Some(Ok(delivery))) => batch.push(delivery),
+            Some(Some(Ok(delivery))) => {
+                bytes += delivery.data.len();
+                batch.push(delivery);
+            }
             Some(Some(Err(e))) => return Err(e.into()),
             // Nothing more ready (or the stream ended: the next read reports it).
             Some(None) | None => break,
