@@ -1,18 +1,20 @@
 //! The runtime path, in the order a message travels:
 //!
-//! 1. `consume`: one consumer per agency queue takes a message (manual acks, a configured
-//!    prefetch);
+//! 1. `consume`: one consumer per agency queue takes the messages it has ready, a batch (manual
+//!    acks, a configured prefetch, batch size and byte bound);
 //! 2. `message` → `admit` → `read`: the envelope is made storable, the publisher and connector are
 //!    admitted, the payload is read by its connector and every event validated (`large_payloads`
 //!    keeps big reads off the async workers);
-//! 3. `process`: archive the raw payload, recognise a redelivery, then store events and
-//!    projections, link identities and decide sharing — one transaction;
+//! 3. `process`: archive the raw payloads, recognise redeliveries, then (`record`, `apply`) store
+//!    events and projections, link identities and decide sharing — one transaction per batch,
+//!    each run of one agency's messages together under a savepoint;
 //! 4. `outbox`: the publisher sends what was decided, each delivery confirmed before it is marked.
 //!
 //! `retry` keeps every broker connection up through faults.
 //!
 //! The guarantee, kept here and nowhere else: a message is acknowledged only after the transaction
-//! that stored it (and its refusals) committed and its dead letters were confirmed by the broker;
+//! that stored it (and its refusals) committed and its dead letters were confirmed by the broker
+//! (a batch's acknowledgement covers only messages of that committed batch);
 //! a delivery is published only after it was decided and logged in that transaction, and marked
 //! published only after the broker confirmed it. A crash anywhere in between leaves the message on
 //! its queue or the delivery in the outbox, and doing it again changes nothing (event ids and

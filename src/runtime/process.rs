@@ -1,8 +1,10 @@
 //! Inbound messages, from receipt to the point they may be acknowledged, a batch at a time (group
-//! commit): each message's raw payload is archived and a redelivery recognised, each is read
-//! (admit, connector, schemas), then the whole batch is stored and its sharing decided in one
-//! transaction, each message under a savepoint of its own so that one the store refuses is
-//! refused alone while the others commit. The caller publishes the dead letters, then acks.
+//! commit): the batch's raw payloads are archived and its redeliveries recognised (a statement
+//! each), each message is read (admit, connector, schemas), then the whole batch is stored and its
+//! sharing decided in one transaction — each run of one agency's messages together, under a
+//! savepoint, and stored again message by message if the store refuses it, so that only the
+//! message at fault is refused while the others commit. The caller publishes the dead letters,
+//! then acks.
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use sqlx::Acquire;
