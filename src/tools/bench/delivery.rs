@@ -60,5 +60,6 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
     for w in watchers {
         w.abort();
     }
+    super::baseline::print_memory();
     sandbox.finish().await
 }

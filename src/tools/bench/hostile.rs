@@ -105,6 +105,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: u32, hosti
     for w in watchers {
         w.abort();
     }
+    super::baseline::print_memory();
     sandbox.finish().await
 }
 

@@ -43,5 +43,6 @@ pub(super) async fn run(mut settings: Settings, rows: usize, rows_per_file: usiz
         events as f64 / took
     );
     baselines.print_ratio(msgs / took);
+    super::baseline::print_memory();
     sandbox.finish().await
 }

@@ -29,6 +29,7 @@ pub(super) async fn run(mut settings: Settings, people: usize, months: u32, batc
     let loaded = loaded?;
     println!("{} (batches of {batch} files)", loaded.describe());
     let timed = time_reports(&sandbox.hub.pool, from, to).await;
+    super::baseline::print_memory();
     sandbox.finish().await?;
     timed
 }
