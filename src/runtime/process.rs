@@ -19,12 +19,21 @@ use crate::store::StoreError;
 use crate::store::message::{Envelope, ReadyItem};
 
 /// One message of a batch, read and ready to store (or recognised as committed before).
-enum Prepared {
-    Fresh { env: Envelope, archive_id: i64, items: Vec<ReadyItem>, now: DateTime<Utc>, body: Vec<u8> },
-    Duplicate { env: Envelope },
+enum Prepared<'a> {
+    /// `body` borrows the message's payload (kept for a refusal if the store refuses it).
+    Fresh {
+        env: Envelope,
+        archive_id: i64,
+        items: Vec<ReadyItem>,
+        now: DateTime<Utc>,
+        body: &'a [u8],
+    },
+    Duplicate {
+        env: Envelope,
+    },
 }
 
-impl Prepared {
+impl Prepared<'_> {
     fn agency(&self) -> &str {
         match self {
             Prepared::Fresh { env, .. } | Prepared::Duplicate { env } => &env.agency,
@@ -117,15 +126,15 @@ impl Hub {
     }
 
     /// Reads a message not committed before (or refuses it as poison without reading it).
-    async fn admit_and_read(
+    async fn admit_and_read<'a>(
         &self,
-        msg: &Inbound,
+        msg: &'a Inbound,
         env: Envelope,
         archive_id: i64,
         committed_before: bool,
         earlier_deliveries: u32,
         now: DateTime<Utc>,
-    ) -> Prepared {
+    ) -> Prepared<'a> {
         if committed_before {
             tracing::info!("already processed: nothing changes");
             return Prepared::Duplicate { env };
@@ -145,7 +154,7 @@ impl Hub {
         } else {
             self.read_off_runtime(msg, &env, now).await
         };
-        Prepared::Fresh { env, archive_id, items, now, body: msg.body.clone() }
+        Prepared::Fresh { env, archive_id, items, now, body: &msg.body }
     }
 
     /// Stores and decides a run of one agency's messages (`run`: their places in `prepared`)
@@ -154,7 +163,7 @@ impl Hub {
     async fn store_run(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        prepared: &[Prepared],
+        prepared: &[Prepared<'_>],
         run: &[usize],
         outcomes: &mut [Option<Outcome>],
     ) -> Result<(), StoreError> {
@@ -162,7 +171,7 @@ impl Hub {
             .iter()
             .filter_map(|i| match &prepared[*i] {
                 Prepared::Fresh { env, archive_id, items, now, body } => {
-                    Some((*i, env, *archive_id, items.as_slice(), *now, body.as_slice()))
+                    Some((*i, env, *archive_id, items.as_slice(), *now, *body))
                 }
                 Prepared::Duplicate { .. } => None,
             })
