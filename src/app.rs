@@ -49,6 +49,7 @@ impl App {
             }
         }
         self.start_alerts().await;
+        self.start_maintenance().await;
         self.start_consumers().await;
         self.start_publisher().await;
     }
@@ -59,6 +60,15 @@ impl App {
             .lock()
             .await
             .spawn(async move { ("consumers", consume::run(hub, stopped).await.map_err(Into::into)) });
+    }
+
+    /// Analyses and vacuums the store's tables where the database server does not.
+    pub async fn start_maintenance(&self) {
+        let (hub, stopped) = (self.hub.clone(), self.stop.subscribe());
+        self.tasks.lock().await.spawn(async move {
+            crate::runtime::maintenance::run(hub, stopped).await;
+            ("maintenance", Ok(()))
+        });
     }
 
     pub async fn start_publisher(&self) {

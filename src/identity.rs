@@ -19,7 +19,7 @@ use crate::store;
 use crate::store::events::LinkingRecord;
 use moves::apply_moves;
 pub use people::derived_id;
-use people::person_ids;
+use people::{current_owners, person_ids};
 use resolve::{Id, Record, Resolved};
 
 /// What linking an item's identifiers found.
@@ -166,7 +166,9 @@ async fn link(
     }
     let resolution = resolve::resolution(&records, &linked);
     let names: BTreeSet<&Id> = resolution.person_of.values().collect();
-    let ids = person_ids(tx, &names).await?;
+    let identifiers: Vec<&Id> = resolution.person_of.keys().chain(names.iter().copied()).collect();
+    let owners = current_owners(tx, &identifiers).await?;
+    let ids = person_ids(&names, &owners);
     let person = |name: &Id| ids.get(name).copied().unwrap_or_else(|| derived_id(name));
     let link_of = |r: &Resolved| match r {
         Resolved::Person(name) => Link::Subject(person(name)),
@@ -196,18 +198,27 @@ async fn link(
         tracing::info!(records = moved.len(), "later records changed who is who: records moved");
     }
     let links: Vec<Link> = message_links.iter().map(link_of).collect();
-    // Every person named, then every identifier's person.
-    let mut people: Vec<Uuid> = names.iter().map(|n| person(n)).collect();
+    // Every person named the index does not know yet, then every identifier whose person
+    // changed (or is new): nothing is written where nothing changed.
+    let known: BTreeSet<Uuid> = owners.values().copied().collect();
+    let mut people: Vec<Uuid> = names.iter().map(|n| person(n)).filter(|p| !known.contains(p)).collect();
     people.sort();
     people.dedup();
-    store::subjects::insert(tx, &people, now).await?;
-    let (mut schemes, mut values, mut owners) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, name) in &resolution.person_of {
-        schemes.push(id.0.as_str());
-        values.push(id.1.clone());
-        owners.push(person(name));
+    if !people.is_empty() {
+        store::subjects::insert(tx, &people, now).await?;
     }
-    store::subjects::assign_identifiers(tx, &schemes, &values, &owners, agency, now).await?;
+    let (mut schemes, mut values, mut new_owners) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, name) in &resolution.person_of {
+        let owner = person(name);
+        if owners.get(id) != Some(&owner) {
+            schemes.push(id.0.as_str());
+            values.push(id.1.clone());
+            new_owners.push(owner);
+        }
+    }
+    if !schemes.is_empty() {
+        store::subjects::assign_identifiers(tx, &schemes, &values, &new_owners, agency, now).await?;
+    }
     apply_moves(tx, &moved, now).await?;
     Ok(Linking { links, moved })
 }

@@ -33,7 +33,27 @@ pub struct Settings {
     #[serde(default)]
     pub auth: AuthSettings,
     pub alerts: AlertSettings,
+    #[serde(default)]
+    pub scale: ScaleSettings,
     pub agencies: BTreeMap<AgencyId, AgencySettings>,
+}
+
+/// More than one hub process on one broker and database (see `store::leases`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScaleSettings {
+    /// How often a process looks at how many processes share the work, and takes over what a
+    /// stopped one held, in seconds.
+    pub check_secs: u64,
+    /// The outbox is shared out in this many partitions by person (every hub process must use the
+    /// same number): a person's deliveries are always published by one process, in order.
+    pub publisher_partitions: u16,
+}
+
+impl Default for ScaleSettings {
+    fn default() -> Self {
+        ScaleSettings { check_secs: 2, publisher_partitions: 8 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +89,28 @@ pub struct BrokerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
+    /// Whether the hub analyses and vacuums the tables it grows (see `runtime::maintenance`).
+    #[serde(default)]
+    pub maintenance: Maintenance,
+    #[serde(default = "default_maintenance_interval")]
+    pub maintenance_interval_secs: u64,
+}
+
+fn default_maintenance_interval() -> u64 {
+    5
+}
+
+/// Who keeps table statistics and reclaims dead rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Maintenance {
+    /// The hub, when the server's autovacuum is off.
+    #[default]
+    Auto,
+    /// The hub, whatever the server does.
+    Always,
+    /// The server (or an operator) alone.
+    Off,
 }
 
 #[derive(Debug, Clone, Deserialize)]

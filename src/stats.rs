@@ -14,6 +14,8 @@ pub struct Stats {
     pub batches: std::sync::atomic::AtomicU64,
     /// Inbound queues with a consumer attached now (for readiness).
     pub consumers_attached: std::sync::atomic::AtomicUsize,
+    /// The queues this process means to consume: its fair share among the hub processes.
+    pub consumers_wanted: std::sync::atomic::AtomicUsize,
     /// Whether the outbox publisher is connected.
     pub publisher_connected: std::sync::atomic::AtomicBool,
     pub processing: Histogram,

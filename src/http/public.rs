@@ -31,9 +31,14 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap
         }
         Err(e) => missing.push(format!("broker unreachable: {e}")),
     }
+    // Ready when this process consumes its share of the queues (all of them when it runs alone).
     let attached = hub.stats.consumers_attached.load(Ordering::SeqCst);
-    if attached < hub.settings.agencies.len() {
-        missing.push(format!("{attached} of {} inbound consumers attached", hub.settings.agencies.len()));
+    let wanted = match hub.stats.consumers_wanted.load(Ordering::SeqCst) {
+        0 => hub.settings.agencies.len(),
+        share => share,
+    };
+    if attached < wanted {
+        missing.push(format!("{attached} of {wanted} inbound consumers attached"));
     }
     if !hub.stats.publisher_connected.load(Ordering::SeqCst) {
         missing.push("outbox publisher not connected".into());

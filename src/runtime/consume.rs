@@ -1,10 +1,15 @@
-//! The hub's consumers: one per agency queue, manual acks, a configured prefetch. A consumer
+//! The hub's consumers: one per agency queue this process holds, manual acks, a configured
+//! prefetch. Hub processes on one database share the queues out between them (`store::leases`:
+//! each takes its fair share, and the queues of a process that stops or dies are taken over within
+//! `scale.check_secs`); each queue is single-active-consumer on the broker as well. A consumer
 //! takes the messages its queue has ready (up to `broker.batch_size`, waiting at most
-//! `broker.batch_linger_ms` for more) and hands them to `process` as one batch: one transaction,
+//! `broker.batch_linger_ms` for more) and hands them to `process` as one batch: archived and
+//! read, then stored in one transaction — while it is stored, the next batch is archived and read —
 //! then the batch's dead letters confirmed, then one acknowledgement for all. A transient fault
-//! closes the connection (so every unacknowledged message goes back to its queue), waits,
+//! closes the connections (so every unacknowledged message goes back to its queue), waits,
 //! reconnects and goes on. Shutdown stops taking work, finishes the batch in hand and leaves the
 //! rest unacknowledged for the next start.
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -19,51 +24,113 @@ use crate::domain::names::AgencyId;
 use crate::hub::Hub;
 use crate::runtime::apply::Applied;
 use crate::runtime::message::Inbound;
+use crate::store::leases::{Leases, Work};
 
 /// Runs the consumers until `shutdown` turns true, reconnecting after transient faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
     super::retry::keep_running("consuming", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
 }
 
-async fn run_connected(hub: &Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+/// An agency's queue this process consumes: its connection, the switch that stops its consumer
+/// and the consumer's task.
+struct Consuming {
+    conn: lapin::Connection,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn run_connected(hub: &Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
     let names = Names::new(&hub.settings.broker.prefix);
-    let mut connections = Vec::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    for agency in hub.settings.agencies.keys() {
-        // A connection per agency: one agency's large messages, in flight on its socket, never
-        // queue ahead of another agency's frames.
-        let attached = attach(hub, &names, agency, &shutdown).await;
-        match attached {
-            Ok((conn, task)) => {
-                tasks.spawn(task);
-                connections.push(conn);
-            }
-            Err(e) => {
-                tasks.abort_all();
-                for conn in &connections {
-                    crate::broker::close(conn, "tracker reconnecting").await;
+    let agencies: Vec<AgencyId> = hub.settings.agencies.keys().cloned().collect();
+    // Which queues this process consumes is shared out with the other hub processes on this
+    // database (each queue has one active consumer anyway: single active consumer).
+    let mut leases = Leases::join(&hub.pool, Work::Queues).await.map_err(crate::store::StoreError::from)?;
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel::<(i32, Result<(), RunError>)>();
+    let mut consuming: BTreeMap<i32, Consuming> = BTreeMap::new();
+    let every = std::time::Duration::from_secs(hub.settings.scale.check_secs.max(1));
+    let result = loop {
+        if *shutdown.borrow() {
+            break Ok(());
+        }
+        if let Err(e) = balance(hub, &names, &agencies, &mut leases, &mut consuming, &ended_tx, &shutdown).await {
+            break Err(e);
+        }
+        tokio::select! {
+            Some((item, outcome)) = ended.recv() => {
+                if let Err(e) = outcome {
+                    // One queue failing means the connection or store is in doubt: stop all, reconnect.
+                    tracing::warn!(queue = %names.inbound_queue(&agencies[item as usize]), "consumer stopped: {e}");
+                    break Err(e);
                 }
-                return Err(e);
             }
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => {}
         }
-    }
-    tracing::info!(queues = tasks.len(), "consuming");
-    hub.stats.consumers_attached.store(tasks.len(), std::sync::atomic::Ordering::SeqCst);
-    let mut result = Ok(());
-    while let Some(joined) = tasks.join_next().await {
-        let outcome = joined.unwrap_or_else(|e| Err(RunError::Cancelled(e.to_string())));
-        if let Err(e) = outcome {
-            // One queue failing means the connection or store is in doubt: stop all, reconnect.
-            tasks.abort_all();
-            result = Err(e);
-            break;
-        }
+    };
+    for (_, c) in std::mem::take(&mut consuming) {
+        stop_consuming(c).await;
     }
     hub.stats.consumers_attached.store(0, std::sync::atomic::Ordering::SeqCst);
-    for conn in &connections {
-        crate::broker::close(conn, "tracker stopping").await;
-    }
+    leases.leave().await;
     result
+}
+
+/// Takes this process's fair share of the queues and gives up what is over it (a process
+/// joined), starting with the queues no process consumes (a process left or died).
+async fn balance(
+    hub: &Arc<Hub>,
+    names: &Names,
+    agencies: &[AgencyId],
+    leases: &mut Leases,
+    consuming: &mut BTreeMap<i32, Consuming>,
+    ended: &tokio::sync::mpsc::UnboundedSender<(i32, Result<(), RunError>)>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let share = leases.fair_share(agencies.len()).await.map_err(crate::store::StoreError::from)?;
+    hub.stats.consumers_wanted.store(share, std::sync::atomic::Ordering::SeqCst);
+    while consuming.len() > share {
+        let Some((item, c)) = consuming.pop_last() else { break };
+        tracing::info!(queue = %names.inbound_queue(&agencies[item as usize]), "another hub process shares the queues: handing this one over");
+        stop_consuming(c).await;
+        leases.give_up(item).await.map_err(crate::store::StoreError::from)?;
+    }
+    // Each process starts looking at a different queue, so that processes starting together
+    // do not all reach for the same ones.
+    let offset = std::process::id() as usize % agencies.len().max(1);
+    for step in 0..agencies.len() {
+        if consuming.len() >= share {
+            break;
+        }
+        let item = ((offset + step) % agencies.len()) as i32;
+        if consuming.contains_key(&item) || !leases.try_take(item).await.map_err(crate::store::StoreError::from)? {
+            continue;
+        }
+        let agency = &agencies[item as usize];
+        let (stop, stopped) = watch::channel(*shutdown.borrow());
+        let (conn, consume) = match attach(hub, names, agency, &stopped).await {
+            Ok(attached) => attached,
+            Err(e) => {
+                leases.give_up(item).await.map_err(crate::store::StoreError::from)?;
+                return Err(e);
+            }
+        };
+        let ended = ended.clone();
+        let task = tokio::spawn(async move {
+            let _ = ended.send((item, consume.await));
+        });
+        tracing::info!(queue = %names.inbound_queue(agency), "consuming");
+        consuming.insert(item, Consuming { conn, stop, task });
+    }
+    hub.stats.consumers_attached.store(consuming.len(), std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+/// Stops one queue's consumer (it finishes the batch in hand) and closes its connection, so
+/// whatever it had prefetched returns to the queue.
+async fn stop_consuming(c: Consuming) {
+    let _ = c.stop.send(true);
+    let _ = c.task.await;
+    crate::broker::close(&c.conn, "tracker stopping").await;
 }
 
 /// Opens an agency's connection and channels; the consumer to run on them.
@@ -100,24 +167,88 @@ async fn consume_queue(
             FieldTable::default(),
         )
         .await?;
+    // While one batch is stored, the next (if the broker already holds one) is archived and read.
+    let mut next: Option<InHand> = None;
     loop {
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => {
-                // Stop taking work; what was prefetched but not acked returns to the queue when the
-                // connection closes.
-                let _ = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                return Ok(());
+        if *shutdown.borrow() {
+            // Stop taking work; what was prefetched (a batch read but not stored included) returns
+            // to the queue when the connection closes.
+            let _ = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+            return Ok(());
+        }
+        let current = match next.take() {
+            Some(batch) => batch,
+            None => {
+                let first = tokio::select! {
+                    biased;
+                    _ = shutdown.changed() => continue,
+                    next = consumer.next() => match next {
+                        None => return Err(RunError::Cancelled(queue)),
+                        Some(Err(e)) => return Err(e.into()),
+                        Some(Ok(delivery)) => delivery,
+                    },
+                };
+                let batch = gather(&hub, &mut consumer, first).await?;
+                InHand::read(&hub, &agency, batch).await?
+            }
+        };
+        // Store this batch; meanwhile wait for the next one's first message (the acknowledgement
+        // of the batch before frees the prefetch it needs), then archive and read it.
+        let store = finish(&hub, &names, &dead_ch, current);
+        tokio::pin!(store);
+        let first = tokio::select! {
+            stored = &mut store => {
+                stored?;
+                continue;
             }
             next = consumer.next() => match next {
                 None => return Err(RunError::Cancelled(queue)),
                 Some(Err(e)) => return Err(e.into()),
-                Some(Ok(delivery)) => {
-                    let batch = gather(&hub, &mut consumer, delivery).await?;
-                    handle(&hub, &names, &dead_ch, &agency, batch).await?
-                }
+                Some(Ok(delivery)) => delivery,
             },
+        };
+        let read_next = async {
+            let batch = gather(&hub, &mut consumer, first).await?;
+            InHand::read(&hub, &agency, batch).await
+        };
+        let (stored, read) = tokio::join!(store, read_next);
+        stored?;
+        next = Some(read?);
+    }
+}
+
+/// A batch taken from the queue and read, waiting to be stored: the messages, their
+/// acknowledgers and what reading them found.
+struct InHand {
+    msgs: Vec<(Inbound, u32)>,
+    ackers: Vec<lapin::Acker>,
+    read: crate::runtime::process::ReadBatch,
+    received: std::time::Instant,
+}
+
+impl InHand {
+    /// Archives and reads a batch of deliveries (nothing stored yet).
+    async fn read(hub: &Hub, agency: &AgencyId, batch: Vec<Delivery>) -> Result<InHand, RunError> {
+        let received = std::time::Instant::now();
+        let mut ackers = Vec::with_capacity(batch.len());
+        let mut msgs = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            let earlier = earlier_deliveries(&delivery);
+            msgs.push((
+                Inbound {
+                    queue_agency: agency.clone(),
+                    routing_key: delivery.routing_key.to_string(),
+                    message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
+                    user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
+                    body: delivery.data,
+                },
+                earlier,
+            ));
+            ackers.push(delivery.acker);
         }
+        let refs: Vec<(&Inbound, u32)> = msgs.iter().map(|(m, n)| (m, *n)).collect();
+        let read = hub.read_batch(&refs).await?;
+        Ok(InHand { msgs, ackers, read, received })
     }
 }
 
@@ -151,32 +282,11 @@ async fn gather(hub: &Hub, consumer: &mut lapin::Consumer, first: Delivery) -> R
     Ok(batch)
 }
 
-async fn handle(
-    hub: &Hub,
-    names: &Names,
-    dead_ch: &Channel,
-    agency: &AgencyId,
-    batch: Vec<Delivery>,
-) -> Result<(), RunError> {
-    let received = std::time::Instant::now();
-    let mut ackers = Vec::with_capacity(batch.len());
-    let mut msgs = Vec::with_capacity(batch.len());
-    for delivery in batch {
-        let earlier = earlier_deliveries(&delivery);
-        msgs.push((
-            Inbound {
-                queue_agency: agency.clone(),
-                routing_key: delivery.routing_key.to_string(),
-                message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
-                user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
-                body: delivery.data,
-            },
-            earlier,
-        ));
-        ackers.push(delivery.acker);
-    }
+/// Stores a batch read before, publishes its dead letters, then acknowledges it.
+async fn finish(hub: &Hub, names: &Names, dead_ch: &Channel, batch: InHand) -> Result<(), RunError> {
+    let InHand { msgs, ackers, read, received } = batch;
     let refs: Vec<(&Inbound, u32)> = msgs.iter().map(|(m, n)| (m, *n)).collect();
-    let outcomes = hub.process_batch(&refs).await?;
+    let outcomes = hub.store_batch(&refs, read).await?;
     let mut all_stored = true;
     for ((msg, _), outcome) in msgs.iter().zip(&outcomes) {
         match outcome {

@@ -10,7 +10,8 @@
 //!    each run of one agency's messages together under a savepoint;
 //! 4. `outbox`: the publisher sends what was decided, each delivery confirmed before it is marked.
 //!
-//! `retry` keeps every broker connection up through faults.
+//! `retry` keeps every broker connection up through faults; `maintenance` keeps table statistics
+//! fresh where the database server does not.
 //!
 //! The guarantee, kept here and nowhere else: a message is acknowledged only after the transaction
 //! that stored it (and its refusals) committed and its dead letters were confirmed by the broker
@@ -23,6 +24,7 @@ pub mod admit;
 pub mod apply;
 pub mod consume;
 pub mod large_payloads;
+pub mod maintenance;
 pub mod message;
 pub mod outbox;
 pub mod process;

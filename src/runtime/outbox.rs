@@ -1,4 +1,6 @@
-//! The outbox publisher: drains decided deliveries in the order they were decided, re-checks
+//! The outbox publisher: drains decided deliveries in the order they were decided — of the
+//! outbox partitions (by person) this process holds, shared out with the other hub processes
+//! (`store::leases`) — re-checks
 //! consent (a withdrawal stops what is not yet sent, and the change is logged), builds each
 //! recipient's copy and publishes it persistent and mandatory to `tracker.outbound` with a
 //! publisher confirm. A row is marked published only once confirmed; an unroutable or nacked
@@ -24,6 +26,7 @@ use crate::sharing::{facts, log, notice, today};
 
 const BATCH: i64 = 256;
 
+use crate::store::leases::{Leases, Work};
 use crate::store::outbox::Pending;
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
@@ -35,19 +38,36 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
     let names = Names::new(&hub.settings.broker.prefix);
+    // The outbox's partitions are shared out with the other hub processes on this database.
+    let mut leases = Leases::join(&hub.pool, Work::Publishing).await.map_err(crate::store::StoreError::from)?;
+    let partitions = i32::from(hub.settings.scale.publisher_partitions.max(1));
+    let every = Duration::from_secs(hub.settings.scale.check_secs.max(1));
+    let mut checked = tokio::time::Instant::now() - every;
     hub.stats.publisher_connected.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = loop {
         if *shutdown.borrow() {
             break Ok(());
         }
-        let batch: Vec<Pending> = match pending(hub).await {
-            Ok(b) => b,
-            Err(e) => break Err(e),
+        // Between batches (nothing in flight): take this process's share, give up the rest.
+        if checked.elapsed() >= every {
+            if let Err(e) = balance(&mut leases, partitions).await {
+                break Err(e);
+            }
+            checked = tokio::time::Instant::now();
+        }
+        let held: Vec<i32> = leases.held().iter().copied().collect();
+        let batch: Vec<Pending> = if held.is_empty() {
+            Vec::new()
+        } else {
+            match pending(hub, &held, partitions).await {
+                Ok(b) => b,
+                Err(e) => break Err(e),
+            }
         };
         if batch.is_empty() {
             tokio::select! {
                 _ = hub.publisher_wakeup.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(every.min(Duration::from_secs(1))) => {}
                 _ = shutdown.changed() => {}
             }
             continue;
@@ -57,12 +77,31 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
         }
     };
     hub.stats.publisher_connected.store(false, std::sync::atomic::Ordering::SeqCst);
+    leases.leave().await;
     crate::broker::close(&conn, "publisher stopping").await;
     result
 }
 
-async fn pending(hub: &Hub) -> Result<Vec<Pending>, RunError> {
-    Ok(crate::store::outbox::pending(&hub.pool, BATCH).await.map_err(crate::store::StoreError::from)?)
+/// Takes this process's fair share of the outbox partitions (those no process holds first) and
+/// gives up what is over it.
+async fn balance(leases: &mut Leases, partitions: i32) -> Result<(), RunError> {
+    let share = leases.fair_share(partitions as usize).await.map_err(crate::store::StoreError::from)?;
+    while leases.held().len() > share {
+        let Some(last) = leases.held().last().copied() else { break };
+        leases.give_up(last).await.map_err(crate::store::StoreError::from)?;
+    }
+    let offset = (std::process::id() % partitions as u32) as i32;
+    for step in 0..partitions {
+        if leases.held().len() >= share {
+            break;
+        }
+        leases.try_take((offset + step) % partitions).await.map_err(crate::store::StoreError::from)?;
+    }
+    Ok(())
+}
+
+async fn pending(hub: &Hub, partitions: &[i32], of: i32) -> Result<Vec<Pending>, RunError> {
+    Ok(crate::store::outbox::pending(&hub.pool, BATCH, partitions, of).await.map_err(crate::store::StoreError::from)?)
 }
 
 async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {

@@ -18,22 +18,14 @@ use crate::hub::Hub;
 use crate::store::StoreError;
 use crate::store::message::{Envelope, ReadyItem};
 
-/// One message of a batch, read and ready to store (or recognised as committed before).
-enum Prepared<'a> {
-    /// `body` borrows the message's payload (kept for a refusal if the store refuses it).
-    Fresh {
-        env: Envelope,
-        archive_id: i64,
-        items: Vec<ReadyItem>,
-        now: DateTime<Utc>,
-        body: &'a [u8],
-    },
-    Duplicate {
-        env: Envelope,
-    },
+/// One message of a batch, read and ready to store (or recognised as committed before). Its
+/// payload stays with the message (wanted again only for a refusal if the store refuses it).
+enum Prepared {
+    Fresh { env: Envelope, archive_id: i64, items: Vec<ReadyItem>, now: DateTime<Utc> },
+    Duplicate { env: Envelope },
 }
 
-impl Prepared<'_> {
+impl Prepared {
     fn agency(&self) -> &str {
         match self {
             Prepared::Fresh { env, .. } | Prepared::Duplicate { env } => &env.agency,
@@ -42,11 +34,17 @@ impl Prepared<'_> {
 }
 
 /// A message of a run to store: its place in the batch, envelope, archive id, items, receipt
-/// time and body.
+/// time and payload.
 type FreshMessage<'a> = (usize, &'a Envelope, i64, &'a [ReadyItem], DateTime<Utc>, &'a [u8]);
 
 /// What became of one message of a batch.
 pub type Outcome = Result<Applied, StoreError>;
+
+/// A batch archived and read, not yet stored: what [`Hub::store_batch`] commits. Owns nothing of
+/// the messages, so the next batch can be read while this one is stored.
+pub struct ReadBatch {
+    prepared: Vec<Prepared>,
+}
 
 impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
@@ -62,6 +60,14 @@ impl Hub {
     /// of the batch was committed. Otherwise one outcome per message, in order; an `Err` outcome
     /// is a message not even its refusal could be stored for (the caller rejects it alone).
     pub async fn process_batch(&self, msgs: &[(&Inbound, u32)]) -> Result<Vec<Outcome>, StoreError> {
+        let read = self.read_batch(msgs).await?;
+        self.store_batch(msgs, read).await
+    }
+
+    /// The first half of [`Hub::process_batch`], which needs no transaction: archives every
+    /// payload, recognises messages committed before and reads the rest. A consumer reads its
+    /// next batch with this while the one before is stored.
+    pub async fn read_batch(&self, msgs: &[(&Inbound, u32)]) -> Result<ReadBatch, StoreError> {
         let now = self.clock.now();
         let envelopes: Vec<Envelope> = msgs.iter().map(|(msg, _)| msg.envelope()).collect();
         // Every payload is archived first, in as few statements as their size allows, and kept
@@ -74,14 +80,16 @@ impl Hub {
         let archive_ids = crate::store::archive::archive_many(&self.pool, &payloads, now).await?;
         let keys: Vec<(&str, &str)> = envelopes.iter().map(|e| (e.agency.as_str(), e.message_id.as_str())).collect();
         let committed_before = crate::store::inbox::processed_among(&self.pool, &keys).await?;
-        let mut prepared = Vec::with_capacity(msgs.len());
-        for (((msg, earlier_deliveries), env), (archive_id, seen)) in
-            msgs.iter().zip(envelopes).zip(archive_ids.into_iter().zip(committed_before))
-        {
-            let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-            prepared
-                .push(self.admit_and_read(msg, env, archive_id, seen, *earlier_deliveries, now).instrument(span).await);
-        }
+        let prepared = self.read_messages(msgs, envelopes, archive_ids, committed_before, now).await;
+        Ok(ReadBatch { prepared })
+    }
+
+    /// The second half of [`Hub::process_batch`]: stores and decides what `read` holds of `msgs`
+    /// (the same messages, in the same order) in one transaction.
+    pub async fn store_batch(&self, msgs: &[(&Inbound, u32)], read: ReadBatch) -> Result<Vec<Outcome>, StoreError> {
+        let prepared = read.prepared;
+        debug_assert_eq!(prepared.len(), msgs.len(), "a batch is stored with the messages it was read from");
+        let bodies: Vec<&[u8]> = msgs.iter().map(|(msg, _)| msg.body.as_slice()).collect();
         let mut tx = self.pool.begin().await?;
         let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
         // Consecutive messages of one agency are stored and decided together (a consumer's batch
@@ -89,7 +97,7 @@ impl Hub {
         let fresh: Vec<usize> =
             prepared.iter().enumerate().filter(|(_, p)| matches!(p, Prepared::Fresh { .. })).map(|(i, _)| i).collect();
         for run in fresh.chunk_by(|a, b| prepared[*a].agency() == prepared[*b].agency()) {
-            self.store_run(&mut tx, &prepared, run, &mut outcomes).await?;
+            self.store_run(&mut tx, &prepared, &bodies, run, &mut outcomes).await?;
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(outcomes.len());
@@ -125,36 +133,53 @@ impl Hub {
         Ok(out)
     }
 
-    /// Reads a message not committed before (or refuses it as poison without reading it).
-    async fn admit_and_read<'a>(
+    /// Reads the messages not committed before (refusing as poison, without reading it, one
+    /// delivered too often), all of them off the async workers at once.
+    async fn read_messages(
         &self,
-        msg: &'a Inbound,
-        env: Envelope,
-        archive_id: i64,
-        committed_before: bool,
-        earlier_deliveries: u32,
+        msgs: &[(&Inbound, u32)],
+        envelopes: Vec<Envelope>,
+        archive_ids: Vec<i64>,
+        committed_before: Vec<bool>,
         now: DateTime<Utc>,
-    ) -> Prepared<'a> {
-        if committed_before {
-            tracing::info!("already processed: nothing changes");
-            return Prepared::Duplicate { env };
-        }
+    ) -> Vec<Prepared> {
         let limit = self.settings.limits.max_deliveries;
-        let items = if earlier_deliveries >= limit {
-            tracing::error!(earlier_deliveries, "refusing a message that was never committed: poison");
-            let refusal = Refusal::new(
-                RefusalCode::Poison,
-                format!(
-                    "delivered {earlier_deliveries} times before without being committed (the hub stopped or \
-                     failed while it was in hand; limits.max_deliveries is {limit}); not read again: see the \
-                     hub's log at the time it arrived, fix, then replay"
-                ),
-            );
-            vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
-        } else {
-            self.read_off_runtime(msg, &env, now).await
-        };
-        Prepared::Fresh { env, archive_id, items, now, body: &msg.body }
+        let to_read: Vec<(&Inbound, &Envelope)> = msgs
+            .iter()
+            .zip(&envelopes)
+            .zip(&committed_before)
+            .filter(|(((_, earlier), _), seen)| !**seen && *earlier < limit)
+            .map(|(((msg, _), env), _)| (*msg, env))
+            .collect();
+        let mut read = self.read_many_off_runtime(&to_read, now).await.into_iter();
+        let mut prepared = Vec::with_capacity(msgs.len());
+        for (((msg, earlier_deliveries), env), (archive_id, seen)) in
+            msgs.iter().zip(envelopes).zip(archive_ids.into_iter().zip(committed_before))
+        {
+            let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
+            let _entered = span.enter();
+            if seen {
+                tracing::info!("already processed: nothing changes");
+                prepared.push(Prepared::Duplicate { env });
+                continue;
+            }
+            let items = if *earlier_deliveries >= limit {
+                tracing::error!(earlier_deliveries, "refusing a message that was never committed: poison");
+                let refusal = Refusal::new(
+                    RefusalCode::Poison,
+                    format!(
+                        "delivered {earlier_deliveries} times before without being committed (the hub stopped or \
+                         failed while it was in hand; limits.max_deliveries is {limit}); not read again: see the \
+                         hub's log at the time it arrived, fix, then replay"
+                    ),
+                );
+                vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
+            } else {
+                read.next().unwrap_or_default()
+            };
+            prepared.push(Prepared::Fresh { env, archive_id, items, now });
+        }
+        prepared
     }
 
     /// Stores and decides a run of one agency's messages (`run`: their places in `prepared`)
@@ -163,15 +188,16 @@ impl Hub {
     async fn store_run(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        prepared: &[Prepared<'_>],
+        prepared: &[Prepared],
+        bodies: &[&[u8]],
         run: &[usize],
         outcomes: &mut [Option<Outcome>],
     ) -> Result<(), StoreError> {
         let fresh: Vec<FreshMessage> = run
             .iter()
             .filter_map(|i| match &prepared[*i] {
-                Prepared::Fresh { env, archive_id, items, now, body } => {
-                    Some((*i, env, *archive_id, items.as_slice(), *now, *body))
+                Prepared::Fresh { env, archive_id, items, now } => {
+                    Some((*i, env, *archive_id, items.as_slice(), *now, bodies[*i]))
                 }
                 Prepared::Duplicate { .. } => None,
             })

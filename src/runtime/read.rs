@@ -30,26 +30,49 @@ impl Hub {
         }
     }
 
-    /// [`Hub::read`] off the async workers: a small payload on tokio's blocking pool, a large one
-    /// on the lower-priority threads of [`large_payloads`]. A large or hostile payload from
-    /// one agency keeps one of those busy, never a runtime worker that other agencies need.
-    pub async fn read_off_runtime(&self, msg: &Inbound, env: &Envelope, now: DateTime<Utc>) -> Vec<ReadyItem> {
-        if let Err(refusal) = self.admit_message(msg, env) {
-            return vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }];
+    /// [`Hub::read`] off the async workers, for several messages: the small payloads together on
+    /// one thread of tokio's blocking pool (one hand-off for the batch, not one per message), each
+    /// large one on the lower-priority threads of [`large_payloads`]. A large or hostile payload
+    /// from one agency keeps one of those busy, never a runtime worker that other agencies need.
+    /// One result per message, in order.
+    pub async fn read_many_off_runtime(
+        &self,
+        msgs: &[(&Inbound, &Envelope)],
+        now: DateTime<Utc>,
+    ) -> Vec<Vec<ReadyItem>> {
+        let mut out: Vec<Option<Vec<ReadyItem>>> = Vec::with_capacity(msgs.len());
+        let mut small = Vec::new();
+        let mut large = Vec::new();
+        for (i, (msg, env)) in msgs.iter().enumerate() {
+            if let Err(refusal) = self.admit_message(msg, env) {
+                out.push(Some(vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]));
+                continue;
+            }
+            out.push(None);
+            // One copy of the body for the reading thread; the message keeps its own for a refusal.
+            let job = (i, self.payload_reader(env), (*env).clone(), msg.body.clone());
+            if msg.body.len() >= large_payloads::LARGE_PAYLOAD_BYTES { large.push(job) } else { small.push(job) }
         }
-        let reader = self.payload_reader(env);
-        // One copy of the body for the reading thread; the message keeps its own for the refusal.
-        let (owned_env, body) = (env.clone(), msg.body.clone());
-        let read = move || reader.read(&owned_env, &body, now);
-        let items = if msg.body.len() >= large_payloads::LARGE_PAYLOAD_BYTES {
-            large_payloads::run(read).await.ok_or_else(|| "the reading thread was lost".to_string())
-        } else {
-            tokio::task::spawn_blocking(read).await.map_err(|e| e.to_string())
-        };
-        items.unwrap_or_else(|e| {
-            let refusal = Refusal::new(RefusalCode::ReaderFailed, format!("reading the payload failed: {e}"));
-            vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
-        })
+        let small_places: Vec<usize> = small.iter().map(|(i, ..)| *i).collect();
+        let read_small =
+            move || small.into_iter().map(|(_, reader, env, body)| reader.read(&env, &body, now)).collect::<Vec<_>>();
+        match tokio::task::spawn_blocking(read_small).await {
+            Ok(items) => {
+                for (i, items) in small_places.into_iter().zip(items) {
+                    out[i] = Some(items);
+                }
+            }
+            Err(e) => {
+                for i in small_places {
+                    out[i] = Some(reader_lost(msgs[i].0, &e.to_string()));
+                }
+            }
+        }
+        for (i, reader, env, body) in large {
+            let read = large_payloads::run(move || reader.read(&env, &body, now)).await;
+            out[i] = Some(read.unwrap_or_else(|| reader_lost(msgs[i].0, "the reading thread was lost")));
+        }
+        out.into_iter().map(Option::unwrap_or_default).collect()
     }
 
     fn admit_message(&self, msg: &Inbound, env: &Envelope) -> Result<(), Refusal> {
@@ -71,6 +94,12 @@ impl Hub {
     pub fn prepare(&self, env: &Envelope, body: &[u8], now: DateTime<Utc>) -> Vec<ReadyItem> {
         self.payload_reader(env).read(env, body, now)
     }
+}
+
+/// The refusal of a message whose reading thread failed.
+fn reader_lost(msg: &Inbound, why: &str) -> Vec<ReadyItem> {
+    let refusal = Refusal::new(RefusalCode::ReaderFailed, format!("reading the payload failed: {why}"));
+    vec![ReadyItem::Refused { position: 0, refusal, raw: msg.body.clone() }]
 }
 
 /// What reading one payload needs — the connectors as loaded, the schemas, the limits and the

@@ -9,7 +9,9 @@ pub mod events;
 pub mod identity_conflicts;
 pub mod inbox;
 pub mod involvements;
+pub mod leases;
 pub mod locks;
+pub mod maintenance;
 pub mod message;
 pub mod operator_actions;
 pub mod outbox;
@@ -91,6 +93,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "redecisions", include_str!("../../migrations/0009_redecisions.sql")),
     (10, "retraction notices", include_str!("../../migrations/0010_retraction_notices.sql")),
     (11, "identity from records", include_str!("../../migrations/0011_identity_from_records.sql")),
+    (12, "statistics where they serve", include_str!("../../migrations/0012_statistics_where_they_serve.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

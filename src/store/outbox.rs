@@ -260,8 +260,10 @@ pub struct Pending {
 }
 
 /// Up to `limit` rows not yet confirmed nor withheld at publish, in the order decided, each with
-/// its update's Avro encoding.
-pub async fn pending(pool: &PgPool, limit: i64) -> Result<Vec<Pending>, sqlx::Error> {
+/// its update's Avro encoding — of the outbox `partitions` (of `of`) only. A row's partition is
+/// its person's (a notice's, the person of the delivery it retracts), so one publisher sends
+/// everything about a person, in order.
+pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> Result<Vec<Pending>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
                 o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class,
@@ -269,9 +271,13 @@ pub async fn pending(pool: &PgPool, limit: i64) -> Result<Vec<Pending>, sqlx::Er
          FROM outbox o JOIN events e USING (event_id)
          LEFT JOIN outbox r ON r.message_id = o.refers_to
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
+           AND get_byte(uuid_send(coalesce(r.subject_id, o.subject_id, '00000000-0000-0000-0000-000000000000')), 15) % $3
+               = ANY($2)
          ORDER BY o.id LIMIT $1",
     )
     .bind(limit)
+    .bind(partitions)
+    .bind(of)
     .fetch_all(pool)
     .await
 }

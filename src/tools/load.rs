@@ -1,10 +1,12 @@
 //! `tracker load DIR`: backloads files an agency kept (history from before it joined, or a
 //! generated store) through the same path as broker traffic — admission, connector, schema
-//! validation, identity, sharing decisions and the disclosure log — but many files per
-//! transaction, so a million events load in minutes rather than hours. Each file is archived and
-//! entered in the inbox like a broker message whose id is the file name, so loading again (or
-//! after an interruption) stores nothing twice. Refused items are dead-lettered with their reasons
-//! once their batch commits; deliveries wait in the outbox for the running hub's publisher.
+//! validation, identity, sharing decisions and the disclosure log — in batches of many files, each
+//! a message of the group-commit path (`Hub::read_batch`, then `Hub::store_batch`: one transaction,
+//! each run of one agency's files recorded and decided together), reading the next batch while
+//! one is stored. Each file is archived and entered in the inbox like a broker message whose id is
+//! the file name, so loading again (or after an interruption) stores nothing twice; a file the
+//! store refuses is refused alone, as from the broker. Refused items are dead-lettered with their
+//! reasons once their batch commits; deliveries wait in the outbox for the running hub's publisher.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +19,6 @@ use crate::broker::{Names, publish};
 use crate::hub::Hub;
 use crate::runtime::apply::Applied;
 use crate::runtime::message::Inbound;
-use crate::runtime::record::Mode;
-use crate::store::message::{Envelope, ReadyItem};
 use crate::tools::demo::PlannedSend;
 
 /// The files to load and the directory they are under: a directory's send plan, or the given
@@ -51,14 +51,10 @@ pub fn plan_for(
     }
 }
 
-/// A file read and run through its connector, ready to store.
-struct Prepared {
-    file: String,
+/// A file read from disk, as the message it stands for.
+struct File {
+    name: String,
     msg: Inbound,
-    env: Envelope,
-    items: Vec<ReadyItem>,
-    /// When it was read: its events' `recorded_at`, in the store as in their Avro.
-    read_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a load did.
@@ -102,7 +98,7 @@ pub struct DeadLetters<'a> {
 }
 
 /// Loads `plan` (files under `dir`, in order) `batch` files per transaction. Reading the next
-/// batch (parsing, validating, encoding) overlaps with storing this one.
+/// batch (from disk, then archiving, parsing, validating, encoding) overlaps with storing this one.
 pub async fn load(
     hub: Arc<Hub>,
     dir: &Path,
@@ -111,28 +107,68 @@ pub async fn load(
     dead: &DeadLetters<'_>,
 ) -> anyhow::Result<Loaded> {
     let start = Instant::now();
-    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Vec<Prepared>>>(2);
-    let reader_hub = hub.clone();
+    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Vec<File>>>(2);
     let dir = dir.to_path_buf();
     let reader = tokio::task::spawn_blocking(move || {
         for chunk in plan.chunks(batch.max(1)) {
-            let prepared = chunk.iter().map(|p| prepare(&reader_hub, &dir, p)).collect();
-            if tx.blocking_send(prepared).is_err() {
+            let files = chunk.iter().map(|p| read_file(&dir, p)).collect();
+            if tx.blocking_send(files).is_err() {
                 return;
             }
         }
     });
     let mut loaded = Loaded::default();
     let mut statistics = Statistics::new(&hub.pool).await?;
-    while let Some(prepared) = rx.recv().await {
-        let prepared = prepared?;
-        loaded.files += prepared.len();
-        store_batch(&hub, &prepared, dead, &mut loaded).await?;
+    let mut next = match rx.recv().await {
+        Some(files) => Some(read(&hub, files?).await?),
+        None => None,
+    };
+    while let Some((files, read_batch)) = next.take() {
+        loaded.files += files.len();
+        let (stored, read_next) = tokio::join!(store(&hub, &files, read_batch, dead, &mut loaded), async {
+            match rx.recv().await {
+                Some(files) => read(&hub, files?).await.map(Some),
+                None => Ok(None),
+            }
+        });
+        stored?;
+        next = read_next?;
         statistics.keep_up(&hub.pool, loaded.events).await?;
     }
     reader.await.context("the file reader stopped")?;
     loaded.took = start.elapsed();
     Ok(loaded)
+}
+
+/// Archives and reads a batch of files (nothing stored yet).
+async fn read(hub: &Hub, files: Vec<File>) -> anyhow::Result<(Vec<File>, crate::runtime::process::ReadBatch)> {
+    let msgs: Vec<(&Inbound, u32)> = files.iter().map(|f| (&f.msg, 0)).collect();
+    let read = hub.read_batch(&msgs).await.context("archiving a batch (load again to resume)")?;
+    Ok((files, read))
+}
+
+/// Stores a batch read before, in one transaction, then dead-letters its refused items.
+async fn store(
+    hub: &Hub,
+    files: &[File],
+    read: crate::runtime::process::ReadBatch,
+    dead: &DeadLetters<'_>,
+    loaded: &mut Loaded,
+) -> anyhow::Result<()> {
+    let msgs: Vec<(&Inbound, u32)> = files.iter().map(|f| (&f.msg, 0)).collect();
+    let outcomes =
+        hub.store_batch(&msgs, read).await.context("storing a batch (nothing of it was kept; load again to resume)")?;
+    let mut applied = Vec::with_capacity(outcomes.len());
+    for (file, outcome) in files.iter().zip(outcomes) {
+        match outcome {
+            Ok(a) => applied.push(a),
+            Err(e) => {
+                tracing::error!(file = %file.name, "the store refused this file, and its refusal: {e}");
+                loaded.failed.push((file.name.clone(), e.to_string()));
+            }
+        }
+    }
+    settle(hub, &applied, dead, loaded).await
 }
 
 /// Keeps the planner's statistics up with the load. A store that grows from empty to a million
@@ -167,71 +203,18 @@ impl Statistics {
     }
 }
 
-fn prepare(hub: &Hub, dir: &Path, p: &PlannedSend) -> anyhow::Result<Prepared> {
+fn read_file(dir: &Path, p: &PlannedSend) -> anyhow::Result<File> {
     let path: PathBuf = dir.join(&p.file);
     let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or(&p.file).to_string();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(&p.file).to_string();
     let msg = Inbound {
         queue_agency: p.agency.as_str().into(),
         routing_key: format!("{}.{}", p.agency, p.connector),
-        message_id: Some(file.clone()),
+        message_id: Some(name.clone()),
         user_id: None,
         body,
     };
-    let env = msg.envelope();
-    let read_at = hub.clock.now();
-    let items = hub.read(&msg, &env, read_at);
-    Ok(Prepared { file, msg, env, items, read_at })
-}
-
-/// Stores a batch in one transaction. If the store refuses one file outright (a constraint the
-/// connector did not foresee), the batch is stored again file by file so only that file fails.
-async fn store_batch(hub: &Hub, batch: &[Prepared], dead: &DeadLetters<'_>, loaded: &mut Loaded) -> anyhow::Result<()> {
-    match store_together(hub, batch).await {
-        Ok(applied) => settle(hub, &applied, dead, loaded).await,
-        Err(e) if e.is_transient() => Err(e).context("storing a batch (nothing of it was kept; load again to resume)"),
-        Err(_) => {
-            for p in batch {
-                match store_together(hub, std::slice::from_ref(p)).await {
-                    Ok(applied) => settle(hub, &applied, dead, loaded).await?,
-                    Err(e) if e.is_transient() => return Err(e).context(format!("storing {}", p.file)),
-                    Err(e) => {
-                        tracing::error!(file = %p.file, "the store refused this file: {e}");
-                        loaded.failed.push((p.file.clone(), e.to_string()));
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-async fn store_together(hub: &Hub, batch: &[Prepared]) -> Result<Vec<Applied>, crate::store::StoreError> {
-    let mut tx = hub.pool.begin().await?;
-    let mut applied = Vec::with_capacity(batch.len());
-    for p in batch {
-        let (headers, now) = (p.msg.archive_headers(), p.read_at);
-        let archive_id = crate::store::archive::archive_with(&mut tx, &p.env, &p.msg.body, &headers, now).await?;
-        match crate::runtime::apply::apply_in(&mut tx, &hub.sharing, &p.env, archive_id, &p.items, now, Mode::Arrival)
-            .await?
-        {
-            Some(a) => applied.push(a),
-            None => applied.push(Applied::Duplicate { dead_letters: Vec::new() }),
-        }
-    }
-    tx.commit().await?;
-    // Dead letters of files loaded before but not yet confirmed go out again.
-    for (p, a) in batch.iter().zip(applied.iter_mut()) {
-        if let Applied::Duplicate { dead_letters } = a {
-            *dead_letters = crate::store::dead_letters::pending_dead_letters(
-                &hub.pool,
-                &p.env,
-                hub.settings.limits.dead_letter_body_bytes,
-            )
-            .await?;
-        }
-    }
-    Ok(applied)
+    Ok(File { name, msg })
 }
 
 /// Counts what a committed batch did and dead-letters its refused items.

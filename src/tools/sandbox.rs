@@ -59,7 +59,9 @@ impl Sandbox {
         Ok(Sandbox { app, hub, names, conn, ch, admin_url })
     }
 
+    /// Starts the consumers, and the store maintenance that `tracker run` runs beside them.
     pub async fn start_consumers(&self) {
+        self.app.start_maintenance().await;
         self.app.start_consumers().await;
     }
 

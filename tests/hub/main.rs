@@ -6,6 +6,7 @@ mod console;
 mod interleaving;
 mod operations;
 mod pipeline;
+mod processes;
 mod reports;
 mod sharing;
 mod support;

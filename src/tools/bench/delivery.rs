@@ -57,9 +57,58 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         latencies.len()
     );
+    // Two processes: a `tracker run` of this binary joins on the same database and broker prefix,
+    // takes its share of the queues and outbox partitions, and the flat-out phase runs again.
+    super::baseline::print_memory();
+    match two_processes(&sandbox, &arrivals, updates).await {
+        Ok(took) => {
+            println!(
+                "two hub processes flat out: {:>8.0} updates/s  {:>8.0} deliveries/s  ({} deliveries in {took:.2} s)",
+                updates as f64 / took,
+                (updates * RECIPIENTS.len()) as f64 / took,
+                updates * RECIPIENTS.len()
+            );
+            baselines.print_ratio(updates as f64 / took);
+        }
+        Err(e) => println!("two hub processes: not measured: {e:#}"),
+    }
     for w in watchers {
         w.abort();
     }
-    super::baseline::print_memory();
     sandbox.finish().await
+}
+
+/// Starts a second hub process on the sandbox, waits until it holds a share of the work, then
+/// sends every person another arrest at once; the seconds until all were delivered.
+async fn two_processes(sandbox: &Sandbox, arrivals: &Arrivals, updates: usize) -> anyhow::Result<f64> {
+    let settings = &sandbox.hub.settings;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .arg("run")
+        .env("TRACKER__DATABASE__URL", &settings.database.url)
+        .env("TRACKER__BROKER__PREFIX", &settings.broker.prefix)
+        .env("TRACKER__CLOCK__FIXED", &settings.clock.fixed)
+        .env("TRACKER__HTTP__LISTEN", "")
+        .env("TRACKER__LOG__LEVEL", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let result = async {
+        let all = settings.agencies.len();
+        let waited = Instant::now();
+        while sandbox.hub.stats.consumers_attached.load(std::sync::atomic::Ordering::SeqCst) >= all {
+            anyhow::ensure!(waited.elapsed() < Duration::from_secs(30), "the second process took no share of the work");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The handover settles (the publisher looks at its share between batches).
+        tokio::time::sleep(Duration::from_secs(settings.scale.check_secs + 1)).await;
+        let already = arrivals.total.load(std::sync::atomic::Ordering::SeqCst);
+        let bodies: Vec<Vec<u8>> = (0..updates).map(|p| arrest(p, 3)).collect();
+        let start = Instant::now();
+        publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &bodies, "two").await?;
+        let end = wait_total(arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
+        Ok((end - start).as_secs_f64())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
