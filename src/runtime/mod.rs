@@ -1,7 +1,8 @@
 //! The runtime path, in the order a message travels:
 //!
-//! 1. `consume`: one consumer per agency queue takes the messages it has ready, a batch (manual
-//!    acks, a configured prefetch, batch size and byte bound);
+//! 1. `consume`: one consumer per agency queue this process holds (hub processes share the
+//!    queues out: `store::leases`) takes the messages it has ready, a batch (manual acks, a
+//!    configured prefetch, batch size and byte bound), and reads the next batch while one is stored;
 //! 2. `message` → `admit` → `read`: the envelope is made storable, the publisher and connector are
 //!    admitted, the payload is read by its connector and every event validated (`large_payloads`
 //!    keeps big reads off the async workers);
