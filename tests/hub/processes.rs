@@ -117,21 +117,35 @@ async fn stored_rows(hub: &TestHub) -> Vec<i64> {
     out
 }
 
+/// The plan through one hub process: what recipients received and what was stored.
+async fn one_process(
+    dir: &Path,
+    plan: &[tracker::tools::demo::PlannedSend],
+) -> (BTreeSet<(String, String, String, String)>, Vec<i64>) {
+    let one = TestHub::start().await;
+    publish_plan(&one, dir, plan).await;
+    wait_done(&one, plan.len() as i64).await;
+    let (reference, _) = received(&one).await;
+    let rows = stored_rows(&one).await;
+    one.finish().await;
+    (reference, rows)
+}
+
+/// This test's hub and a `tracker run` child on its database and prefix, sharing the work.
+async fn two_processes() -> (TestHub, Child) {
+    let hub = TestHub::start().await;
+    let child = second_process(&hub);
+    wait_sharing(&hub).await;
+    (hub, child)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hub_processes_store_and_deliver_exactly_what_one_does() {
     let (dir, plan) = generated_quarter("two-processes");
     let messages = plan.len() as i64;
 
-    let one = TestHub::start().await;
-    publish_plan(&one, &dir, &plan).await;
-    wait_done(&one, messages).await;
-    let (reference, _) = received(&one).await;
-    let reference_rows = stored_rows(&one).await;
-    one.finish().await;
-
-    let hub = TestHub::start().await;
-    let mut child = second_process(&hub);
-    wait_sharing(&hub).await;
+    let (reference, reference_rows) = one_process(&dir, &plan).await;
+    let (hub, mut child) = two_processes().await;
     publish_plan(&hub, &dir, &plan).await;
     wait_done(&hub, messages).await;
     let (delivered, again) = received(&hub).await;
@@ -156,16 +170,8 @@ async fn when_one_of_two_hub_processes_is_killed_the_other_finishes_its_work() {
     let (dir, plan) = generated_quarter("killed-process");
     let messages = plan.len() as i64;
 
-    let one = TestHub::start().await;
-    publish_plan(&one, &dir, &plan).await;
-    wait_done(&one, messages).await;
-    let (reference, _) = received(&one).await;
-    let reference_rows = stored_rows(&one).await;
-    one.finish().await;
-
-    let hub = TestHub::start().await;
-    let mut child = second_process(&hub);
-    wait_sharing(&hub).await;
+    let (reference, reference_rows) = one_process(&dir, &plan).await;
+    let (hub, mut child) = two_processes().await;
     publish_plan(&hub, &dir, &plan).await;
     // Killed (SIGKILL: no goodbye) once some of the traffic is stored, with the rest in flight.
     let deadline = Instant::now() + Duration::from_secs(60);
