@@ -16,7 +16,7 @@ use crate::connectors::mapping::DraftSubject;
 use crate::domain::identifiers::Scheme;
 use crate::settings::AgencyKind;
 use crate::store;
-use crate::store::events::LinkingRecord;
+use crate::store::events::LinkingRecords;
 use moves::apply_moves;
 pub use people::derived_id;
 use people::{current_owners, person_ids};
@@ -32,10 +32,10 @@ pub enum Link {
     Unidentified,
 }
 
-/// How far linking follows shared identifiers from a message's records. A person's records are
-/// far fewer; a chain longer than this (a data-quality incident) is resolved on what was read, and
-/// says so in the log.
-const MAX_NEIGHBOURS: usize = 20_000;
+/// How far linking follows shared identifiers from a message's records. A person has a handful;
+/// a chain longer than this (a data-quality incident) is resolved on what was read, and says so
+/// in the log.
+const MAX_IDENTIFIERS: usize = 20_000;
 
 /// Person ids derive from the identifier that names the person (UUIDv5 in this namespace), so the
 /// same records give the same ids in any arrival order. A person stored before ids were derived
@@ -176,24 +176,27 @@ async fn link(
         Resolved::Unidentified => Link::Unidentified,
     };
     let (stored_links, message_links) = resolution.records.split_at(stored.len());
-    let moved: Vec<Moved> = stored
-        .iter()
-        .zip(stored_links)
-        .filter_map(|(r, resolved)| {
-            let to = link_of(resolved);
-            let held_now = matches!(to, Link::Conflict(_));
-            let held_before = r.status.as_deref() == Some("open");
-            let subject_now = match &to {
-                Link::Subject(s) => Some(*s),
-                _ => None,
-            };
-            (subject_now != r.subject_id || held_now != held_before).then_some(Moved {
-                event_id: r.event_id,
-                from: r.subject_id,
-                to,
+    let mut moved: Vec<(i64, Moved)> =
+        stored
+            .iter()
+            .zip(stored_links)
+            .flat_map(|(r, resolved)| {
+                let to = link_of(resolved);
+                let held_now = matches!(to, Link::Conflict(_));
+                let held_before = r.status.as_deref() == Some("open");
+                let subject_now = match &to {
+                    Link::Subject(s) => Some(*s),
+                    _ => None,
+                };
+                let moves = subject_now != r.subject_id || held_now != held_before;
+                r.seqs.iter().zip(&r.event_ids).filter(move |_| moves).map(move |(seq, event_id)| {
+                    (*seq, Moved { event_id: *event_id, from: r.subject_id, to: to.clone() })
+                })
             })
-        })
-        .collect();
+            .collect();
+    // In the order the records were stored, as one by one.
+    moved.sort_by_key(|(seq, _)| *seq);
+    let moved: Vec<Moved> = moved.into_iter().map(|(_, m)| m).collect();
     if !moved.is_empty() {
         tracing::info!(records = moved.len(), "later records changed who is who: records moved");
     }
@@ -223,27 +226,27 @@ async fn link(
     Ok(Linking { links, moved })
 }
 
-/// Every stored record that shares an identifier with `seeds`, transitively.
+/// Every stored record that shares an identifier with `seeds`, transitively, in groups of records
+/// alike (a person's records mostly repeat a handful of identifier sets, so what is read and
+/// resolved grows with those, not with the records).
 async fn neighbours(
     tx: &mut Transaction<'_, Postgres>,
     seeds: BTreeSet<Id>,
-) -> Result<Vec<LinkingRecord>, sqlx::Error> {
+) -> Result<Vec<LinkingRecords>, sqlx::Error> {
     let mut seen = seeds;
     let mut frontier: Vec<Id> = seen.iter().cloned().collect();
-    let mut events: BTreeSet<Uuid> = BTreeSet::new();
     while !frontier.is_empty() {
-        if events.len() >= MAX_NEIGHBOURS {
+        if seen.len() >= MAX_IDENTIFIERS {
             tracing::warn!(
-                records = events.len(),
-                "identity: shared identifiers reach too many records; resolved on those read"
+                identifiers = seen.len(),
+                "identity: shared identifiers reach too many others; resolved on those read"
             );
             break;
         }
         let (schemes, values): (Vec<&str>, Vec<&str>) = frontier.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-        let rows = store::record_identifiers::records_sharing(tx, &schemes, &values).await?;
+        let rows = store::record_identifiers::identifiers_sharing(tx, &schemes, &values).await?;
         frontier = Vec::new();
-        for (event, scheme, value) in rows {
-            events.insert(event);
+        for (scheme, value) in rows {
             if let Some(s) = Scheme::parse(&scheme)
                 && seen.insert((s, value.clone()))
             {
@@ -251,6 +254,6 @@ async fn neighbours(
             }
         }
     }
-    let events: Vec<Uuid> = events.into_iter().collect();
-    store::events::for_linking(tx, &events).await
+    let (schemes, values): (Vec<&str>, Vec<&str>) = seen.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
+    store::events::for_linking(tx, &schemes, &values).await
 }

@@ -133,11 +133,11 @@ pub struct Limits {
 }
 
 fn default_batch_size() -> usize {
-    32
+    128
 }
 
 fn default_batch_max_bytes() -> usize {
-    16 * 1024 * 1024
+    512 * 1024
 }
 
 fn default_max_deliveries() -> u32 {

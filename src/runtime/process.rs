@@ -46,6 +46,19 @@ pub struct ReadBatch {
     prepared: Vec<Prepared>,
 }
 
+/// The places of the batch's messages not committed before, one run per agency (in the order
+/// each agency first appears), each in batch order.
+fn runs_by_agency(prepared: &[Prepared]) -> Vec<Vec<usize>> {
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in prepared.iter().enumerate().filter(|(_, p)| matches!(p, Prepared::Fresh { .. })) {
+        match runs.iter_mut().find(|run| run.first().is_some_and(|f| prepared[*f].agency() == p.agency())) {
+            Some(run) => run.push(i),
+            None => runs.push(vec![i]),
+        }
+    }
+    runs
+}
+
 impl Hub {
     /// Processes one message. `Err` is transient only: nothing was lost, try again later.
     /// `earlier_deliveries` is how often the broker delivered it before without its being
@@ -92,12 +105,12 @@ impl Hub {
         let bodies: Vec<&[u8]> = msgs.iter().map(|(msg, _)| msg.body.as_slice()).collect();
         let mut tx = self.pool.begin().await?;
         let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
-        // Consecutive messages of one agency are stored and decided together (a consumer's batch
-        // is one run); a message committed before is skipped.
-        let fresh: Vec<usize> =
-            prepared.iter().enumerate().filter(|(_, p)| matches!(p, Prepared::Fresh { .. })).map(|(i, _)| i).collect();
-        for run in fresh.chunk_by(|a, b| prepared[*a].agency() == prepared[*b].agency()) {
-            self.store_run(&mut tx, &prepared, &bodies, run, &mut outcomes).await?;
+        // Each agency's messages are stored and decided together, in their order (a consumer's
+        // batch is one agency's; a load's mixes them). The order between agencies changes nothing
+        // decided: who is who and what each recipient may see are judged over the whole set of
+        // records, in event time. A message committed before is skipped.
+        for run in runs_by_agency(&prepared) {
+            self.store_run(&mut tx, &prepared, &bodies, &run, &mut outcomes).await?;
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(outcomes.len());

@@ -27,7 +27,7 @@ pub struct PersonFacts {
     consent_probation: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum OrderMark {
     Started,
     Terminated,
@@ -42,6 +42,15 @@ impl PersonFacts {
             consent_courts: self.consent_courts,
             consent_probation: self.consent_probation,
         }
+    }
+
+    /// Whether every decision made with these facts is made the same with `other`: the same
+    /// orders, treatment involvement and consent (what [`PersonFacts::at`] reads).
+    fn decides_like(&self, other: &PersonFacts) -> bool {
+        self.orders == other.orders
+            && self.consent_courts == other.consent_courts
+            && self.consent_probation == other.consent_probation
+            && self.treatment.iter().all(|a| self.periods_of(a) == other.periods_of(a))
     }
 
     /// An agency's involvement periods with the person, earliest first.
@@ -92,18 +101,29 @@ pub struct Earlier {
     pub standing: Standing,
 }
 
-/// Updates about these people (not of this message) whose latest decision for a recipient may
-/// change with the records now held: those withheld because a condition did not hold or a rule
-/// denied them, and those delivered. (No agreement and no consent do not depend on other
-/// records: consent is never retroactive.) In `occurred_at` order.
+/// Updates about the people whose facts changed (not of this message) whose latest decision for
+/// a recipient may change with the records now held: those withheld because a condition did not
+/// hold or a rule denied them, and those delivered, where the facts at the update's time are not
+/// what they were before this message (`before`; every other decision reads what it read when it
+/// was made). (No agreement and no consent do not depend on other records: consent is never
+/// retroactive.) In `occurred_at` order.
 pub async fn earlier_decisions(
     tx: &mut Transaction<'_, Postgres>,
-    subjects: &[Uuid],
+    before: &HashMap<Uuid, PersonFacts>,
+    now: &HashMap<Uuid, PersonFacts>,
     this_message: &BTreeSet<Uuid>,
 ) -> Result<Vec<Earlier>, sqlx::Error> {
+    if before.is_empty() {
+        return Ok(Vec::new());
+    }
+    let subjects: Vec<Uuid> = before.keys().copied().collect();
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
-    let rows = store::disclosure_log::latest_decisions(tx, subjects, &exclude).await?;
-    let mut out: Vec<Earlier> = rows
+    let rows = store::disclosure_log::latest_decisions(tx, &subjects, &exclude).await?;
+    let facts_changed_at = |subject: &Uuid, at: DateTime<Utc>| match (before.get(subject), now.get(subject)) {
+        (Some(b), Some(n)) => b.at(at) != n.at(at),
+        _ => true,
+    };
+    let may_change: Vec<(store::disclosure_log::LatestDecision, Standing)> = rows
         .into_iter()
         .filter_map(|row| {
             let standing = match (row.decision.as_str(), row.reason.as_deref()) {
@@ -111,8 +131,18 @@ pub async fn earlier_decisions(
                 ("deliver" | "redact", _) => Standing::Delivered,
                 _ => return None,
             };
-            let (subject, recipient, event) = row.update.into_parts();
-            Some(Earlier { subject, recipient, event, standing })
+            facts_changed_at(&row.person, row.occurred_at).then_some((row, standing))
+        })
+        .collect();
+    let wanted: BTreeSet<Uuid> = may_change.iter().map(|(row, _)| row.event_id).collect();
+    let wanted: Vec<Uuid> = wanted.into_iter().collect();
+    let events: HashMap<Uuid, NewEvent> =
+        store::events::updates(tx, &wanted).await?.into_iter().map(|e| (e.event_id, e)).collect();
+    let mut out: Vec<Earlier> = may_change
+        .into_iter()
+        .filter_map(|(row, standing)| {
+            let event = events.get(&row.event_id)?.clone();
+            Some(Earlier { subject: row.person, recipient: row.recipient, event, standing })
         })
         .collect();
     out.sort_by(|a, b| {
@@ -154,49 +184,100 @@ pub async fn queued_deliveries(
     Ok(out)
 }
 
-/// Per person, the facts decisions depend on, from every record the store holds about them.
+/// Per person, the facts decisions depend on, from every record the store holds about them;
+/// and, for the people whose facts the records in `these` (just stored) changed, their facts as
+/// they were without them. Only those can have
+/// an earlier decision that a late fact changes: a decision depends on the facts at its update's
+/// time (orders, treatment involvement, consent), and every decision before these records was
+/// made or made again with the facts as they were without them.
 pub async fn people(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
     day: NaiveDate,
     months: u32,
     treatment: &[AgencyId],
-) -> Result<HashMap<Uuid, PersonFacts>, sqlx::Error> {
-    let mut out: HashMap<Uuid, PersonFacts> =
-        subjects.iter().map(|s| (*s, PersonFacts { treatment: treatment.to_vec(), ..Default::default() })).collect();
-    let naming = store::involvements::of_people(tx, subjects).await?;
-    let mut times: HashMap<(Uuid, AgencyId), Vec<DateTime<Utc>>> = HashMap::new();
-    for (subject, agency, at) in naming {
-        times.entry((subject, agency)).or_default().push(at);
-    }
-    for ((subject, agency), at) in times {
-        if let Some(p) = out.get_mut(&subject) {
-            p.periods.insert(agency, super::periods::periods(&at, months));
+    these: &BTreeSet<Uuid>,
+) -> Result<(HashMap<Uuid, PersonFacts>, HashMap<Uuid, PersonFacts>), sqlx::Error> {
+    let records = Records {
+        naming: store::involvements::of_people(tx, subjects).await?,
+        orders: store::events::order_marks(tx, subjects).await?,
+        consents: store::consents::of_people(tx, subjects).await?,
+    };
+    let now = records.facts(subjects, day, months, treatment, |_| true);
+    let mut changed = HashMap::new();
+    if !these.is_empty() {
+        let before = records.facts(subjects, day, months, treatment, |event| !these.contains(event));
+        for (subject, before) in before {
+            if now.get(&subject).is_some_and(|facts| !facts.decides_like(&before)) {
+                changed.insert(subject, before);
+            }
         }
     }
-    let orders = store::events::order_marks(tx, subjects).await?;
-    for (subject, event_type, at, order_type) in orders {
-        let mark = match (event_type.as_str(), order_type.as_deref()) {
-            ("SupervisionStarted", _) | ("OrderMade", Some("CO" | "SSO")) => OrderMark::Started,
-            ("OrderTerminated", _) => OrderMark::Terminated,
-            _ => continue,
-        };
-        if let Some(p) = out.get_mut(&subject) {
-            p.orders.push((at, mark));
+    Ok((now, changed))
+}
+
+/// The stored records facts are made from, each with its event id.
+struct Records {
+    naming: Vec<(Uuid, Uuid, AgencyId, DateTime<Utc>)>,
+    orders: Vec<store::events::OrderMarkRow>,
+    consents: Vec<store::consents::ConsentRecordRow>,
+}
+
+impl Records {
+    /// Per person, the facts the records that `counts` keeps make.
+    fn facts(
+        &self,
+        subjects: &[Uuid],
+        day: NaiveDate,
+        months: u32,
+        treatment: &[AgencyId],
+        counts: impl Fn(&Uuid) -> bool,
+    ) -> HashMap<Uuid, PersonFacts> {
+        let mut out: HashMap<Uuid, PersonFacts> = subjects
+            .iter()
+            .map(|s| (*s, PersonFacts { treatment: treatment.to_vec(), ..Default::default() }))
+            .collect();
+        let mut times: HashMap<(Uuid, &AgencyId), Vec<DateTime<Utc>>> = HashMap::new();
+        for (event, subject, agency, at) in &self.naming {
+            if counts(event) {
+                times.entry((*subject, agency)).or_default().push(*at);
+            }
         }
+        for ((subject, agency), at) in times {
+            if let Some(p) = out.get_mut(&subject) {
+                p.periods.insert(agency.clone(), super::periods::periods(&at, months));
+            }
+        }
+        for (event, subject, event_type, at, order_type) in &self.orders {
+            let mark = match (event_type.as_str(), order_type.as_deref()) {
+                ("SupervisionStarted", _) | ("OrderMade", Some("CO" | "SSO")) => OrderMark::Started,
+                ("OrderTerminated", _) => OrderMark::Terminated,
+                _ => continue,
+            };
+            if let Some(p) = out.get_mut(subject).filter(|_| counts(event)) {
+                p.orders.push((*at, mark));
+            }
+        }
+        let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
+        for (event, subject, decision, scope, effective, expiry) in &self.consents {
+            if counts(event) {
+                let record = ConsentRecord {
+                    decision: decision.clone(),
+                    scope: RecordedScope::parse(scope),
+                    effective: *effective,
+                    expiry: *expiry,
+                };
+                consents.entry(*subject).or_default().push(record);
+            }
+        }
+        for (subject, p) in out.iter_mut() {
+            p.orders.sort();
+            let records = consents.get(subject).map(Vec::as_slice).unwrap_or_default();
+            p.consent_courts = consent_covers(records, ConsentScope::Courts, day);
+            p.consent_probation = consent_covers(records, ConsentScope::Probation, day);
+        }
+        out
     }
-    let rows = store::consents::of_people(tx, subjects).await?;
-    let mut consents: HashMap<Uuid, Vec<ConsentRecord>> = HashMap::new();
-    for (subject, decision, scope, effective, expiry) in rows {
-        let scope = RecordedScope::parse(&scope);
-        consents.entry(subject).or_default().push(ConsentRecord { decision, scope, effective, expiry });
-    }
-    for (subject, p) in out.iter_mut() {
-        let records = consents.get(subject).map(Vec::as_slice).unwrap_or_default();
-        p.consent_courts = consent_covers(records, ConsentScope::Courts, day);
-        p.consent_probation = consent_covers(records, ConsentScope::Probation, day);
-    }
-    Ok(out)
 }
 
 /// Per person, the recipients already in scope (their catch-up was made then).
@@ -254,7 +335,7 @@ pub async fn consents(tx: &mut Transaction<'_, Postgres>, subject: Uuid) -> Resu
     let rows = store::consents::of_people(tx, &[subject]).await?;
     Ok(rows
         .into_iter()
-        .map(|(_, decision, scope, effective, expiry)| ConsentRecord {
+        .map(|(_, _, decision, scope, effective, expiry)| ConsentRecord {
             decision,
             scope: RecordedScope::parse(&scope),
             effective,

@@ -30,7 +30,9 @@ async fn decide_now(
     let mut tx = pool.begin().await?;
     let treatment: Vec<crate::domain::names::AgencyId> =
         sharing.agencies.iter().filter(|(_, k)| *k == AgencyKind::Treatment).map(|(a, _)| a.clone()).collect();
-    let people = facts::people(&mut tx, &[subject], today(now), sharing.involvement_months, &treatment).await?;
+    let (people, _) =
+        facts::people(&mut tx, &[subject], today(now), sharing.involvement_months, &treatment, &Default::default())
+            .await?;
     tx.rollback().await?;
     let f = people.get(&subject).map(|p| p.at(e.occurred_at)).unwrap_or_default();
     Ok(Some((sharing.decide_with(rules, e, recipient, kind, Ok(&f), today(now)), f)))

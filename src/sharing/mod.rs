@@ -217,7 +217,8 @@ pub async fn decide_message(
     let day = today(now);
     let message_events: BTreeSet<Uuid> = new.iter().map(|e| e.event_id).collect();
     let treatment: Vec<AgencyId> = sharing.agencies_of_kind(AgencyKind::Treatment).map(AgencyId::from).collect();
-    let people = facts::people(tx, &subjects, day, sharing.involvement_months, &treatment).await?;
+    let (people, facts_changed) =
+        facts::people(tx, &subjects, day, sharing.involvement_months, &treatment, &message_events).await?;
     let in_scope = facts::in_scope_all(tx, &subjects).await?;
     let none = BTreeSet::new();
     let nobody = facts::PersonFacts::default();
@@ -252,9 +253,11 @@ pub async fn decide_message(
         let catch_up = periods::is_history(periods, e.occurred_at);
         all.push(Decided::first(e, recipient, decision, catch_up));
     }
-    // Late facts: earlier decisions about these people are decided again with every record now
-    // held. What is now allowed is delivered; what was delivered and is now disallowed is retracted.
-    let earlier = facts::earlier_decisions(tx, &subjects, &message_events).await?;
+    // Late facts: earlier decisions about the people whose facts these records changed, at the
+    // times they changed, are decided again with every record now held. What is now allowed is
+    // delivered; what was delivered and is now disallowed is retracted. (No other decision reads
+    // anything that changed.)
+    let earlier = facts::earlier_decisions(tx, &facts_changed, &people, &message_events).await?;
     let retractions = redecide_earlier(tx, sharing, &earlier, person, day, &mut all).await?;
     // Then this message's updates, in the order they came.
     for e in &linked {

@@ -77,14 +77,17 @@ pub async fn history(pool: &PgPool, subject: Uuid) -> Result<Vec<ConsentRow>, sq
     .await
 }
 
-/// (person, decision, scope, effective, expiry) of every consent record about these people, in
+/// (event, person, decision, scope, effective, expiry).
+pub type ConsentRecordRow = (Uuid, Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>);
+
+/// (event, person, decision, scope, effective, expiry) of every consent record about these people, in
 /// the order applied.
 pub async fn of_people(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     subjects: &[Uuid],
-) -> Result<Vec<(Uuid, String, String, Option<NaiveDate>, Option<NaiveDate>)>, sqlx::Error> {
+) -> Result<Vec<ConsentRecordRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
+        "SELECT event_id, subject_id, decision, scope, effective_date, expiry_date FROM consents WHERE subject_id = ANY($1) ORDER BY ordinal",
     )
     .bind(subjects)
     .fetch_all(&mut **tx)

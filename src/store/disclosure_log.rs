@@ -5,7 +5,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::events::RecipientUpdate;
 use crate::domain::names::AgencyId;
 
 /// One entry as stored and chained. Its stage is kept as the stored text (written from
@@ -106,11 +105,14 @@ pub async fn chained<'e, E: sqlx::PgExecutor<'e>>(executor: E) -> Result<Vec<Cha
     .await
 }
 
-/// A recipient's latest decision on an update about a person.
+/// A recipient's latest decision on an update about a person (the update itself is read only
+/// for the decisions that may change).
 #[derive(sqlx::FromRow)]
 pub struct LatestDecision {
-    #[sqlx(flatten)]
-    pub update: RecipientUpdate,
+    pub person: Uuid,
+    pub recipient: AgencyId,
+    pub event_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
     pub decision: String,
     pub reason: Option<String>,
 }
@@ -125,8 +127,7 @@ pub async fn latest_decisions(
     sqlx::query_as(
         // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
         // whatever the planner guesses of a table it has no statistics for.
-        "SELECT e.subject_id AS person, l.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
-                e.occurred_at, e.payload, l.decision, l.reason
+        "SELECT e.subject_id AS person, l.recipient, e.event_id, e.occurred_at, l.decision, l.reason
          FROM events e
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted')

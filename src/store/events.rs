@@ -146,28 +146,35 @@ pub async fn subject_of(
     sqlx::query_scalar("SELECT subject_id FROM events WHERE event_id = $1").bind(event_id).fetch_one(&mut **tx).await
 }
 
-/// A stored record as identity linking reads it: who issued it, its person now, its identifiers,
-/// and its conflict's status (`open`, `linked`, `kept_apart`, `resolved`) if it was ever held.
+/// Stored records as linking reads them: those alike in everything linking reads (agency,
+/// identifiers, person, conflict status) come as one group, with their ids and store order.
 #[derive(sqlx::FromRow)]
-pub struct LinkingRecord {
-    pub event_id: Uuid,
+pub struct LinkingRecords {
     pub agency: AgencyId,
-    pub subject_id: Option<Uuid>,
     pub identifiers: Json,
+    pub subject_id: Option<Uuid>,
     pub status: Option<String>,
+    pub event_ids: Vec<Uuid>,
+    pub seqs: Vec<i64>,
 }
 
-/// These stored records as linking reads them, in the order they were stored.
+/// Every stored record holding one of these identifiers, in groups of records alike.
 pub async fn for_linking(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    events: &[Uuid],
-) -> Result<Vec<LinkingRecord>, sqlx::Error> {
+    schemes: &[&str],
+    values: &[&str],
+) -> Result<Vec<LinkingRecords>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT e.event_id, e.agency, e.subject_id, e.identifiers, c.status
+        "SELECT e.agency, e.identifiers, e.subject_id, c.status,
+                array_agg(e.event_id ORDER BY e.seq) AS event_ids, array_agg(e.seq ORDER BY e.seq) AS seqs
          FROM events e LEFT JOIN identity_conflicts c USING (event_id)
-         WHERE e.event_id = ANY($1) ORDER BY e.seq",
+         WHERE e.event_id IN (SELECT r.event_id FROM UNNEST($1::text[], $2::text[]) AS k(scheme, value)
+                              JOIN record_identifiers r ON r.scheme = k.scheme AND r.value = k.value)
+         GROUP BY e.agency, e.identifiers, e.subject_id, c.status
+         ORDER BY min(e.seq)",
     )
-    .bind(events)
+    .bind(schemes)
+    .bind(values)
     .fetch_all(&mut **tx)
     .await
 }
@@ -206,14 +213,17 @@ pub async fn update<'e, E: sqlx::PgExecutor<'e>>(executor: E, event_id: Uuid) ->
         .await
 }
 
-/// (person, event type, occurred at, order type) of every order made, supervision started and
+/// (event, person, event type, occurred at, order type).
+pub type OrderMarkRow = (Uuid, Uuid, String, DateTime<Utc>, Option<String>);
+
+/// (event, person, event type, occurred at, order type) of every order made, supervision started and
 /// order terminated about these people.
 pub async fn order_marks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     subjects: &[Uuid],
-) -> Result<Vec<(Uuid, String, DateTime<Utc>, Option<String>)>, sqlx::Error> {
+) -> Result<Vec<OrderMarkRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT subject_id, event_type, occurred_at, payload->>'order_type' FROM events
+        "SELECT event_id, subject_id, event_type, occurred_at, payload->>'order_type' FROM events
          WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')",
     )
     .bind(subjects)

@@ -45,12 +45,12 @@ pub async fn remove_held(
     Ok(())
 }
 
-/// (person, agency, occurred at) of every involvement with these people.
+/// (event, person, agency, occurred at) of every involvement with these people.
 pub async fn of_people(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
-) -> Result<Vec<(Uuid, AgencyId, DateTime<Utc>)>, sqlx::Error> {
-    sqlx::query_as("SELECT subject_id, agency, occurred_at FROM involvements WHERE subject_id = ANY($1)")
+) -> Result<Vec<(Uuid, Uuid, AgencyId, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as("SELECT event_id, subject_id, agency, occurred_at FROM involvements WHERE subject_id = ANY($1)")
         .bind(subjects)
         .fetch_all(&mut **tx)
         .await
