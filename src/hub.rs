@@ -35,6 +35,7 @@ impl Hub {
     pub async fn build(settings: Settings) -> anyhow::Result<Hub> {
         let connectors = Registry::load(&settings.paths.connectors)?;
         settings.check_connectors(&connectors.names())?;
+        settings.check_users()?;
         let schemas = schemas::get()?;
         let pool = crate::store::connect(&settings.database.url, settings.database.max_connections)
             .await

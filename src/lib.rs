@@ -18,6 +18,9 @@
 //! - `sharing`: agreements, decisions per (update, recipient), catch-up, retractions, the
 //!   disclosure log.
 //! - `consent`: consent recorded by operators.
+//! - `court`: the court's view of a person (bench summary, court list), built only from what that
+//!   court was sent; `consultations`: who looked at whom (s.62), hash-chained like the
+//!   disclosure log (`chain`).
 //! - `broker`: RabbitMQ only: connect, the broker contract (provision), users, confirmed publish.
 //! - `ops`: the operator's tools: dead letters, identity review, status, alerts.
 //! - `reports`: the report catalogue, runner and formats; `export`: subject access exports;
@@ -30,10 +33,13 @@
 //!   attack suite, the sandbox tests run a hub in, fuzz entry points.
 pub mod app;
 pub mod broker;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod connectors;
 pub mod consent;
+pub mod consultations;
+pub mod court;
 pub mod domain;
 pub mod export;
 pub mod html;

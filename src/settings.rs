@@ -17,6 +17,8 @@ pub enum SettingsError {
     Clock(String),
     #[error("configuration: agency {agency} uses unknown connector {connector:?}")]
     UnknownConnector { agency: AgencyId, connector: String },
+    #[error("configuration: user {user}: {problem}")]
+    User { user: String, problem: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,6 +287,23 @@ impl Settings {
                     return Err(SettingsError::UnknownConnector { agency: agency.clone(), connector: c.clone() });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Checks every court user names a court agency, and no other user names one.
+    pub fn check_users(&self) -> Result<(), SettingsError> {
+        use crate::http::auth::Role;
+        for (user, u) in &self.auth.users {
+            let problem = match (u.role, &u.court) {
+                (Role::Court, None) => "a court user needs court = \"<court agency id>\"".to_string(),
+                (Role::Court, Some(c)) if self.agency(c).map(|a| a.kind) != Some(AgencyKind::Court) => {
+                    format!("court {c:?} is not an agency of kind court")
+                }
+                (Role::Court, Some(_)) | (_, None) => continue,
+                (_, Some(_)) => "only a court user names a court".to_string(),
+            };
+            return Err(SettingsError::User { user: user.clone(), problem });
         }
         Ok(())
     }

@@ -27,6 +27,10 @@ pub enum Role {
     Analyst,
     /// Fetches writer schemas only.
     Subscriber,
+    /// A legal adviser, magistrate or member of court staff: sees the bench summaries of one
+    /// court's defendants (the court named in their configuration), from what that court was
+    /// sent.
+    Court,
 }
 
 impl Role {
@@ -36,6 +40,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Analyst => "analyst",
             Role::Subscriber => "subscriber",
+            Role::Court => "court",
         }
     }
 }
@@ -50,6 +55,8 @@ pub enum Right {
     ReadMetrics,
     ViewConsole,
     Act,
+    /// A court's view of its defendants.
+    ViewCourt,
 }
 
 impl Right {
@@ -61,6 +68,7 @@ impl Right {
             Right::ReadMetrics => matches!(role, Role::Operator | Role::Auditor | Role::Analyst),
             Right::ViewConsole => matches!(role, Role::Operator | Role::Auditor),
             Right::Act => role == Role::Operator,
+            Right::ViewCourt => role == Role::Court,
         }
     }
 }
@@ -71,6 +79,9 @@ pub struct UserSettings {
     pub role: Role,
     /// `pbkdf2-sha256$ITERATIONS$SALT$HASH` (base64), from `tracker auth hash`.
     pub password: String,
+    /// For a court user: the court agency they act for (e.g. `court-b05lv00`).
+    #[serde(default)]
+    pub court: Option<String>,
 }
 
 /// Hashes a password for the configuration.
@@ -165,5 +176,9 @@ mod tests {
         assert!(!Right::ViewConsole.allowed(Role::Analyst));
         assert!(!Right::ReadMetrics.allowed(Role::Subscriber));
         assert!(Right::ReadSchemas.allowed(Role::Subscriber));
+        assert!(Right::ViewCourt.allowed(Role::Court));
+        assert!(!Right::ViewCourt.allowed(Role::Auditor));
+        assert!(!Right::ViewConsole.allowed(Role::Court));
+        assert!(!Right::ReadReports.allowed(Role::Court));
     }
 }

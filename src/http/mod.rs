@@ -2,10 +2,12 @@
 //! needs credentials and a role with the right: `/ready` and `/metrics` (operator, auditor,
 //! analyst), `/schemas/{fingerprint}` (any role), the console and its JSON API (operator,
 //! auditor), and actions — replay, purge, identity decisions — (operator only, recorded with who
-//! did it).
+//! did it); a court user's bench summaries of their court's defendants (`/court/...`, logged as
+//! consultations).
 mod access;
 pub mod auth;
 pub mod console;
+mod court;
 pub mod metrics;
 mod operator;
 mod public;
@@ -36,6 +38,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/schemas/{fingerprint}", get(schema))
         .route("/reports", get(reports_list))
         .route("/reports/{name}", get(report))
+        .route("/court/people/{subject}", get(court::summary_page))
+        .route("/api/court/people/{subject}", get(court::summary_json))
         .route("/console", get(console))
         .route("/api/status", get(api_status))
         .route("/api/deadletters", get(api_deadletters))

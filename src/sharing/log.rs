@@ -1,12 +1,11 @@
 //! The disclosure log (DPA 2018 s.62): one entry per decision, hash-chained so that an edited,
 //! deleted or reordered entry is detected by `tracker audit verify`.
 use chrono::SubsecRound;
-use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::chain::{GENESIS, Stored};
+pub use crate::chain::{Verified, describe};
 use crate::store;
-
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Where in a decision's life an entry was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +60,7 @@ impl LogEntry {
 }
 
 fn chain(prev: &str, entry: &LogEntry) -> String {
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update([0x1e]);
-    h.update(entry.content().as_bytes());
-    hex::encode(h.finalize())
+    crate::chain::link(prev, &entry.content())
 }
 
 /// Appends entries in order, continuing the chain.
@@ -87,38 +82,6 @@ pub async fn append(tx: &mut Transaction<'_, Postgres>, entries: &[LogEntry]) ->
     store::disclosure_log::insert_chained(tx, entries, &prevs, &hashes).await
 }
 
-/// What verification found: the first broken link, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verified {
-    Intact {
-        entries: usize,
-    },
-    /// The entry's content no longer matches its hash.
-    Edited {
-        id: i64,
-    },
-    /// The entry does not follow the one before it: entries were removed before it.
-    Deleted {
-        before_id: i64,
-    },
-    /// The entry follows an entry that now stands elsewhere in the log.
-    Reordered {
-        id: i64,
-    },
-}
-
-/// A sentence for an operator.
-pub fn describe(v: &Verified) -> String {
-    match v {
-        Verified::Intact { entries } => format!("intact ({entries} entries)"),
-        Verified::Edited { id } => format!("entry {id} was edited (its content no longer matches its hash)"),
-        Verified::Deleted { before_id } => format!("entries were deleted just before entry {before_id}"),
-        Verified::Reordered { id } => {
-            format!("entry {id} is out of order (it follows an entry now elsewhere in the log)")
-        }
-    }
-}
-
 pub async fn verify(pool: &PgPool) -> Result<Verified, sqlx::Error> {
     verify_with(pool).await
 }
@@ -126,20 +89,10 @@ pub async fn verify(pool: &PgPool) -> Result<Verified, sqlx::Error> {
 /// Verifies the chain as `executor` sees it (a pool, or a transaction).
 pub async fn verify_with<'e, E: sqlx::PgExecutor<'e>>(executor: E) -> Result<Verified, sqlx::Error> {
     let rows = store::disclosure_log::chained(executor).await?;
-    let all_hashes: std::collections::HashSet<&str> = rows.iter().map(|r| r.hash.as_str()).collect();
-    let mut expected_prev = GENESIS.to_string();
-    for r in &rows {
-        if chain(&r.prev_hash, &r.entry) != r.hash {
-            return Ok(Verified::Edited { id: r.id });
-        }
-        if r.prev_hash != expected_prev {
-            return Ok(if all_hashes.contains(r.prev_hash.as_str()) {
-                Verified::Reordered { id: r.id }
-            } else {
-                Verified::Deleted { before_id: r.id }
-            });
-        }
-        expected_prev = r.hash.clone();
-    }
-    Ok(Verified::Intact { entries: rows.len() })
+    Ok(crate::chain::verify(rows.iter().map(|r| Stored {
+        id: r.id,
+        prev_hash: &r.prev_hash,
+        hash: &r.hash,
+        content: r.entry.content(),
+    })))
 }

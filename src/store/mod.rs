@@ -3,6 +3,8 @@
 //! never be stored: refuse it with the reason).
 pub mod archive;
 pub mod consents;
+pub mod consultations;
+pub mod court;
 pub mod dead_letters;
 pub mod disclosure_log;
 pub mod events;
@@ -94,6 +96,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "retraction notices", include_str!("../../migrations/0010_retraction_notices.sql")),
     (11, "identity from records", include_str!("../../migrations/0011_identity_from_records.sql")),
     (12, "statistics where they serve", include_str!("../../migrations/0012_statistics_where_they_serve.sql")),
+    (13, "consultations", include_str!("../../migrations/0013_consultations.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -353,6 +353,7 @@ fn an_unknown_user_costs_as_much_as_a_wrong_password() {
         tracker::http::auth::UserSettings {
             role: tracker::http::auth::Role::Operator,
             password: tracker::http::auth::hash_password("right"),
+            court: None,
         },
     )]
     .into();

@@ -3,6 +3,7 @@
 mod attacks;
 mod connectors;
 mod console;
+mod court;
 mod interleaving;
 mod operations;
 mod pipeline;

@@ -24,12 +24,23 @@ impl Deref for TestHub {
 }
 
 /// Users of the HTTP interface in tests: (name, password, role).
-pub const USERS: [(&str, &str, &str); 4] = [
+pub const USERS: [(&str, &str, &str); 6] = [
     ("op", "op-secret", "operator"),
     ("aud", "aud-secret", "auditor"),
     ("ana", "ana-secret", "analyst"),
     ("sub", "sub-secret", "subscriber"),
+    ("lv", "lv-secret", "court"),
+    ("bd", "bd-secret", "court"),
 ];
+
+/// The court each court user acts for.
+fn court_of(user: &str) -> Option<String> {
+    match user {
+        "lv" => Some("court-b05lv00".into()),
+        "bd" => Some("court-b13bd00".into()),
+        _ => None,
+    }
+}
 
 fn hashed_users() -> &'static std::collections::BTreeMap<String, tracker::http::auth::UserSettings> {
     static USERS_HASHED: std::sync::OnceLock<std::collections::BTreeMap<String, tracker::http::auth::UserSettings>> =
@@ -41,7 +52,11 @@ fn hashed_users() -> &'static std::collections::BTreeMap<String, tracker::http::
                 let role: tracker::http::auth::Role = serde_json::from_value(serde_json::json!(role)).unwrap();
                 (
                     name.to_string(),
-                    tracker::http::auth::UserSettings { role, password: tracker::http::auth::hash_password(password) },
+                    tracker::http::auth::UserSettings {
+                        role,
+                        password: tracker::http::auth::hash_password(password),
+                        court: court_of(name),
+                    },
                 )
             })
             .collect()

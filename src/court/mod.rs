@@ -1,0 +1,77 @@
+//! The court's view of a person: what a bench needs, built only from what that court was sent
+//! (deliveries confirmed and not retracted, with the fields its copies left out) and its own
+//! records — never another court's, never a withheld field. Where something exists but was
+//! withheld from the court, the summary says so and why, never what it holds. Every view, and
+//! every attempt refused, is logged in the consultation log.
+pub mod page;
+pub mod summary;
+
+use uuid::Uuid;
+
+use crate::consultations::{self, Consultation};
+use crate::hub::Hub;
+pub use summary::BenchSummary;
+
+/// A court user: who, and the court they act for.
+#[derive(Debug, Clone)]
+pub struct CourtUser {
+    pub user: String,
+    pub court: String,
+}
+
+/// Which view was asked for (as logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Summary,
+    SummaryJson,
+}
+
+impl View {
+    fn as_str(self) -> &'static str {
+        match self {
+            View::Summary => "bench summary",
+            View::SummaryJson => "bench summary (json)",
+        }
+    }
+}
+
+/// The longest purpose kept in the log; a longer one is cut there.
+pub const MAX_PURPOSE_CHARS: usize = 200;
+
+/// The bench summary of `subject` for `viewer`'s court, logged as a consultation with
+/// `purpose`. `None` (logged as refused) when the court has nothing about the person: not its
+/// defendant, or not a person at all.
+pub async fn bench_summary(
+    hub: &Hub,
+    viewer: &CourtUser,
+    subject: Uuid,
+    purpose: &str,
+    view: View,
+) -> anyhow::Result<Option<BenchSummary>> {
+    let now = hub.clock.now();
+    let seen = crate::store::court::seen(&hub.pool, &viewer.court, subject).await?;
+    let shown = !seen.is_empty();
+    let summary = if shown {
+        let withheld = crate::store::court::withheld(&hub.pool, &viewer.court, subject).await?;
+        Some(summary::build(&viewer.court, subject, seen, &withheld, now))
+    } else {
+        tracing::warn!(user = %viewer.user, court = %viewer.court, %subject, "refused: not this court's defendant");
+        None
+    };
+    let purpose: String = purpose.trim().chars().filter(|c| !c.is_control()).take(MAX_PURPOSE_CHARS).collect();
+    consultations::record(
+        &hub.pool,
+        &Consultation {
+            viewer: viewer.user.clone(),
+            role: "court".into(),
+            court: Some(viewer.court.clone()),
+            subject_id: Some(subject),
+            view: view.as_str().into(),
+            purpose: if purpose.is_empty() { "none given".into() } else { purpose },
+            outcome: if shown { "shown" } else { "refused" }.into(),
+            viewed_at: now,
+        },
+    )
+    .await?;
+    Ok(summary)
+}

@@ -1,0 +1,82 @@
+//! The court's pages: a court user's bench summary of one of their court's defendants, as a page
+//! (printable on one A4 sheet) and as JSON for a court's own case system. Each view, and each
+//! refusal, is logged as a consultation (who, court, person, purpose).
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use uuid::Uuid;
+
+use super::access::{AppState, Refused, authorize, failure};
+use crate::court::{self, CourtUser, View};
+use crate::http::auth::Right;
+
+#[derive(serde::Deserialize)]
+pub(super) struct Purpose {
+    /// The purpose the user gives, or the hearing the view is for.
+    #[serde(default)]
+    purpose: String,
+}
+
+/// The caller as a court user, if their credentials are good and they are one.
+fn court_user(state: &AppState, headers: &HeaderMap) -> Result<CourtUser, Refused> {
+    let caller = authorize(state, headers, Right::ViewCourt)?;
+    let court = state.hub.settings.auth.users.get(&caller.user).and_then(|u| u.court.clone());
+    match court {
+        Some(court) => Ok(CourtUser { user: caller.user, court }),
+        // The settings check at start refuses a court user without a court; kept as a refusal.
+        None => Err(Refused::Forbidden("no court is configured for this user\n".into())),
+    }
+}
+
+fn refused(viewer: &CourtUser) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        format!("not a defendant of {} that this court has records of; the attempt is logged\n", viewer.court),
+    )
+        .into_response()
+}
+
+pub(super) async fn summary_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(subject): Path<Uuid>,
+    Query(q): Query<Purpose>,
+) -> Response {
+    let viewer = match court_user(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match court::bench_summary(&state.hub, &viewer, subject, &q.purpose, View::Summary).await {
+        Ok(Some(summary)) => {
+            let court_name = state
+                .hub
+                .settings
+                .agency(&viewer.court)
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| viewer.court.clone());
+            Html(court::page::render(&summary, &court_name, &viewer.user)).into_response()
+        }
+        Ok(None) => refused(&viewer),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn summary_json(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(subject): Path<Uuid>,
+    Query(q): Query<Purpose>,
+) -> Response {
+    let viewer = match court_user(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match court::bench_summary(&state.hub, &viewer, subject, &q.purpose, View::SummaryJson).await {
+        Ok(Some(summary)) => Json(summary).into_response(),
+        Ok(None) => refused(&viewer),
+        Err(e) => failure(e),
+    }
+}

@@ -1,0 +1,143 @@
+//! The court's view of a person: a court user sees its defendants' bench summaries, built only
+//! from what that court was sent and its own records; every field the agreements withheld from
+//! the court is absent; another court's user is refused and the attempt logged; every view is in
+//! the consultation log, whose chain verifies.
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use crate::support::{TestHub, http};
+
+/// (viewer, court, person, purpose, outcome) of a consultation.
+type Logged = (String, Option<String>, Option<Uuid>, String, String);
+
+async fn person(hub: &TestHub, pnc: &str) -> Uuid {
+    sqlx::query_scalar("SELECT subject_id FROM subject_identifiers WHERE scheme = 'PNC' AND value = $1")
+        .bind(pnc)
+        .fetch_one(hub.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_field() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    let daniel = person(&hub, "2019/0012345G").await;
+    let chloe = person(&hub, "2021/0456789D").await;
+    let aisha = person(&hub, "2024/0011223N").await;
+    // Every value the log says was withheld from B05LV00 on an update about Daniel that it was
+    // sent (event, field, stored value).
+    let withheld: Vec<(Uuid, String, Json)> = sqlx::query_as(
+        "SELECT l.event_id, f, e.payload -> f FROM disclosure_log l JOIN events e USING (event_id),
+                unnest(l.fields_withheld) AS f
+         WHERE l.recipient = 'court-b05lv00' AND e.subject_id = $1 AND l.decision IN ('deliver', 'redact')
+           AND jsonb_typeof(e.payload -> f) IS DISTINCT FROM 'null'",
+    )
+    .bind(daniel)
+    .fetch_all(hub.pool())
+    .await
+    .unwrap();
+    assert!(!withheld.is_empty(), "the agreements withhold some of Daniel's fields from the court");
+    let base = hub.start_http().await.expect("HTTP served");
+    let (page, json) = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let page = http("GET", &format!("{base}/court/people/{daniel}?purpose=sentence+review"), Some("lv"), None);
+            let json = http("GET", &format!("{base}/api/court/people/{daniel}?purpose=case+system"), Some("lv"), None);
+            (page, json)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(page.0, 200, "{}", page.1);
+    let html = page.1;
+    for part in ["The case before the court", "The record", "Orders and compliance", "Needs and treatment"] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    assert!(html.to_lowercase().contains("o&#39;hara"), "{html}");
+    assert!(html.contains("Charged") && html.contains("(c) history"), "{html}");
+    assert!(html.contains("<svg") && html.contains("@page{size:A4"), "a drug-test chart and an A4 print layout");
+    assert_eq!(json.0, 200, "{}", json.1);
+    let summary: Json = serde_json::from_str(&json.1).unwrap();
+    let items: Vec<&Json> =
+        summary["parts"].as_object().unwrap().values().flat_map(|p| p.as_array().unwrap()).collect();
+    let kinds: Vec<&str> = items.iter().map(|i| i["event_type"].as_str().unwrap()).collect();
+    for kind in ["Arrested", "Charged", "HearingResulted", "OrderMade", "SupervisionStarted", "AppointmentOutcome"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    // Daniel consented to share: his treatment reaches the court, with the tests as a journal.
+    assert!(kinds.contains(&"DrugTestResult") && kinds.contains(&"TreatmentEpisode"), "{kinds:?}");
+    assert_eq!(summary["compliance"]["appointments"], 3, "{}", summary["compliance"]);
+    assert!(summary["drug_tests"].as_array().unwrap().len() >= 3, "{}", summary["drug_tests"]);
+    // Nothing withheld, field by field: absent from the item, and its value nowhere on the page
+    // or in the JSON (where the court was not sent that value in another field either).
+    let sent: String = items.iter().map(|i| i["details"].to_string()).collect();
+    for (event, field, value) in &withheld {
+        let item = items.iter().find(|i| i["event_id"] == event.to_string()).expect("the update was sent");
+        assert!(item["details"].get(field).is_none(), "{field} of {event} withheld, yet in {item}");
+        let text = match value {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if text.len() >= 4 && !sent.contains(&text) {
+            assert!(!json.1.contains(&text), "withheld {field} value {text} in the JSON");
+            assert!(!html.contains(&tracker::html::esc(&text)), "withheld {field} value {text} in the page");
+        }
+    }
+
+    let (chloe_page, aisha_by_lv, daniel_by_bd, aisha_by_bd, by_operator) = tokio::task::spawn_blocking(move || {
+        (
+            http("GET", &format!("{base}/court/people/{chloe}?purpose=trial"), Some("lv"), None),
+            http("GET", &format!("{base}/court/people/{aisha}"), Some("lv"), None),
+            http("GET", &format!("{base}/court/people/{daniel}?purpose=curious"), Some("bd"), None),
+            http("GET", &format!("{base}/api/court/people/{aisha}"), Some("bd"), None),
+            http("GET", &format!("{base}/court/people/{daniel}"), Some("op"), None),
+        )
+    })
+    .await
+    .unwrap();
+    // Chloë refused consent: her treatment is withheld, and the court is told so and why.
+    assert_eq!(chloe_page.0, 200);
+    assert!(
+        chloe_page.1.contains("Treatment details withheld from this court: no consent (3 updates)"),
+        "{}",
+        chloe_page.1
+    );
+    assert!(!chloe_page.1.contains("DrugTestResult") && !chloe_page.1.contains("Treatment:"), "{}", chloe_page.1);
+    // Another court's defendant: refused, whichever way round.
+    assert_eq!(aisha_by_lv.0, 403);
+    assert_eq!(daniel_by_bd.0, 403);
+    assert!(!daniel_by_bd.1.contains("Hara"));
+    assert_eq!(aisha_by_bd.0, 200);
+    assert_eq!(by_operator.0, 403, "the court view is for court users only");
+
+    let logged: Vec<Logged> =
+        sqlx::query_as("SELECT viewer, court, subject_id, purpose, outcome FROM consultation_log ORDER BY id")
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    let entry = |viewer: &str, subject: Uuid, outcome: &str| {
+        logged.iter().filter(|l| l.0 == viewer && l.2 == Some(subject) && l.4 == outcome).count()
+    };
+    assert_eq!(logged.len(), 6, "every view and every refusal: {logged:?}");
+    assert_eq!(entry("lv", daniel, "shown"), 2);
+    assert!(logged.iter().any(|l| l.0 == "lv" && l.3 == "sentence review"), "{logged:?}");
+    assert_eq!(entry("bd", daniel, "refused"), 1);
+    assert_eq!(logged.iter().find(|l| l.0 == "bd" && l.2 == Some(daniel)).unwrap().1.as_deref(), Some("court-b13bd00"));
+    assert_eq!(entry("lv", aisha, "refused"), 1);
+    assert_eq!(
+        tracker::consultations::verify(hub.pool()).await.unwrap(),
+        tracker::chain::Verified::Intact { entries: 6 }
+    );
+    // An entry edited afterwards is found.
+    sqlx::query("UPDATE consultation_log SET purpose = 'nothing to see' WHERE viewer = 'bd'")
+        .execute(hub.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        tracker::consultations::verify(hub.pool()).await.unwrap(),
+        tracker::chain::Verified::Edited { .. }
+    ));
+    hub.finish().await;
+}
