@@ -3,13 +3,16 @@
 //! records — never another court's, never a withheld field. Where something exists but was
 //! withheld from the court, the summary says so and why, never what it holds. Every view, and
 //! every attempt refused, is logged in the consultation log.
+pub mod list;
 pub mod page;
 pub mod summary;
 
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::consultations::{self, Consultation};
 use crate::hub::Hub;
+pub use list::CourtList;
 pub use summary::BenchSummary;
 
 /// A court user: who, and the court they act for.
@@ -24,6 +27,8 @@ pub struct CourtUser {
 pub enum View {
     Summary,
     SummaryJson,
+    List,
+    ListJson,
 }
 
 impl View {
@@ -31,6 +36,8 @@ impl View {
         match self {
             View::Summary => "bench summary",
             View::SummaryJson => "bench summary (json)",
+            View::List => "court list",
+            View::ListJson => "court list (json)",
         }
     }
 }
@@ -52,7 +59,7 @@ pub async fn bench_summary(
     let seen = crate::store::court::seen(&hub.pool, &viewer.court, subject).await?;
     let shown = !seen.is_empty();
     let summary = if shown {
-        let withheld = crate::store::court::withheld(&hub.pool, &viewer.court, subject).await?;
+        let withheld = crate::store::court::withheld(&hub.pool, &viewer.court, &[subject]).await?;
         Some(summary::build(&viewer.court, subject, seen, &withheld, now))
     } else {
         tracing::warn!(user = %viewer.user, court = %viewer.court, %subject, "refused: not this court's defendant");
@@ -74,4 +81,39 @@ pub async fn bench_summary(
     )
     .await?;
     Ok(summary)
+}
+
+/// The court list of `viewer`'s court for `sitting` (the hub's today by default), logged as one
+/// consultation (the list names every defendant on it).
+pub async fn court_list(
+    hub: &Hub,
+    viewer: &CourtUser,
+    sitting: Option<NaiveDate>,
+    view: View,
+) -> anyhow::Result<CourtList> {
+    let now = hub.clock.now();
+    let sitting = sitting.unwrap_or_else(|| crate::sharing::today(now));
+    let codes = hub.settings.agency(&viewer.court).map(|a| a.codes.clone()).unwrap_or_default();
+    let listed = crate::store::court::listed(&hub.pool, &viewer.court, &codes, sitting).await?;
+    let mut people: Vec<Uuid> = listed.iter().map(|l| l.0).collect();
+    people.sort();
+    people.dedup();
+    let seen = crate::store::court::seen_of(&hub.pool, &viewer.court, &people).await?;
+    let withheld = crate::store::court::withheld(&hub.pool, &viewer.court, &people).await?;
+    let list = list::build(&viewer.court, sitting, &listed, seen, &withheld, now);
+    consultations::record(
+        &hub.pool,
+        &Consultation {
+            viewer: viewer.user.clone(),
+            role: "court".into(),
+            court: Some(viewer.court.clone()),
+            subject_id: None,
+            view: view.as_str().into(),
+            purpose: format!("sitting of {sitting}: {} defendants", list.defendants.len()),
+            outcome: "shown".into(),
+            viewed_at: now,
+        },
+    )
+    .await?;
+    Ok(list)
 }

@@ -2,6 +2,7 @@
 //! value is escaped; nothing is shown that the summary does not hold.
 use std::fmt::Write;
 
+use super::list::CourtList;
 use super::summary::{BenchSummary, DrugTest, Item, Part};
 use crate::html::esc;
 
@@ -154,4 +155,61 @@ fn drug_test_chart(tests: &[DrugTest]) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The court list page: each defendant with why they are listed and their flags, linked to their
+/// bench summary (the purpose given as the sitting).
+pub fn render_list(list: &CourtList, court_name: &str, user: &str) -> String {
+    let mut h = String::new();
+    let day = list.sitting.format("%A %d %B %Y");
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Court list: {} {day}</title>\
+         <style>{STYLE}</style></head><body><header><h1>Court list — {} — {day}</h1>",
+        esc(court_name),
+        esc(court_name)
+    );
+    let prev = list.sitting.pred_opt().map(|d| d.to_string()).unwrap_or_default();
+    let next = list.sitting.succ_opt().map(|d| d.to_string()).unwrap_or_default();
+    let _ = write!(
+        h,
+        "<p class=\"who\">{} defendant{} · as of {} <span class=\"noprint\">· <a href=\"?date={prev}\">previous day</a> · \
+         <a href=\"?date={next}\">next day</a></span></p></header>",
+        list.defendants.len(),
+        if list.defendants.len() == 1 { "" } else { "s" },
+        list.as_of.format("%d %b %Y %H:%M UTC")
+    );
+    if list.defendants.is_empty() {
+        h.push_str("<p class=\"none\">No defendant this court has records of is listed for this day.</p>");
+    } else {
+        h.push_str(
+            "<table><tr><th>Defendant</th><th>Born</th><th>PNC</th><th>Listed because</th><th>At a glance</th></tr>",
+        );
+        for d in &list.defendants {
+            let name = d.name.as_deref().unwrap_or("(name not given)");
+            let pnc = d.identifiers.iter().find(|(s, _)| s == "PNC").map(|(_, v)| v.as_str()).unwrap_or("");
+            let purpose = format!("hearing {}", list.sitting);
+            let flags: String = d.flags.iter().map(|f| format!("<span>{}</span>", esc(f))).collect();
+            let _ = write!(
+                h,
+                "<tr><td><a href=\"/court/people/{}?purpose={}\">{}</a></td><td class=\"when\">{}</td><td>{}</td>\
+                 <td>{}</td><td class=\"flags\">{flags}</td></tr>",
+                d.subject_id,
+                purpose.replace(' ', "+"),
+                esc(name),
+                d.date_of_birth.map(|b| b.format("%d %b %Y").to_string()).unwrap_or_default(),
+                esc(pnc),
+                esc(&d.why.join("; "))
+            );
+        }
+        h.push_str("</table>");
+    }
+    let _ = write!(
+        h,
+        "<footer>Shown to {} for {}. Found from this court's results and what it was sent; this view is recorded \
+         in the consultation log (DPA 2018 s.62).</footer></body></html>",
+        esc(user),
+        esc(court_name)
+    );
+    h
 }

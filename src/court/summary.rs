@@ -138,7 +138,7 @@ pub fn build(
     court: &str,
     subject_id: Uuid,
     seen: Vec<SeenRecord>,
-    withheld: &[(String, String, String, i64)],
+    withheld: &[(Uuid, String, String, String, i64)],
     as_of: DateTime<Utc>,
 ) -> BenchSummary {
     let mut parts: BTreeMap<Part, Vec<Item>> = Part::ALL.iter().map(|p| (*p, Vec::new())).collect();
@@ -191,7 +191,7 @@ pub fn build(
     // Only what a summary would show (not, say, consent records themselves), one line per kind
     // of thing and reason.
     let mut grouped: BTreeMap<(Part, String, String), i64> = BTreeMap::new();
-    for (event_type, data_class, reason, count) in withheld {
+    for (_, event_type, data_class, reason, count) in withheld.iter().filter(|w| w.0 == subject_id) {
         if let Some(part) = Part::of(event_type, &Json::Null) {
             *grouped.entry((part, describe_withheld(event_type, data_class), reason_in_words(reason))).or_default() +=
                 count;
@@ -415,6 +415,7 @@ mod tests {
     fn seen(event_type: &str, day: u32, agency: &str, payload: Json, withheld: &[&str]) -> SeenRecord {
         SeenRecord {
             event_id: Uuid::new_v4(),
+            subject_id: Uuid::nil(),
             event_type: event_type.into(),
             data_class: "x".into(),
             agency: agency.into(),
@@ -450,9 +451,10 @@ mod tests {
             seen("ConsentChanged", 18, "treatment", json!({"decision": "G"}), &[]),
         ];
         let withheld = vec![
-            ("DrugTestResult".to_string(), "health".to_string(), "no_consent".to_string(), 2),
-            ("TreatmentEpisode".to_string(), "health".to_string(), "no_consent".to_string(), 1),
-            ("ConsentChanged".to_string(), "health".to_string(), "no_agreement".to_string(), 1),
+            (Uuid::nil(), "DrugTestResult".to_string(), "health".to_string(), "no_consent".to_string(), 2),
+            (Uuid::nil(), "TreatmentEpisode".to_string(), "health".to_string(), "no_consent".to_string(), 1),
+            (Uuid::nil(), "ConsentChanged".to_string(), "health".to_string(), "no_agreement".to_string(), 1),
+            (Uuid::max(), "DrugTestResult".to_string(), "health".to_string(), "no_consent".to_string(), 5),
         ];
         let s = build("court-b05lv00", Uuid::nil(), rows, &withheld, "2026-11-28T00:00:00Z".parse().unwrap());
         let kinds = |p: Part| s.parts[&p].iter().map(|i| i.event_type.as_str()).collect::<Vec<_>>();
@@ -462,7 +464,7 @@ mod tests {
         assert_eq!(kinds(Part::Needs), ["DrugTestResult"]);
         // A withheld field is named, never shown; a treatment id never reaches a court's page.
         let arrest = &s.parts[&Part::Case][0];
-        assert!(arrest.details.get("address").is_none() && arrest.withheld_fields == ["address"]);
+        assert!(!arrest.details.contains_key("address") && arrest.withheld_fields == ["address"]);
         assert_eq!(s.identifiers, [("PNC".to_string(), "2019/0012345G".to_string())]);
         assert_eq!((s.compliance.appointments, s.compliance.kept, s.compliance.missed), (3, 2, 1));
         assert_eq!(s.compliance.rate_percent, Some(67));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::access::{AppState, Refused, authorize, failure};
@@ -79,4 +79,52 @@ pub(super) async fn summary_json(
         Ok(None) => refused(&viewer),
         Err(e) => failure(e),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct Sitting {
+    /// The sitting day (YYYY-MM-DD); the hub's today when absent.
+    date: Option<chrono::NaiveDate>,
+}
+
+/// A court user's start: today's list.
+pub(super) async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match court_user(&state, &headers) {
+        Ok(_) => Redirect::to("/court/list").into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+pub(super) async fn list_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<Sitting>,
+) -> Response {
+    let viewer = match court_user(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match court::court_list(&state.hub, &viewer, q.date, View::List).await {
+        Ok(list) => Html(court::page::render_list(&list, &court_name(&state, &viewer), &viewer.user)).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn list_json(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<Sitting>,
+) -> Response {
+    let viewer = match court_user(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match court::court_list(&state.hub, &viewer, q.date, View::ListJson).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+fn court_name(state: &AppState, viewer: &CourtUser) -> String {
+    state.hub.settings.agency(&viewer.court).map(|a| a.name.clone()).unwrap_or_else(|| viewer.court.clone())
 }

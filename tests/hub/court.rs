@@ -86,6 +86,37 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
         }
     }
 
+    let lists = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            (
+                http("GET", &format!("{base}/api/court/list?date=2026-11-17"), Some("lv"), None),
+                http("GET", &format!("{base}/court/list?date=2026-11-17"), Some("lv"), None),
+                http("GET", &format!("{base}/api/court/list?date=2026-11-16"), Some("bd"), None),
+                http("GET", &format!("{base}/api/court/list"), Some("lv"), None),
+            )
+        })
+        .await
+        .unwrap()
+    };
+    // The list of a sitting: Daniel was adjourned to 17/11 at B05LV00 and sentenced that day;
+    // Aisha, at B13BD00 on 16/11, is on that court's list and not on B05LV00's.
+    let (lv_json, lv_page, bd_json, today) = lists;
+    assert_eq!(lv_json.0, 200, "{}", lv_json.1);
+    let lv: Json = serde_json::from_str(&lv_json.1).unwrap();
+    let listed = |list: &Json| -> Vec<String> {
+        list["defendants"].as_array().unwrap().iter().map(|d| d["subject_id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(listed(&lv), [daniel.to_string()], "{lv}");
+    let why = lv["defendants"][0]["why"].to_string();
+    assert!(why.contains("adjourned to this day") && why.contains("a result for this day"), "{why}");
+    assert!(lv_page.1.contains(&format!("/court/people/{daniel}?purpose=hearing+2026-11-17")), "{}", lv_page.1);
+    let bd: Json = serde_json::from_str(&bd_json.1).unwrap();
+    assert_eq!(listed(&bd), [aisha.to_string()], "{bd}");
+    // Without a date: the hub's today (28/11 in tests).
+    let today: Json = serde_json::from_str(&today.1).unwrap();
+    assert_eq!(today["sitting"], "2026-11-28");
+
     let (chloe_page, aisha_by_lv, daniel_by_bd, aisha_by_bd, by_operator) = tokio::task::spawn_blocking(move || {
         (
             http("GET", &format!("{base}/court/people/{chloe}?purpose=trial"), Some("lv"), None),
@@ -120,7 +151,8 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
     let entry = |viewer: &str, subject: Uuid, outcome: &str| {
         logged.iter().filter(|l| l.0 == viewer && l.2 == Some(subject) && l.4 == outcome).count()
     };
-    assert_eq!(logged.len(), 6, "every view and every refusal: {logged:?}");
+    assert_eq!(logged.len(), 10, "every view and every refusal: {logged:?}");
+    assert_eq!(logged.iter().filter(|l| l.2.is_none() && l.4 == "shown").count(), 4, "the lists: {logged:?}");
     assert_eq!(entry("lv", daniel, "shown"), 2);
     assert!(logged.iter().any(|l| l.0 == "lv" && l.3 == "sentence review"), "{logged:?}");
     assert_eq!(entry("bd", daniel, "refused"), 1);
@@ -128,7 +160,7 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
     assert_eq!(entry("lv", aisha, "refused"), 1);
     assert_eq!(
         tracker::consultations::verify(hub.pool()).await.unwrap(),
-        tracker::chain::Verified::Intact { entries: 6 }
+        tracker::chain::Verified::Intact { entries: 10 }
     );
     // An entry edited afterwards is found.
     sqlx::query("UPDATE consultation_log SET purpose = 'nothing to see' WHERE viewer = 'bd'")
