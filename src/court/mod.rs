@@ -60,7 +60,9 @@ pub async fn bench_summary(
     let shown = !seen.is_empty();
     let summary = if shown {
         let withheld = crate::store::court::withheld(&hub.pool, &viewer.court, &[subject]).await?;
-        Some(summary::build(&viewer.court, subject, seen, &withheld, now))
+        let mut summary = summary::build(&viewer.court, subject, seen, &withheld, now);
+        summary.name_sources(|agency| hub.settings.agency(agency).map(|a| a.name.clone()));
+        Some(summary)
     } else {
         tracing::warn!(user = %viewer.user, court = %viewer.court, %subject, "refused: not this court's defendant");
         None

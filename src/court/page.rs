@@ -11,7 +11,7 @@ body{font:14px/1.35 system-ui,sans-serif;margin:1.5em;color:#111;max-width:60em}
 h1{font-size:1.3em;margin:0}h2{font-size:1.05em;margin:1em 0 .3em;border-bottom:1px solid #999}
 .who{margin:.3em 0}.flags span{display:inline-block;background:#fde2e2;border:1px solid #d88;border-radius:3px;padding:0 .4em;margin:.1em .3em .1em 0}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:top;padding:.1em .4em;border-bottom:1px solid #ddd}
-th{font-weight:600}.when,.from{white-space:nowrap;width:1%}.mark{color:#555;font-size:.85em}
+th{font-weight:600}.when{white-space:nowrap;width:1%}.from{width:18%}.mark{color:#555;font-size:.85em}
 .withheld{color:#733;font-style:italic;margin:.2em 0}.none{color:#666}footer{margin-top:1em;color:#555;font-size:.85em}
 @page{size:A4;margin:10mm}
 @media print{body{font-size:8.5pt;margin:0;max-width:none}h2{margin:.5em 0 .2em}td,th{padding:0 .3em}
@@ -107,9 +107,7 @@ fn row(item: &Item) -> String {
     if item.catch_up {
         marks.push("(c) history".to_string());
     }
-    if item.own {
-        marks.push("this court's record".to_string());
-    }
+
     if !item.withheld_fields.is_empty() {
         marks.push(format!("not shared with this court: {}", item.withheld_fields.join(", ")));
     }
@@ -121,7 +119,7 @@ fn row(item: &Item) -> String {
     format!(
         "<tr><td class=\"when\">{}</td><td class=\"from\">{}</td><td>{}{marks}</td></tr>",
         item.occurred_at.format("%d %b %Y"),
-        esc(&item.source),
+        if item.own { "This court".to_string() } else { esc(&item.source_name) },
         esc(&item.headline)
     )
 }

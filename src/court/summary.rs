@@ -66,6 +66,8 @@ pub struct Item {
     pub event_type: String,
     /// The agency it came from (the court itself for its own records).
     pub source: String,
+    /// That agency's name, as configured (`name_sources`).
+    pub source_name: String,
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
     /// One line a bench can read.
@@ -176,6 +178,7 @@ pub fn build(
         parts.entry(part).or_default().push(Item {
             event_id: r.event_id,
             event_type: r.event_type,
+            source_name: r.agency.clone(),
             source: r.agency,
             occurred_at: r.occurred_at,
             recorded_at: r.recorded_at,
@@ -212,6 +215,17 @@ pub fn build(
         drug_tests,
         flags,
         as_of,
+    }
+}
+
+impl BenchSummary {
+    /// Names each item's source agency with `name_of` (the configured agency names).
+    pub fn name_sources(&mut self, name_of: impl Fn(&str) -> Option<String>) {
+        for item in self.parts.values_mut().flatten() {
+            if let Some(name) = name_of(&item.source) {
+                item.source_name = name;
+            }
+        }
     }
 }
 

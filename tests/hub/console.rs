@@ -3,106 +3,11 @@
 //! mapping is fixed, Replay is clicked, the events appear in the store and the dead-letter count
 //! falls — nothing lost, nothing applied twice. Also: who may see and do what.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
+use crate::support::browser::Browser;
 use crate::support::{SAMPLES, TestHub};
-use serde_json::{Value as Json, json};
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// A WebDriver session on a chromedriver of its own.
-struct Browser {
-    driver: Child,
-    base: String,
-    session: String,
-    profile: PathBuf,
-}
-
-impl Browser {
-    fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (apt-get install chromium chromium-driver; .ci/run installs them)");
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if ureq::get(&format!("{base}/status")).call().is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let profile = std::env::temp_dir().join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.display())]}}}});
-        let created = post(&format!("{base}/session"), &caps);
-        let session =
-            created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
-        Browser { driver, base, session, profile }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/session/{}{path}", self.base, self.session)
-    }
-
-    fn go(&self, url: &str) {
-        post(&self.url("/url"), &json!({"url": url}));
-    }
-
-    fn find(&self, css: &str) -> Option<String> {
-        let found = post(&self.url("/element"), &json!({"using": "css selector", "value": css}));
-        found["value"][ELEMENT].as_str().map(str::to_owned)
-    }
-
-    fn text(&self, css: &str) -> String {
-        // The console refreshes itself every few seconds: an element found just before a refresh
-        // is gone (ChromeDriver answers 404, stale element) by the time its text is asked for.
-        // Find it again on the new page.
-        for _ in 0..5 {
-            let id = self.find(css).unwrap_or_else(|| {
-                let raw = post(&self.url("/element"), &json!({"using": "css selector", "value": css}));
-                panic!("no {css} on the page ({raw}):\n{}", self.source())
-            });
-            if let Ok(mut res) = ureq::get(&self.url(&format!("/element/{id}/text"))).call() {
-                let got: Json = res.body_mut().read_json().unwrap();
-                return got["value"].as_str().unwrap_or_default().to_string();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        panic!("{css} went stale five times running");
-    }
-
-    fn click(&self, css: &str) {
-        let id = self.find(css).unwrap_or_else(|| panic!("no {css} on the page:\n{}", self.source()));
-        post(&self.url(&format!("/element/{id}/click")), &json!({}));
-    }
-
-    fn source(&self) -> String {
-        let got: Json = ureq::get(&self.url("/source")).call().unwrap().body_mut().read_json().unwrap();
-        got["value"].as_str().unwrap_or_default().to_string()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
-fn post(url: &str, body: &Json) -> Json {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    agent.post(url).send_json(body).unwrap().body_mut().read_json().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_is_seen_fixed_and_replayed_from_the_console() {

@@ -173,3 +173,52 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
     ));
     hub.finish().await;
 }
+
+/// In headless Chromium, as a legal adviser at B05LV00 would: the list of 17/11, a click on
+/// Daniel, his summary — and each prints as one A4 page. With TRACKER_SCREENSHOTS=DIR the pages
+/// are also saved there as PNGs (the README's pictures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_and_a_summary_in_chromium_each_print_on_one_a4_page() {
+    use crate::support::browser::{Browser, pdf_pages};
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    let daniel = person(&hub, "2019/0012345G").await;
+    let base = hub.start_http().await.expect("HTTP served");
+    let court = base.replace("http://", "http://lv:lv-secret@");
+    let shots = std::env::var_os("TRACKER_SCREENSHOTS").map(std::path::PathBuf::from);
+    let pages = tokio::task::spawn_blocking(move || {
+        let browser = Browser::start();
+        browser.resize(1100, 1000);
+        browser.go(&format!("{court}/court/list?date=2026-11-17"));
+        assert!(browser.text("h1").contains("Court list"), "{}", browser.source());
+        let table = browser.text("table");
+        assert!(table.to_lowercase().contains("o'hara") && table.contains("adjourned to this day"), "{table}");
+        if let Some(dir) = &shots {
+            std::fs::write(dir.join("court-list.png"), browser.screenshot()).unwrap();
+        }
+        let list_pdf = browser.print_pdf();
+        browser.click(&format!("a[href^='/court/people/{daniel}']"));
+        assert!(browser.text("h1").contains("Bench summary"), "{}", browser.source());
+        for part in ["#case", "#record", "#orders", "#needs"] {
+            assert!(browser.find(part).is_some(), "{part} on the page");
+        }
+        assert!(browser.text("#orders").contains("kept 2, missed 1"), "{}", browser.text("#orders"));
+        if let Some(dir) = &shots {
+            std::fs::write(dir.join("bench-summary.png"), browser.screenshot()).unwrap();
+        }
+        let summary_pdf = browser.print_pdf();
+        (pdf_pages(&list_pdf), pdf_pages(&summary_pdf))
+    })
+    .await
+    .unwrap();
+    assert_eq!(pages, (1, 1), "the list and the summary each print as one A4 page");
+    // The click's view is logged with the purpose the list gave it.
+    let purposes: Vec<String> = sqlx::query_scalar("SELECT purpose FROM consultation_log WHERE subject_id = $1")
+        .bind(daniel)
+        .fetch_all(hub.pool())
+        .await
+        .unwrap();
+    assert_eq!(purposes, ["hearing 2026-11-17"]);
+    hub.finish().await;
+}

@@ -5,6 +5,7 @@
 //! `traffic` builds the payloads and watches the recipients' queues; `baseline` measures what
 //! the broker alone does with the same messages.
 mod baseline;
+mod court;
 mod delivery;
 mod hostile;
 mod inbound;
@@ -56,6 +57,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         hostile: usize,
     },
+    /// The court's views — the bench summary of the longest history a court has, the court list
+    /// of the busiest sitting — over generated traffic (N people over M months, loaded as `bench
+    /// reports` does; `--people 3600 --months 120` is about a million events) or, with --store,
+    /// over the configured store.
+    Court {
+        #[arg(long, default_value_t = 2_000)]
+        people: usize,
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        #[arg(long)]
+        store: bool,
+    },
     /// Police files totalling N rows through the hub, beside the raw broker pass-through.
     Inbound {
         #[arg(long, default_value_t = 100_000)]
@@ -71,6 +86,10 @@ pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()
         BenchCommand::Delivery { updates, rate } => delivery::run(settings, updates, rate).await,
         BenchCommand::Hostile { updates, rate, hostile } => hostile::run(settings, updates, rate, hostile).await,
         BenchCommand::Reports { store: true, .. } => reports::over_store(settings).await,
+        BenchCommand::Court { store: true, .. } => court::over_store(settings).await,
+        BenchCommand::Court { people, months, batch, store: false } => {
+            court::run(settings, people, months, batch).await
+        }
         BenchCommand::Reports { people, months, batch, store: false } => {
             reports::run(settings, people, months, batch).await
         }

@@ -8,16 +8,32 @@ use super::baseline::print_machine;
 
 /// Loads generated traffic through the real connectors, then times every report over the whole
 /// period (median of three runs each).
-pub(super) async fn run(mut settings: Settings, people: usize, months: u32, batch: usize) -> anyhow::Result<()> {
+pub(super) async fn run(settings: Settings, people: usize, months: u32, batch: usize) -> anyhow::Result<()> {
+    let (sandbox, from, to) = load_generated(settings, "Report", people, months, batch).await?;
+    let timed = time_reports(&sandbox.hub.pool, from, to).await;
+    super::baseline::print_memory();
+    sandbox.finish().await?;
+    timed
+}
+
+/// A sandboxed hub that loaded generated traffic for `people` over `months` from 2026-01-01
+/// through the connectors (`tracker load`), its clock at the period's end; and the period.
+pub(super) async fn load_generated(
+    mut settings: Settings,
+    what: &str,
+    people: usize,
+    months: u32,
+    batch: usize,
+) -> anyhow::Result<(Sandbox, chrono::NaiveDate, chrono::NaiveDate)> {
     let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     let to = from + chrono::Duration::days(i64::from(months) * 31);
     // The hub's clock stands at the period end, so its own records (log, inbox) fall inside.
     settings.clock.fixed = format!("{to}T00:00:00Z");
-    let dir = std::env::temp_dir().join(format!("tracker-bench-reports-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!("tracker-bench-{}", uuid::Uuid::new_v4().simple()));
     let generating = Instant::now();
     let files = crate::tools::generate::generate(people, months, 42, &dir)?;
     println!(
-        "Report benchmark: {people} people over {months} months generated ({files} payloads) in {:.1} s",
+        "{what} benchmark: {people} people over {months} months generated ({files} payloads) in {:.1} s",
         generating.elapsed().as_secs_f64()
     );
     print_machine();
@@ -28,10 +44,7 @@ pub(super) async fn run(mut settings: Settings, people: usize, months: u32, batc
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = loaded?;
     println!("{} (batches of {batch} files)", loaded.describe());
-    let timed = time_reports(&sandbox.hub.pool, from, to).await;
-    super::baseline::print_memory();
-    sandbox.finish().await?;
-    timed
+    Ok((sandbox, from, to))
 }
 
 /// Times every report over the configured store as it is, for the span of its events.

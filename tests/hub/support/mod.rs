@@ -1,6 +1,8 @@
 //! Test harness: a real hub (a `Sandbox`: fresh database, random broker prefix) plus helpers to
 //! publish, wait and look.
 #![allow(dead_code)]
+pub mod browser;
+
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
