@@ -1,6 +1,7 @@
 //! The operator console: one server-rendered page (no build step) showing alerts, queues,
 //! throughput, dead letters with their reasons, the outbox backlog and identity conflicts, with
-//! replay, purge and link/keep-apart actions for operators. It refreshes itself every few seconds.
+//! replay, purge and link/keep-apart actions for operators, and for auditors the latest
+//! consultations (who looked at whom). It refreshes itself every few seconds.
 use std::fmt::Write as _;
 
 use crate::html::esc;
@@ -21,6 +22,8 @@ form{display:inline}.reason{font-family:ui-monospace,monospace;font-size:12px}.m
 
 /// Dead letters shown on the console page: it stays small however many are open.
 const CONSOLE_DEAD_LETTERS: i64 = 50;
+/// Consultations shown to auditors on the console page.
+const CONSOLE_CONSULTATIONS: i64 = 20;
 
 /// At most `max` characters, marked when cut.
 fn shorten(s: &str, max: usize) -> String {
@@ -175,6 +178,37 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
             esc(target)
         );
     }
-    h.push_str("</table><p class=muted>Every action is recorded with who did it.</p></section></main></body></html>");
+    h.push_str("</table><p class=muted>Every action is recorded with who did it.</p></section>");
+    if caller.role == Role::Auditor {
+        consultations(&mut h, hub).await?;
+    }
+    h.push_str("</main></body></html>");
     Ok(h)
+}
+
+/// Auditors see who looked at whom through the hub (DPA 2018 s.62), newest first.
+async fn consultations(h: &mut String, hub: &Hub) -> anyhow::Result<()> {
+    let latest = crate::consultations::latest(&hub.pool, None, CONSOLE_CONSULTATIONS).await?;
+    h.push_str(
+        "<section class=wide id=consultations><h2>Consultations</h2><table><tr><th>when</th><th>who</th>\
+         <th>court</th><th>person</th><th>view</th><th>purpose</th><th>outcome</th></tr>",
+    );
+    for (id, c) in &latest {
+        let _ = write!(
+            h,
+            "<tr id=consultation-{id}><td>{}</td><td>{}</td><td>{}</td><td class=reason>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.viewed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            esc(&c.viewer),
+            esc(c.court.as_deref().unwrap_or("")),
+            c.subject_id.map(|s| s.to_string()).unwrap_or_default(),
+            esc(&c.view),
+            esc(&shorten(&c.purpose, 80)),
+            esc(&c.outcome)
+        );
+    }
+    h.push_str(
+        "</table><p class=muted>Every court view and every refusal, hash-chained: <code>tracker audit verify</code>; \
+         all of them: <code>tracker audit consultations</code>.</p></section>",
+    );
+    Ok(())
 }

@@ -117,6 +117,7 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
     let today: Json = serde_json::from_str(&today.1).unwrap();
     assert_eq!(today["sitting"], "2026-11-28");
 
+    let console = base.clone();
     let (chloe_page, aisha_by_lv, daniel_by_bd, aisha_by_bd, by_operator) = tokio::task::spawn_blocking(move || {
         (
             http("GET", &format!("{base}/court/people/{chloe}?purpose=trial"), Some("lv"), None),
@@ -162,6 +163,18 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
         tracker::consultations::verify(hub.pool()).await.unwrap(),
         tracker::chain::Verified::Intact { entries: 10 }
     );
+    // Auditors see the consultations on the console; operators do not.
+    let (audit, ops) = tokio::task::spawn_blocking(move || {
+        (
+            http("GET", &format!("{console}/console"), Some("aud"), None),
+            http("GET", &format!("{console}/console"), Some("op"), None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(audit.1.contains("id=consultations") && audit.1.contains("sentence review"), "{}", audit.1);
+    assert!(audit.1.contains(&daniel.to_string()) && audit.1.contains("refused"));
+    assert!(ops.0 == 200 && !ops.1.contains("id=consultations"));
     // An entry edited afterwards is found.
     sqlx::query("UPDATE consultation_log SET purpose = 'nothing to see' WHERE viewer = 'bd'")
         .execute(hub.pool())
