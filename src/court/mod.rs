@@ -68,20 +68,8 @@ pub async fn bench_summary(
         None
     };
     let purpose: String = purpose.trim().chars().filter(|c| !c.is_control()).take(MAX_PURPOSE_CHARS).collect();
-    consultations::record(
-        &hub.pool,
-        &Consultation {
-            viewer: viewer.user.clone(),
-            role: "court".into(),
-            court: Some(viewer.court.clone()),
-            subject_id: Some(subject),
-            view: view.as_str().into(),
-            purpose: if purpose.is_empty() { "none given".into() } else { purpose },
-            outcome: if shown { "shown" } else { "refused" }.into(),
-            viewed_at: now,
-        },
-    )
-    .await?;
+    let purpose = if purpose.is_empty() { "none given".into() } else { purpose };
+    log_view(hub, viewer, Some(subject), view, purpose, shown).await?;
     Ok(summary)
 }
 
@@ -103,19 +91,29 @@ pub async fn court_list(
     let seen = crate::store::court::seen_of(&hub.pool, &viewer.court, &people).await?;
     let withheld = crate::store::court::withheld(&hub.pool, &viewer.court, &people).await?;
     let list = list::build(&viewer.court, sitting, &listed, seen, &withheld, now);
-    consultations::record(
-        &hub.pool,
-        &Consultation {
-            viewer: viewer.user.clone(),
-            role: "court".into(),
-            court: Some(viewer.court.clone()),
-            subject_id: None,
-            view: view.as_str().into(),
-            purpose: format!("sitting of {sitting}: {} defendants", list.defendants.len()),
-            outcome: "shown".into(),
-            viewed_at: now,
-        },
-    )
-    .await?;
+    let purpose = format!("sitting of {sitting}: {} defendants", list.defendants.len());
+    log_view(hub, viewer, None, view, purpose, true).await?;
     Ok(list)
+}
+
+/// Records a court user's view (or refused attempt) in the consultation log.
+async fn log_view(
+    hub: &Hub,
+    viewer: &CourtUser,
+    subject: Option<Uuid>,
+    view: View,
+    purpose: String,
+    shown: bool,
+) -> Result<i64, sqlx::Error> {
+    let consultation = Consultation {
+        viewer: viewer.user.clone(),
+        role: "court".into(),
+        court: Some(viewer.court.clone()),
+        subject_id: subject,
+        view: view.as_str().into(),
+        purpose,
+        outcome: if shown { "shown" } else { "refused" }.into(),
+        viewed_at: hub.clock.now(),
+    };
+    consultations::record(&hub.pool, &consultation).await
 }

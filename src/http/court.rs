@@ -45,23 +45,7 @@ pub(super) async fn summary_page(
     Path(subject): Path<Uuid>,
     Query(q): Query<Purpose>,
 ) -> Response {
-    let viewer = match court_user(&state, &headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    match court::bench_summary(&state.hub, &viewer, subject, &q.purpose, View::Summary).await {
-        Ok(Some(summary)) => {
-            let court_name = state
-                .hub
-                .settings
-                .agency(&viewer.court)
-                .map(|a| a.name.clone())
-                .unwrap_or_else(|| viewer.court.clone());
-            Html(court::page::render(&summary, &court_name, &viewer.user)).into_response()
-        }
-        Ok(None) => refused(&viewer),
-        Err(e) => failure(e),
-    }
+    summary(&state, &headers, subject, &q.purpose, View::Summary).await
 }
 
 pub(super) async fn summary_json(
@@ -70,12 +54,20 @@ pub(super) async fn summary_json(
     Path(subject): Path<Uuid>,
     Query(q): Query<Purpose>,
 ) -> Response {
-    let viewer = match court_user(&state, &headers) {
+    summary(&state, &headers, subject, &q.purpose, View::SummaryJson).await
+}
+
+/// The bench summary as a page or as JSON (`view`), or the refusal.
+async fn summary(state: &AppState, headers: &HeaderMap, subject: Uuid, purpose: &str, view: View) -> Response {
+    let viewer = match court_user(state, headers) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    match court::bench_summary(&state.hub, &viewer, subject, &q.purpose, View::SummaryJson).await {
-        Ok(Some(summary)) => Json(summary).into_response(),
+    match court::bench_summary(&state.hub, &viewer, subject, purpose, view).await {
+        Ok(Some(summary)) if view == View::SummaryJson => Json(summary).into_response(),
+        Ok(Some(summary)) => {
+            Html(court::page::render(&summary, &court_name(state, &viewer), &viewer.user)).into_response()
+        }
         Ok(None) => refused(&viewer),
         Err(e) => failure(e),
     }
@@ -100,14 +92,7 @@ pub(super) async fn list_page(
     headers: HeaderMap,
     Query(q): Query<Sitting>,
 ) -> Response {
-    let viewer = match court_user(&state, &headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    match court::court_list(&state.hub, &viewer, q.date, View::List).await {
-        Ok(list) => Html(court::page::render_list(&list, &court_name(&state, &viewer), &viewer.user)).into_response(),
-        Err(e) => failure(e),
-    }
+    list(&state, &headers, q.date, View::List).await
 }
 
 pub(super) async fn list_json(
@@ -115,12 +100,18 @@ pub(super) async fn list_json(
     headers: HeaderMap,
     Query(q): Query<Sitting>,
 ) -> Response {
-    let viewer = match court_user(&state, &headers) {
+    list(&state, &headers, q.date, View::ListJson).await
+}
+
+/// The court list as a page or as JSON (`view`).
+async fn list(state: &AppState, headers: &HeaderMap, date: Option<chrono::NaiveDate>, view: View) -> Response {
+    let viewer = match court_user(state, headers) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    match court::court_list(&state.hub, &viewer, q.date, View::ListJson).await {
-        Ok(list) => Json(list).into_response(),
+    match court::court_list(&state.hub, &viewer, date, view).await {
+        Ok(list) if view == View::ListJson => Json(list).into_response(),
+        Ok(list) => Html(court::page::render_list(&list, &court_name(state, &viewer), &viewer.user)).into_response(),
         Err(e) => failure(e),
     }
 }

@@ -1,7 +1,8 @@
 //! Benchmarks that print figures (never timed tests), each beside baselines measured in the same
 //! run: `inbound` (custody files through a sandboxed hub), `delivery` (updates three agencies each
 //! receive, end to end), `hostile` (one agency's hostile traffic against everyone else's
-//! latency) and `reports` (the 42 reports over a generated or the configured store).
+//! latency), `reports` (the 42 reports over a generated or the configured store) and `court`
+//! (the court's list and bench summary over one).
 //! `traffic` builds the payloads and watches the recipients' queues; `baseline` measures what
 //! the broker alone does with the same messages.
 mod baseline;
@@ -21,19 +22,7 @@ pub enum BenchCommand {
     /// Generated traffic for N people over M months loaded through the connectors (`tracker
     /// load`), then every report timed; or, with --store, every report timed over the configured
     /// store as it is.
-    Reports {
-        #[arg(long, default_value_t = 2_000)]
-        people: usize,
-        #[arg(long, default_value_t = 12)]
-        months: u32,
-        /// Files per transaction while loading.
-        #[arg(long, default_value_t = 200)]
-        batch: usize,
-        /// Time the reports over the configured database instead (period: the events' span, to the
-        /// last one recorded).
-        #[arg(long)]
-        store: bool,
-    },
+    Reports(Store),
     /// Deliveries end to end (three recipients per update): throughput flat out, then latency
     /// percentiles at a steady rate, beside the raw broker pass-through.
     Delivery {
@@ -61,16 +50,7 @@ pub enum BenchCommand {
     /// of the busiest sitting — over generated traffic (N people over M months, loaded as `bench
     /// reports` does; `--people 3600 --months 120` is about a million events) or, with --store,
     /// over the configured store.
-    Court {
-        #[arg(long, default_value_t = 2_000)]
-        people: usize,
-        #[arg(long, default_value_t = 12)]
-        months: u32,
-        #[arg(long, default_value_t = 200)]
-        batch: usize,
-        #[arg(long)]
-        store: bool,
-    },
+    Court(Store),
     /// Police files totalling N rows through the hub, beside the raw broker pass-through.
     Inbound {
         #[arg(long, default_value_t = 100_000)]
@@ -80,18 +60,33 @@ pub enum BenchCommand {
     },
 }
 
+/// The store a benchmark reads: generated traffic for N people over M months loaded through the
+/// connectors (`tracker load`), or with --store the configured one as it is.
+#[derive(Debug, clap::Args)]
+pub struct Store {
+    #[arg(long, default_value_t = 2_000)]
+    people: usize,
+    #[arg(long, default_value_t = 12)]
+    months: u32,
+    /// Files per transaction while loading.
+    #[arg(long, default_value_t = 200)]
+    batch: usize,
+    /// Read the configured database instead (period: the events' span, to the last one
+    /// recorded).
+    #[arg(long)]
+    store: bool,
+}
+
 pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Inbound { rows, rows_per_file } => inbound::run(settings, rows, rows_per_file).await,
         BenchCommand::Delivery { updates, rate } => delivery::run(settings, updates, rate).await,
         BenchCommand::Hostile { updates, rate, hostile } => hostile::run(settings, updates, rate, hostile).await,
-        BenchCommand::Reports { store: true, .. } => reports::over_store(settings).await,
-        BenchCommand::Court { store: true, .. } => court::over_store(settings).await,
-        BenchCommand::Court { people, months, batch, store: false } => {
-            court::run(settings, people, months, batch).await
-        }
-        BenchCommand::Reports { people, months, batch, store: false } => {
+        BenchCommand::Reports(Store { store: true, .. }) => reports::over_store(settings).await,
+        BenchCommand::Reports(Store { people, months, batch, .. }) => {
             reports::run(settings, people, months, batch).await
         }
+        BenchCommand::Court(Store { store: true, .. }) => court::over_store(settings).await,
+        BenchCommand::Court(Store { people, months, batch, .. }) => court::run(settings, people, months, batch).await,
     }
 }
