@@ -44,12 +44,18 @@ pub fn generate(people: usize, months: u32, seed: u64, out: &Path) -> anyhow::Re
         };
         let offences = 1 + rng.below(2);
         let mut day = start + Duration::days(rng.range(0, 60));
-        for j in 0..offences {
-            if day + Duration::days(30) > end {
-                break;
-            }
+        let mut j = 0;
+        while j < offences && day + Duration::days(30) <= end {
             person_offence(&mut feeds, &mut rng, &p, j as usize, day, end);
             day += Duration::days(rng.range(60, 150));
+            j += 1;
+        }
+        // Over years, most of them come back: a history of a decade for some. (A period of a year
+        // or less generates exactly what it always did: the draws below are never made.)
+        while months > 12 && day + Duration::days(30) <= end && rng.chance(80) {
+            person_offence(&mut feeds, &mut rng, &p, j as usize, day, end);
+            day += Duration::days(rng.range(150, 400));
+            j += 1;
         }
         people_made.push(p);
     }
