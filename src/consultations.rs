@@ -1,6 +1,7 @@
 //! The consultation log (DPA 2018 s.62: consultation is logged as disclosure is): who looked at
-//! whose record through the hub — a court user's bench summary or court list — when, for which
-//! court, for what purpose or hearing, and every attempt refused. Hash-chained like the
+//! whose record through the hub — a court user's bench summary or court list, an operator's
+//! `person show` or subject-access export, an auditor's report detail — when, for which court,
+//! for what purpose or hearing, and every attempt refused. Hash-chained like the
 //! disclosure log and verified with it by `tracker audit verify`.
 use chrono::SubsecRound;
 use sqlx::PgPool;
@@ -38,6 +39,47 @@ pub async fn record(pool: &PgPool, consultation: &Consultation) -> Result<i64, s
     let id = store::consultations::insert_chained(&mut tx, &c, &prev, &hash).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Someone who is not a court user looking at people's records (an operator at the command
+/// line, an auditor reading a report's detail), for a purpose, at a time by the hub's clock.
+#[derive(Debug, Clone)]
+pub struct Looker<'a> {
+    pub viewer: &'a str,
+    pub role: &'a str,
+    pub purpose: &'a str,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records a look (shown, with no court) at `subject`'s records, or at records of many people
+/// (`None`). The purpose is cut to [`MAX_PURPOSE_CHARS`], control characters dropped; empty
+/// reads "none given".
+pub async fn record_look(
+    pool: &PgPool,
+    looker: &Looker<'_>,
+    subject: Option<Uuid>,
+    view: &str,
+) -> Result<i64, sqlx::Error> {
+    let consultation = Consultation {
+        viewer: looker.viewer.into(),
+        role: looker.role.into(),
+        court: None,
+        subject_id: subject,
+        view: view.into(),
+        purpose: clean_purpose(looker.purpose),
+        outcome: "shown".into(),
+        viewed_at: looker.at,
+    };
+    record(pool, &consultation).await
+}
+
+/// The longest purpose kept in the log; a longer one is cut there.
+pub const MAX_PURPOSE_CHARS: usize = 200;
+
+/// A purpose as logged: trimmed, without control characters, at most [`MAX_PURPOSE_CHARS`].
+pub fn clean_purpose(purpose: &str) -> String {
+    let purpose: String = purpose.trim().chars().filter(|c| !c.is_control()).take(MAX_PURPOSE_CHARS).collect();
+    if purpose.is_empty() { "none given".into() } else { purpose }
 }
 
 /// Walks the consultation log's chain.

@@ -23,6 +23,13 @@ pub async fn export(
 ) -> anyhow::Result<Json> {
     let started = Instant::now();
     let person = crate::person::load(pool, key).await?;
+    let looker = crate::consultations::Looker {
+        viewer: requester,
+        role: "operator",
+        purpose: "subject access request",
+        at: now,
+    };
+    crate::consultations::record_look(pool, &looker, Some(person.subject_id), "subject access export").await?;
     let disclosures = crate::store::disclosure_log::of_person(pool, person.subject_id).await?;
     let consents = crate::store::consents::history(pool, person.subject_id).await?;
     let doc = json!({

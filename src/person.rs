@@ -35,6 +35,19 @@ pub fn parse_key(key: &str) -> Result<Identifier, PersonError> {
     Identifier::parse(scheme, value).map_err(|e| PersonError::BadIdentifier(e.to_string()))
 }
 
+/// The person with `key`, their look logged in the consultation log (`tracker person show`).
+pub async fn show(
+    pool: &PgPool,
+    key: &Identifier,
+    looker: &crate::consultations::Looker<'_>,
+) -> Result<Person, PersonError> {
+    let person = load(pool, key).await?;
+    crate::consultations::record_look(pool, looker, Some(person.subject_id), "person show").await?;
+    Ok(person)
+}
+
+/// The person with `key`: identifiers, details, timeline (unlogged: callers that show it to
+/// someone log the look, as [`show`] and the subject-access export do).
 pub async fn load(pool: &PgPool, key: &Identifier) -> Result<Person, PersonError> {
     let subject_id = crate::store::subjects::find(pool, key.scheme().as_str(), key.value())
         .await?

@@ -37,6 +37,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     #[serde(default)]
     pub scale: ScaleSettings,
+    #[serde(default)]
+    pub court: CourtSettings,
     pub agencies: BTreeMap<AgencyId, AgencySettings>,
 }
 
@@ -55,6 +57,23 @@ pub struct ScaleSettings {
 impl Default for ScaleSettings {
     fn default() -> Self {
         ScaleSettings { check_secs: 2, publisher_partitions: 8 }
+    }
+}
+
+/// The court's pages (see `court::pdf`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CourtSettings {
+    /// The Chromium (or Chrome) that prints bench summaries and packs to PDF; empty: the first
+    /// of chromium, chromium-browser, google-chrome found on PATH.
+    pub pdf_browser: String,
+    /// A print that takes longer is stopped and refused, in seconds.
+    pub pdf_timeout_secs: u64,
+}
+
+impl Default for CourtSettings {
+    fn default() -> Self {
+        CourtSettings { pdf_browser: String::new(), pdf_timeout_secs: 30 }
     }
 }
 

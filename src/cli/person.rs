@@ -1,11 +1,13 @@
 //! `tracker person show` (an operator's view of one person) and `tracker person export` (subject
-//! access, DPA 2018 s.45, recorded with who asked).
+//! access, DPA 2018 s.45, recorded with who asked). Both are logged in the consultation log
+//! (DPA 2018 s.62) with who looked, and why.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use super::Actor;
+use crate::consultations::Looker;
 use crate::person;
 use crate::settings::Settings;
 
@@ -26,6 +28,11 @@ pub enum PersonCommand {
         key: String,
         #[arg(long)]
         json: bool,
+        /// Why you look (kept in the consultation log).
+        #[arg(long, default_value = "")]
+        purpose: String,
+        #[command(flatten)]
+        actor: Actor,
     },
 }
 
@@ -43,10 +50,11 @@ pub async fn run(settings: &Settings, command: PersonCommand) -> anyhow::Result<
                 doc["disclosures"].as_array().map_or(0, Vec::len)
             );
         }
-        PersonCommand::Show { key, json } => {
+        PersonCommand::Show { key, json, purpose, actor } => {
             let key = person::parse_key(&key)?;
-            let pool = crate::store::connect(&settings.database.url, 2).await?;
-            match person::load(&pool, &key).await {
+            let pool = super::store(settings).await?;
+            let looker = Looker { viewer: &actor.by, role: "operator", purpose: &purpose, at: super::now(settings)? };
+            match person::show(&pool, &key, &looker).await {
                 Ok(p) if json => println!("{}", serde_json::to_string_pretty(&p)?),
                 Ok(p) => print!("{}", person::render_table(&p)),
                 Err(person::PersonError::NotFound(k)) => {

@@ -25,9 +25,12 @@ pub enum ReportCommand {
         agency: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: render::Format,
-        /// List the records behind the figures instead (an auditor's view).
+        /// List the records behind the figures instead (an auditor's view, kept in the
+        /// consultation log with --by).
         #[arg(long)]
         detail: bool,
+        #[command(flatten)]
+        actor: super::Actor,
     },
 }
 
@@ -38,11 +41,17 @@ pub async fn run(settings: &Settings, command: ReportCommand) -> anyhow::Result<
                 println!("{:>2}  {:<28} {}", r.number, r.name, r.title);
             }
         }
-        ReportCommand::Run { name, from, to, court, agency, format, detail } => {
+        ReportCommand::Run { name, from, to, court, agency, format, detail, actor } => {
             let pool = super::store(settings).await?;
             let params = Params { from, to, court, agency };
             let report = if detail {
-                reports::detail(&pool, &name, params).await?
+                let looker = crate::consultations::Looker {
+                    viewer: &actor.by,
+                    role: "auditor",
+                    purpose: "",
+                    at: super::now(settings)?,
+                };
+                reports::detail(&pool, &name, params, &looker).await?
             } else {
                 reports::run(&pool, &name, params).await?
             };

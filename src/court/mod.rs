@@ -5,6 +5,7 @@
 //! every attempt refused, is logged in the consultation log.
 pub mod list;
 pub mod page;
+pub mod pdf;
 pub mod summary;
 
 use chrono::NaiveDate;
@@ -27,8 +28,11 @@ pub struct CourtUser {
 pub enum View {
     Summary,
     SummaryJson,
+    SummaryPdf,
     List,
     ListJson,
+    /// One person's page in a sitting's bench pack (PDF).
+    Pack,
 }
 
 impl View {
@@ -36,14 +40,13 @@ impl View {
         match self {
             View::Summary => "bench summary",
             View::SummaryJson => "bench summary (json)",
+            View::SummaryPdf => "bench summary (pdf)",
             View::List => "court list",
+            View::Pack => "bench pack (pdf)",
             View::ListJson => "court list (json)",
         }
     }
 }
-
-/// The longest purpose kept in the log; a longer one is cut there.
-pub const MAX_PURPOSE_CHARS: usize = 200;
 
 /// The bench summary of `subject` for `viewer`'s court, logged as a consultation with
 /// `purpose`. `None` (logged as refused) when the court has nothing about the person: not its
@@ -67,9 +70,7 @@ pub async fn bench_summary(
         tracing::warn!(user = %viewer.user, court = %viewer.court, %subject, "refused: not this court's defendant");
         None
     };
-    let purpose: String = purpose.trim().chars().filter(|c| !c.is_control()).take(MAX_PURPOSE_CHARS).collect();
-    let purpose = if purpose.is_empty() { "none given".into() } else { purpose };
-    log_view(hub, viewer, Some(subject), view, purpose, shown).await?;
+    log_view(hub, viewer, Some(subject), view, consultations::clean_purpose(purpose), shown).await?;
     Ok(summary)
 }
 
@@ -94,6 +95,24 @@ pub async fn court_list(
     let purpose = format!("sitting of {sitting}: {} defendants", list.defendants.len());
     log_view(hub, viewer, None, view, purpose, true).await?;
     Ok(list)
+}
+
+/// The bench pack of a sitting: the list, and the summary of each defendant on it in list
+/// order, each logged as a consultation for that sitting.
+pub async fn bench_pack(
+    hub: &Hub,
+    viewer: &CourtUser,
+    sitting: Option<NaiveDate>,
+) -> anyhow::Result<(CourtList, Vec<BenchSummary>)> {
+    let list = court_list(hub, viewer, sitting, View::Pack).await?;
+    let purpose = format!("bench pack for the sitting of {}", list.sitting);
+    let mut summaries = Vec::with_capacity(list.defendants.len());
+    for d in &list.defendants {
+        if let Some(s) = bench_summary(hub, viewer, d.subject_id, &purpose, View::Pack).await? {
+            summaries.push(s);
+        }
+    }
+    Ok((list, summaries))
 }
 
 /// Records a court user's view (or refused attempt) in the consultation log.

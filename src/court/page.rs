@@ -18,15 +18,50 @@ th{font-weight:600}.when{white-space:nowrap;width:1%}.from{width:18%}.mark{color
 .noprint{display:none}svg{max-height:28mm}}
 ";
 
-/// The page for `s` at the court named `court_name`, shown to `user`.
-pub fn render(s: &BenchSummary, court_name: &str, user: &str) -> String {
-    let mut h = String::new();
+/// The page for `s` at the court named `court_name`, shown to `user`, who gave `purpose` (carried
+/// to the page's PDF link, so the PDF's consultation is logged with it too).
+pub fn render(s: &BenchSummary, court_name: &str, user: &str, purpose: &str) -> String {
     let name = s.name.as_deref().unwrap_or("(name not given)");
-    let _ = write!(
-        h,
+    let mut h = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Bench summary: {}</title><style>{STYLE}</style></head><body>",
         esc(name)
     );
+    h.push_str(&summary_body(s, court_name));
+    h.push_str(&summary_footer(court_name, user, true));
+    let _ = write!(
+        h,
+        "<p class=\"noprint\"><a href=\"/court/people/{}/pdf?purpose={}\">This summary as PDF</a></p></body></html>",
+        s.subject_id,
+        crate::html::esc(&url_encode(purpose))
+    );
+    h
+}
+
+/// The bench pack: every summary on its own printed page, in list order, for the sitting.
+pub fn render_pack(summaries: &[BenchSummary], sitting: chrono::NaiveDate, court_name: &str, user: &str) -> String {
+    let mut h = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Bench pack: {} {}</title>\
+         <style>{STYLE}article{{break-after:page}}article:last-of-type{{break-after:auto}}</style></head><body>",
+        esc(court_name),
+        sitting.format("%d %B %Y")
+    );
+    if summaries.is_empty() {
+        h.push_str("<p class=\"none\">No defendant this court has records of is listed for this day.</p>");
+    }
+    for s in summaries {
+        h.push_str("<article>");
+        h.push_str(&summary_body(s, court_name));
+        h.push_str(&summary_footer(court_name, user, false));
+        h.push_str("</article>");
+    }
+    h.push_str("</body></html>");
+    h
+}
+
+/// One person's summary: the header (who, flags) and the four parts.
+fn summary_body(s: &BenchSummary, court_name: &str) -> String {
+    let mut h = String::new();
+    let name = s.name.as_deref().unwrap_or("(name not given)");
     let _ = write!(h, "<header><h1>Bench summary — {}</h1>", esc(name));
     let dob = s.date_of_birth.map(|d| d.format("%d %b %Y").to_string()).unwrap_or_else(|| "not given".into());
     let ids: Vec<String> = s.identifiers.iter().map(|(k, v)| format!("{} {}", esc(k), esc(v))).collect();
@@ -82,15 +117,21 @@ pub fn render(s: &BenchSummary, court_name: &str, user: &str) -> String {
         }
         h.push_str("</section>");
     }
-    let _ = write!(
-        h,
-        "<footer>Shown to {} for {}. Only what this court was sent and its own records; (c) marks history sent \
-         when the court became involved. This view is recorded in the consultation log (DPA 2018 s.62).\
-         <span class=\"noprint\"> Print this page for the bench pack.</span></footer></body></html>",
-        esc(user),
-        esc(court_name)
-    );
     h
+}
+
+fn summary_footer(court_name: &str, user: &str, on_screen: bool) -> String {
+    format!(
+        "<footer>Shown to {} for {}. Only what this court was sent and its own records; (c) marks history sent \
+         when the court became involved. This view is recorded in the consultation log (DPA 2018 s.62).{}</footer>",
+        esc(user),
+        esc(court_name),
+        if on_screen {
+            "<span class=\"noprint\"> Print this page (or take its PDF) for the bench pack.</span>"
+        } else {
+            ""
+        }
+    )
 }
 
 fn part_id(part: Part) -> &'static str {
@@ -122,6 +163,11 @@ fn row(item: &Item) -> String {
         if item.own { "This court".to_string() } else { esc(&item.source_name) },
         esc(&item.headline)
     )
+}
+
+/// `s` as a URL query value.
+fn url_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn capitalise(s: &str) -> String {
@@ -172,10 +218,11 @@ pub fn render_list(list: &CourtList, court_name: &str, user: &str) -> String {
     let _ = write!(
         h,
         "<p class=\"who\">{} defendant{} · as of {} <span class=\"noprint\">· <a href=\"?date={prev}\">previous day</a> · \
-         <a href=\"?date={next}\">next day</a></span></p></header>",
+         <a href=\"?date={next}\">next day</a> · <a href=\"/court/list/pack.pdf?date={}\">bench pack (PDF)</a></span></p></header>",
         list.defendants.len(),
         if list.defendants.len() == 1 { "" } else { "s" },
-        list.as_of.format("%d %b %Y %H:%M UTC")
+        list.as_of.format("%d %b %Y %H:%M UTC"),
+        list.sitting
     );
     if list.defendants.is_empty() {
         h.push_str("<p class=\"none\">No defendant this court has records of is listed for this day.</p>");
@@ -193,7 +240,7 @@ pub fn render_list(list: &CourtList, court_name: &str, user: &str) -> String {
                 "<tr><td><a href=\"/court/people/{}?purpose={}\">{}</a></td><td class=\"when\">{}</td><td>{}</td>\
                  <td>{}</td><td class=\"flags\">{flags}</td></tr>",
                 d.subject_id,
-                purpose.replace(' ', "+"),
+                url_encode(&purpose),
                 esc(name),
                 d.date_of_birth.map(|b| b.format("%d %b %Y").to_string()).unwrap_or_default(),
                 esc(pnc),

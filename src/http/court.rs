@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::access::{AppState, Refused, authorize, failure};
+use crate::court::pdf::PdfError;
 use crate::court::{self, CourtUser, View};
 use crate::http::auth::Right;
 
@@ -57,7 +58,16 @@ pub(super) async fn summary_json(
     summary(&state, &headers, subject, &q.purpose, View::SummaryJson).await
 }
 
-/// The bench summary as a page or as JSON (`view`), or the refusal.
+pub(super) async fn summary_pdf(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(subject): Path<Uuid>,
+    Query(q): Query<Purpose>,
+) -> Response {
+    summary(&state, &headers, subject, &q.purpose, View::SummaryPdf).await
+}
+
+/// The bench summary as a page, JSON or PDF (`view`), or the refusal.
 async fn summary(state: &AppState, headers: &HeaderMap, subject: Uuid, purpose: &str, view: View) -> Response {
     let viewer = match court_user(state, headers) {
         Ok(v) => v,
@@ -65,8 +75,12 @@ async fn summary(state: &AppState, headers: &HeaderMap, subject: Uuid, purpose: 
     };
     match court::bench_summary(&state.hub, &viewer, subject, purpose, view).await {
         Ok(Some(summary)) if view == View::SummaryJson => Json(summary).into_response(),
+        Ok(Some(summary)) if view == View::SummaryPdf => {
+            let page = court::page::render(&summary, &court_name(state, &viewer), &viewer.user, purpose);
+            pdf(state, &page, &format!("bench-summary-{subject}.pdf")).await
+        }
         Ok(Some(summary)) => {
-            Html(court::page::render(&summary, &court_name(state, &viewer), &viewer.user)).into_response()
+            Html(court::page::render(&summary, &court_name(state, &viewer), &viewer.user, purpose)).into_response()
         }
         Ok(None) => refused(&viewer),
         Err(e) => failure(e),
@@ -113,6 +127,44 @@ async fn list(state: &AppState, headers: &HeaderMap, date: Option<chrono::NaiveD
         Ok(list) if view == View::ListJson => Json(list).into_response(),
         Ok(list) => Html(court::page::render_list(&list, &court_name(state, &viewer), &viewer.user)).into_response(),
         Err(e) => failure(e),
+    }
+}
+
+/// The bench pack of a sitting as one PDF: each defendant on the list on a page of their own.
+pub(super) async fn pack_pdf(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<Sitting>,
+) -> Response {
+    let viewer = match court_user(&state, &headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    match court::bench_pack(&state.hub, &viewer, q.date).await {
+        Ok((list, summaries)) => {
+            let page = court::page::render_pack(&summaries, list.sitting, &court_name(&state, &viewer), &viewer.user);
+            pdf(&state, &page, &format!("bench-pack-{}-{}.pdf", viewer.court, list.sitting)).await
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// `page` printed to PDF, or why it could not be (503 when no browser is there or it is slow).
+async fn pdf(state: &AppState, page: &str, filename: &str) -> Response {
+    match court::pdf::print(&state.hub.settings.court, page).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (header::CONTENT_DISPOSITION, format!("inline; filename=\"{filename}\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e @ (PdfError::NoBrowser | PdfError::TimedOut(_))) => {
+            tracing::warn!(error = %e, "PDF refused");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+        }
+        Err(e) => failure(e.into()),
     }
 }
 

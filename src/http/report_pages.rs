@@ -45,13 +45,20 @@ pub(super) async fn report(
 ) -> Response {
     use crate::reports::render::{Format, render};
     let right = if q.detail { Right::ReadDetail } else { Right::ReadReports };
-    if let Err(r) = authorize(&state, &headers, right) {
-        return r.into_response();
-    }
+    let caller = match authorize(&state, &headers, right) {
+        Ok(caller) => caller,
+        Err(r) => return r.into_response(),
+    };
     let format = q.format.unwrap_or(Format::Html);
     let params = crate::reports::Params { from: q.from, to: q.to, court: q.court, agency: q.agency };
     let result = if q.detail {
-        crate::reports::detail(&state.hub.pool, &name, params).await
+        let looker = crate::consultations::Looker {
+            viewer: &caller.user,
+            role: caller.role.as_str(),
+            purpose: "",
+            at: state.hub.clock.now(),
+        };
+        crate::reports::detail(&state.hub.pool, &name, params, &looker).await
     } else {
         crate::reports::run(&state.hub.pool, &name, params).await
     };

@@ -47,8 +47,26 @@ pub async fn run(pool: &PgPool, name: &str, params: Params) -> Result<Report, Re
 }
 
 /// The records behind a report's figures (`--detail`, for auditors).
-pub async fn detail(pool: &PgPool, name: &str, params: Params) -> Result<Report, ReportError> {
-    run_query(pool, name, params, true).await
+/// The records behind a report's figures, the look logged in the consultation log for `looker`
+/// (its purpose names the report and period when the looker gives none).
+pub async fn detail(
+    pool: &PgPool,
+    name: &str,
+    params: Params,
+    looker: &crate::consultations::Looker<'_>,
+) -> Result<Report, ReportError> {
+    let (from, to) = (params.from, params.to);
+    let report = run_query(pool, name, params, true).await?;
+    let purpose = if looker.purpose.trim().is_empty() {
+        format!("report {name} from {from} to {to}")
+    } else {
+        format!("{} (report {name} from {from} to {to})", looker.purpose)
+    };
+    let looker = crate::consultations::Looker { purpose: &purpose, ..looker.clone() };
+    crate::consultations::record_look(pool, &looker, None, "report detail")
+        .await
+        .map_err(|source| ReportError::Query { name: report.name, source })?;
+    Ok(report)
 }
 
 async fn run_query(pool: &PgPool, name: &str, params: Params, detail: bool) -> Result<Report, ReportError> {

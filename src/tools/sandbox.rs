@@ -93,6 +93,15 @@ impl Sandbox {
 
     /// Stops the hub, deletes its queues and exchanges, drops its database.
     pub async fn finish(self) -> anyhow::Result<()> {
+        let admin_url = self.admin_url.clone();
+        let url = self.finish_keeping_database().await?;
+        crate::store::drop_scratch_database(&admin_url, &url).await?;
+        Ok(())
+    }
+
+    /// Stops the hub and deletes its queues and exchanges, but keeps its database (a benchmark's
+    /// loaded store, to be timed again with `--store`); returns the database's URL.
+    pub async fn finish_keeping_database(self) -> anyhow::Result<String> {
         self.app.shutdown().await.context("hub task")?;
         let mut queues = vec![self.names.dead_queue()];
         for agency in self.hub.settings.agencies.keys() {
@@ -107,7 +116,6 @@ impl Sandbox {
         }
         crate::broker::close(&self.conn, "sandbox done").await;
         self.hub.pool.close().await;
-        crate::store::drop_scratch_database(&self.admin_url, &self.hub.settings.database.url).await?;
-        Ok(())
+        Ok(self.hub.settings.database.url.clone())
     }
 }

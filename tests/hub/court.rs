@@ -5,7 +5,7 @@
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use crate::support::{TestHub, http};
+use crate::support::{TestHub, http, http_bytes};
 
 /// (viewer, court, person, purpose, outcome) of a consultation.
 type Logged = (String, Option<String>, Option<Uuid>, String, String);
@@ -226,12 +226,71 @@ async fn the_list_and_a_summary_in_chromium_each_print_on_one_a4_page() {
     .await
     .unwrap();
     assert_eq!(pages, (1, 1), "the list and the summary each print as one A4 page");
-    // The click's view is logged with the purpose the list gave it.
-    let purposes: Vec<String> = sqlx::query_scalar("SELECT purpose FROM consultation_log WHERE subject_id = $1")
-        .bind(daniel)
-        .fetch_all(hub.pool())
-        .await
-        .unwrap();
-    assert_eq!(purposes, ["hearing 2026-11-17"]);
+    // The hub prints the same pages to PDF itself: his summary on one page, and a sitting's
+    // bench pack with one page per defendant on its list. (Every sample sitting has one
+    // defendant, so the court sends one more: Chloë's and Daniel's cases heard on 27/11 and
+    // adjourned to 4/12.)
+    let busiest = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let mut cases = String::new();
+    for day in ["20261031", "20261103"] {
+        let xml =
+            std::fs::read_to_string(format!("{}/court-results-B05LV00-{day}.xml", crate::support::SAMPLES)).unwrap();
+        let case = &xml[xml.find("  <Case ").unwrap()..xml.find("</Case>").unwrap() + "</Case>".len()];
+        let case = with_dates_replaced(case, &["2026-10-31", "2026-11-03"], "2026-11-27");
+        cases.push_str(&with_dates_replaced(&case, &["2026-11-23", "2026-11-17"], "2026-12-04"));
+        cases.push('\n');
+    }
+    let sitting = std::env::temp_dir().join(format!("court-results-B05LV00-20261127-{}.xml", Uuid::new_v4().simple()));
+    std::fs::write(
+        &sitting,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ResultsBatch xmlns=\"urn:libra:results:2\" court=\"B05LV00\" \
+             courtName=\"North Liverpool Community Justice Centre\" sittingDate=\"2026-11-27\" batchId=\"B05LV00-20261127-01\">\n\
+             {cases}</ResultsBatch>\n"
+        ),
+    )
+    .unwrap();
+    hub.send("court-b05lv00", "court-results", &sitting).await;
+    let _ = std::fs::remove_file(&sitting);
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    let (summary_pdf, pack_pdf, listed) = tokio::task::spawn_blocking(move || {
+        let purpose = "hearing+2026-11-17";
+        let summary =
+            http_bytes("GET", &format!("{base}/court/people/{daniel}/pdf?purpose={purpose}"), Some("lv"), None);
+        let pack = http_bytes("GET", &format!("{base}/court/list/pack.pdf?date={busiest}"), Some("lv"), None);
+        let list = http("GET", &format!("{base}/api/court/list?date={busiest}"), Some("lv"), None);
+        let list: serde_json::Value = serde_json::from_str(&list.1).unwrap();
+        (summary, pack, list["defendants"].as_array().unwrap().len())
+    })
+    .await
+    .unwrap();
+    assert_eq!(summary_pdf.0, 200, "{}", String::from_utf8_lossy(&summary_pdf.1));
+    assert!(summary_pdf.1.starts_with(b"%PDF"));
+    assert_eq!(pdf_pages(&summary_pdf.1), 1, "the hub's PDF of a summary is one page");
+    assert_eq!(pack_pdf.0, 200, "{}", String::from_utf8_lossy(&pack_pdf.1));
+    assert_eq!(listed, 2, "the sitting of {busiest} lists Chloë and Daniel");
+    assert_eq!(pdf_pages(&pack_pdf.1), listed, "the bench pack is one page per defendant listed");
+    // Each view is logged with its purpose: the click (the list gave it), the PDF, the pack.
+    let purposes: Vec<(String, String)> =
+        sqlx::query_as("SELECT view, purpose FROM consultation_log WHERE subject_id = $1 ORDER BY id")
+            .bind(daniel)
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    let expected = [("bench summary", "hearing 2026-11-17"), ("bench summary (pdf)", "hearing 2026-11-17")];
+    assert_eq!(purposes[..2], expected.map(|(v, p)| (v.to_string(), p.to_string())));
+    let packed: Vec<(Option<Uuid>, String)> =
+        sqlx::query_as("SELECT subject_id, purpose FROM consultation_log WHERE view = 'bench pack (pdf)' ORDER BY id")
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(packed.len(), listed + 1, "the pack's list and each person in it are logged: {packed:?}");
+    assert_eq!(packed[0], (None, format!("sitting of {busiest}: 2 defendants")));
+    assert!(packed[1..].iter().all(|p| p.0.is_some() && p.1 == format!("bench pack for the sitting of {busiest}")));
     hub.finish().await;
+}
+
+/// `text` with every one of `dates` replaced by `to`.
+fn with_dates_replaced(text: &str, dates: &[&str], to: &str) -> String {
+    dates.iter().fold(text.to_string(), |t, d| t.replace(d, to))
 }

@@ -201,9 +201,21 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
     .unwrap();
     assert_eq!(supervised.to_rfc3339(), "2026-06-02T08:30:00+00:00", "+01:00 offset honoured");
 
-    // person show: every identifier and the timeline across agencies.
-    let person =
-        tracker::person::load(hub.pool(), &tracker::person::parse_key("PNC:20190012345G").unwrap()).await.unwrap();
+    // person show: every identifier and the timeline across agencies; the look is logged.
+    let looker = tracker::consultations::Looker {
+        viewer: "ops",
+        role: "operator",
+        purpose: "call from probation",
+        at: hub.hub.clock.now(),
+    };
+    let key = tracker::person::parse_key("PNC:20190012345G").unwrap();
+    let person = tracker::person::show(hub.pool(), &key, &looker).await.unwrap();
+    let looked: (String, uuid::Uuid, String, String) =
+        sqlx::query_as("SELECT viewer, subject_id, view, purpose FROM consultation_log")
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(looked, ("ops".into(), person.subject_id, "person show".into(), "call from probation".into()));
     assert_eq!(person.identifiers.len(), 5);
     assert_eq!(person.timeline.len(), 19);
     assert!(person.timeline.windows(2).all(|w| w[0].occurred_at <= w[1].occurred_at));

@@ -266,6 +266,10 @@ async fn a_subject_access_export_holds_everything_and_every_disclosure_and_is_re
     let out = std::env::temp_dir().join(format!("sar-{}.json", uuid::Uuid::new_v4().simple()));
     let key = tracker::person::parse_key("PNC:2021/0456789D").unwrap();
     let doc = tracker::export::export(hub.pool(), &key, &out, "dpo", hub.hub.clock.now()).await.unwrap();
+    let looked: Vec<(String, Option<uuid::Uuid>, String)> =
+        sqlx::query_as("SELECT viewer, subject_id, view FROM consultation_log").fetch_all(hub.pool()).await.unwrap();
+    let subject: uuid::Uuid = doc["person"]["subject_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(looked, [("dpo".to_string(), Some(subject), "subject access export".to_string())]);
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(written, doc);
     // Chloë: police 4, court 3 (two hearings and the fine), treatment 4.
@@ -289,19 +293,25 @@ async fn a_subject_access_export_holds_everything_and_every_disclosure_and_is_re
 async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    let orders = tracker::reports::detail(hub.pool(), "sentencing-mix", month()).await.unwrap();
+    let now = hub.hub.clock.now();
+    let looker = tracker::consultations::Looker { viewer: "aud", role: "auditor", purpose: "", at: now };
+    let orders = tracker::reports::detail(hub.pool(), "sentencing-mix", month(), &looker).await.unwrap();
     assert_eq!(orders.columns, ["event", "event_type", "agency", "message_id", "occurred"]);
     assert_eq!(orders.rows.len(), 3);
     assert!(orders.rows.iter().all(|r| r[1] == "OrderMade"));
-    let bradford =
-        tracker::reports::detail(hub.pool(), "sentencing-mix", Params { court: Some("B13BD00".into()), ..month() })
-            .await
-            .unwrap();
+    let bradford = tracker::reports::detail(
+        hub.pool(),
+        "sentencing-mix",
+        Params { court: Some("B13BD00".into()), ..month() },
+        &looker,
+    )
+    .await
+    .unwrap();
     assert_eq!(bradford.rows.len(), 1);
     assert_eq!(bradford.rows[0][2], "court-b13bd00");
     // Every report has its detail, and none shows a record's contents.
     for def in REPORTS {
-        let d = tracker::reports::detail(hub.pool(), def.name, month())
+        let d = tracker::reports::detail(hub.pool(), def.name, month(), &looker)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", def.name));
         assert!(!d.columns.iter().any(|c| c == "payload"), "{}", def.name);
@@ -310,6 +320,7 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
         hub.pool(),
         "withheld-updates",
         Params { agency: Some("court-b05lv00".into()), ..month() },
+        &looker,
     )
     .await
     .unwrap();
@@ -327,6 +338,22 @@ async fn detail_lists_the_records_behind_the_figures_for_auditors_only() {
     })
     .await
     .unwrap();
+    // Each look at the records is in the consultation log (DPA 2018 s.62), the refused ones not
+    // (they saw nothing), and the chain verifies.
+    let looks: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT viewer, role, purpose FROM consultation_log WHERE view = 'report detail' ORDER BY id")
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(looks.len(), REPORTS.len() + 4, "{looks:?}");
+    assert_eq!(
+        looks.last().unwrap(),
+        &("aud".into(), "auditor".into(), "report sentencing-mix from 2026-10-01 to 2026-11-30".into())
+    );
+    assert!(matches!(
+        tracker::consultations::verify(hub.pool()).await.unwrap(),
+        tracker::chain::Verified::Intact { .. }
+    ));
     hub.finish().await;
 }
 

@@ -13,11 +13,13 @@ use crate::settings::Settings;
 const RUNS: usize = 5;
 
 /// Loads generated traffic (as `bench reports`), then times the court's views.
-pub(super) async fn run(settings: Settings, people: usize, months: u32, batch: usize) -> anyhow::Result<()> {
-    let (sandbox, _, _) = super::reports::load_generated(settings, "Court view", people, months, batch).await?;
+pub(super) async fn run(settings: Settings, generated: &super::Store) -> anyhow::Result<()> {
+    let (sandbox, _, _) =
+        super::reports::load_generated(settings, "Court view", generated.people, generated.months, generated.batch)
+            .await?;
     let timed = time_views(&sandbox.hub).await;
     super::baseline::print_memory();
-    sandbox.finish().await?;
+    super::reports::finish(sandbox, generated.keep).await?;
     timed
 }
 
@@ -53,25 +55,19 @@ async fn time_views(hub: &Hub) -> anyhow::Result<()> {
         ms(list.0),
         ms(list.1)
     );
-    // The person with the longest history among those this court has records of.
-    let person: Option<(Uuid, i64)> = sqlx::query_as(
-        "SELECT e.subject_id, count(*) FROM events e
+    // The person with the longest history (in years, then in events) among those this court
+    // has heard.
+    let person: Option<(Uuid, i64, f64)> = sqlx::query_as(
+        "SELECT e.subject_id, count(*),
+                extract(epoch FROM max(e.occurred_at) - min(e.occurred_at))::float8 / (365.25 * 86400)
+         FROM events e
          WHERE e.subject_id IN (SELECT subject_id FROM hearings WHERE court = $1 AND subject_id IS NOT NULL)
-         GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+         GROUP BY 1 ORDER BY 3 DESC, 2 DESC LIMIT 1",
     )
     .bind(&code)
     .fetch_optional(pool)
     .await?;
-    let Some((person, their_events)) = person else { anyhow::bail!("no person has a hearing at {code}") };
-    let span: (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>) =
-        sqlx::query_as("SELECT min(occurred_at), max(occurred_at) FROM events WHERE subject_id = $1")
-            .bind(person)
-            .fetch_one(pool)
-            .await?;
-    let years = match span {
-        (Some(a), Some(b)) => (b - a).num_days() as f64 / 365.25,
-        _ => 0.0,
-    };
+    let Some((person, their_events, years)) = person else { anyhow::bail!("no person has a hearing at {code}") };
     let floor = timed(|| async {
         let rows: Vec<(Uuid,)> =
             sqlx::query_as("SELECT event_id FROM events WHERE subject_id = $1").bind(person).fetch_all(pool).await?;

@@ -48,8 +48,8 @@ pub enum BenchCommand {
     },
     /// The court's views — the bench summary of the longest history a court has, the court list
     /// of the busiest sitting — over generated traffic (N people over M months, loaded as `bench
-    /// reports` does; `--people 3600 --months 120` is about a million events) or, with --store,
-    /// over the configured store.
+    /// reports` does; `--people 10000 --months 120` is about a million events, with a sitting of
+    /// over 200 defendants and ten-year histories) or, with --store, over the configured store.
     Court(Store),
     /// Police files totalling N rows through the hub, beside the raw broker pass-through.
     Inbound {
@@ -75,6 +75,9 @@ pub struct Store {
     /// recorded).
     #[arg(long)]
     store: bool,
+    /// Keep the generated store afterwards (its URL is printed) to time it again with --store.
+    #[arg(long, conflicts_with = "store")]
+    keep: bool,
 }
 
 pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
@@ -83,10 +86,8 @@ pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()
         BenchCommand::Delivery { updates, rate } => delivery::run(settings, updates, rate).await,
         BenchCommand::Hostile { updates, rate, hostile } => hostile::run(settings, updates, rate, hostile).await,
         BenchCommand::Reports(Store { store: true, .. }) => reports::over_store(settings).await,
-        BenchCommand::Reports(Store { people, months, batch, .. }) => {
-            reports::run(settings, people, months, batch).await
-        }
+        BenchCommand::Reports(generated) => reports::run(settings, &generated).await,
         BenchCommand::Court(Store { store: true, .. }) => court::over_store(settings).await,
-        BenchCommand::Court(Store { people, months, batch, .. }) => court::run(settings, people, months, batch).await,
+        BenchCommand::Court(generated) => court::run(settings, &generated).await,
     }
 }

@@ -8,12 +8,26 @@ use super::baseline::print_machine;
 
 /// Loads generated traffic through the real connectors, then times every report over the whole
 /// period (median of three runs each).
-pub(super) async fn run(settings: Settings, people: usize, months: u32, batch: usize) -> anyhow::Result<()> {
-    let (sandbox, from, to) = load_generated(settings, "Report", people, months, batch).await?;
+pub(super) async fn run(settings: Settings, generated: &super::Store) -> anyhow::Result<()> {
+    let (sandbox, from, to) =
+        load_generated(settings, "Report", generated.people, generated.months, generated.batch).await?;
     let timed = time_reports(&sandbox.hub.pool, from, to).await;
     super::baseline::print_memory();
-    sandbox.finish().await?;
+    finish(sandbox, generated.keep).await?;
     timed
+}
+
+/// Ends a benchmark's sandbox: drops its store, or with `keep` prints how to time it again.
+pub(super) async fn finish(sandbox: Sandbox, keep: bool) -> anyhow::Result<()> {
+    if !keep {
+        return sandbox.finish().await;
+    }
+    let url = sandbox.finish_keeping_database().await?;
+    println!(
+        "store kept: time it again with TRACKER__DATABASE__URL={} tracker bench court --store (or reports --store)",
+        crate::broker::redact_url(&url)
+    );
+    Ok(())
 }
 
 /// A sandboxed hub that loaded generated traffic for `people` over `months` from 2026-01-01

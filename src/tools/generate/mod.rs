@@ -60,7 +60,36 @@ pub fn generate(people: usize, months: u32, seed: u64, out: &Path) -> anyhow::Re
         people_made.push(p);
     }
     bridging_records(&mut feeds, &people_made, start, end);
+    if months > 12 {
+        busy_sitting(&mut feeds, &people_made, end - Duration::days(30));
+    }
     write_feeds(feeds, out)
+}
+
+/// The defendants answering summonses at one sitting of the Liverpool court: a busy day's list
+/// (up to 220 people, more than any ordinary day of the generated traffic), each case adjourned
+/// four weeks. Only over periods of more than a year, so a year's traffic is unchanged.
+fn busy_sitting(f: &mut Feeds, people: &[Person], day: NaiveDate) {
+    const COURT: &str = "B05LV00";
+    for p in people.iter().filter(|p| p.force == "05").take(220) {
+        let urn = format!("05SU{}{:06}", day.format("%y"), p.n % 1_000_000);
+        let tail = format!(
+            "    <Adjournment nextDate=\"{}\" nextCourt=\"{COURT}\" reason=\"COURT\" remand=\"UB\"/>\n",
+            day + Duration::days(28)
+        );
+        f.court.entry((day, COURT)).or_default().push(case_xml(
+            p,
+            &urn,
+            day,
+            "FIRST",
+            None,
+            true,
+            Some("NG"),
+            false,
+            "ADJOURNED",
+            &tail,
+        ));
+    }
 }
 
 /// A few records per hundred people that pair one person's identifiers with another's: a

@@ -74,6 +74,12 @@ pub fn test_settings() -> Settings {
 
 /// An HTTP request to the hub as `user` (None: no credentials): (status, body).
 pub fn http(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -> (u16, String) {
+    let (status, body) = http_bytes(method, url, user, origin);
+    (status, String::from_utf8(body).unwrap_or_default())
+}
+
+/// As [`http`], the body as bytes (a PDF, say).
+pub fn http_bytes(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -> (u16, Vec<u8>) {
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(user) = user {
         let password = USERS.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or("wrong");
@@ -86,7 +92,7 @@ pub fn http(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -
     }
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
     let mut res = agent.run(req.body(()).unwrap()).unwrap();
-    (res.status().as_u16(), res.body_mut().read_to_string().unwrap_or_default())
+    (res.status().as_u16(), res.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap_or_default())
 }
 
 /// The hub's HTTP interface on a free port; stops when the returned sender sends true.
