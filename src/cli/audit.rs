@@ -26,11 +26,48 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Recall a disclosure found unlawful or made in error (DPA 2018 s.38(5)(c)): its recipient
+    /// is sent an erasure notice naming the delivery's message id; logged, with who did it.
+    Recall {
+        /// The delivery's AMQP message id (as the recipient received it).
+        message_id: Uuid,
+        #[arg(long, value_enum)]
+        reason: crate::ops::recall::RecallReason,
+        /// What was wrong, in words (kept with the action, not sent).
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        actor: super::Actor,
+    },
 }
 
 pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let pool = crate::store::connect(&settings.database.url, 2).await?;
+    let pool = super::store(settings).await?;
     match command {
+        AuditCommand::Recall { message_id, reason, note, json, actor } => {
+            let now = super::now(settings)?;
+            let recalled = crate::ops::recall::recall(&pool, message_id, reason, &actor.by, &note, now).await;
+            match recalled {
+                Ok(r) if json => println!("{}", serde_json::to_string(&r)?),
+                Ok(crate::ops::recall::Recalled::NoticeQueued { recipient, notice_message_id }) => {
+                    println!("recalled: an erasure notice ({notice_message_id}) is queued for {recipient}")
+                }
+                Ok(crate::ops::recall::Recalled::Stopped { recipient, notice_message_id }) => println!(
+                    "recalled before it was sent: the delivery to {recipient} is stopped (notice {notice_message_id} \
+                     goes only if it was sent meanwhile)"
+                ),
+                Ok(crate::ops::recall::Recalled::AlreadyRecalled) => println!("already recalled: nothing more to do"),
+                Err(
+                    e @ (crate::ops::recall::RecallError::NotFound(_) | crate::ops::recall::RecallError::NeverSent(_)),
+                ) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         AuditCommand::Verify => {
             let mut intact = true;
             for (name, verified) in [

@@ -55,6 +55,8 @@ pub enum Right {
     ReadMetrics,
     ViewConsole,
     Act,
+    /// Recall a disclosure made in error (operators and auditors).
+    Recall,
     /// A court's view of its defendants.
     ViewCourt,
 }
@@ -68,6 +70,7 @@ impl Right {
             Right::ReadMetrics => matches!(role, Role::Operator | Role::Auditor | Role::Analyst),
             Right::ViewConsole => matches!(role, Role::Operator | Role::Auditor),
             Right::Act => role == Role::Operator,
+            Right::Recall => matches!(role, Role::Operator | Role::Auditor),
             Right::ViewCourt => role == Role::Court,
         }
     }

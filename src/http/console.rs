@@ -178,7 +178,10 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
             esc(target)
         );
     }
-    h.push_str("</table><p class=muted>Every action is recorded with who did it.</p></section>");
+    h.push_str(
+        "</table><p class=muted>Every action is recorded with who did it. A delivery that should not have been \
+         made: <a href=\"/console/recall\">recall a disclosure</a>.</p></section>",
+    );
     if caller.role == Role::Auditor {
         consultations(&mut h, hub).await?;
     }

@@ -11,6 +11,7 @@ mod court;
 pub mod metrics;
 mod operator;
 mod public;
+mod recall;
 mod report_pages;
 pub mod throttle;
 
@@ -50,6 +51,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/api/deadletters", get(api_deadletters))
         .route("/api/deadletters/{id}", get(api_deadletter))
         .route("/api/identity/conflicts", get(api_conflicts))
+        .route("/console/recall", get(recall::form).post(recall::recall))
         .route("/console/deadletters/{id}/replay", post(replay))
         .route("/console/deadletters/{id}/purge", post(purge))
         .route("/console/identity/{id}/link", post(link))

@@ -109,10 +109,10 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
     let started = std::time::Instant::now();
     let mut in_flight: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(batch.len());
     let mut decided = Vec::with_capacity(batch.len());
-    // Deliveries withheld in this batch: a notice about one of them has nothing to retract.
+    // Deliveries withheld in this batch: a notice about one of them has nothing to name.
     let mut withheld_now: Vec<Uuid> = Vec::new();
     for row in batch {
-        if row.kind == "retraction" && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r))) {
+        if row.kind != "delivery" && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r))) {
             confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
             withhold_at_publish(hub, &row, "nothing_sent", now).await?;
             continue;
@@ -244,9 +244,10 @@ async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTi
 /// The body and properties of one delivery or notice.
 fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate::schemas::SchemaError> {
     let stored = hub.schemas.decode_datum(&row.avro)?;
-    let (copy, event_type) = match row.refers_to {
-        Some(refers_to) if row.kind == "retraction" => {
-            let retraction = notice::Retraction {
+    let (copy, event_type) = match (row.refers_to, notice::Kind::parse(&row.kind)) {
+        (Some(refers_to), Some(kind)) => {
+            let retraction = notice::Notice {
+                kind,
                 notice_id: row.message_id,
                 recipient: &row.recipient,
                 subject_id: row.subject_id,
@@ -257,7 +258,7 @@ fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate
                 legal_basis: &row.legal_basis,
                 decided_at: row.decided_at,
             };
-            (notice::retraction(&stored, &retraction), notice::EVENT_TYPE)
+            (notice::notice(&stored, &retraction), notice::EVENT_TYPE)
         }
         _ => (delivery_copy(hub, row, &stored), row.event_type.as_str()),
     };

@@ -16,6 +16,9 @@ pub enum Stage {
     Redecided,
     /// A late fact showed a delivery should not have gone: a retraction notice is queued.
     Retracted,
+    /// An operator or auditor recalled a delivery as unlawful or mistaken: an erasure notice is
+    /// queued, and the pair is not decided again.
+    Recalled,
     /// The publisher changed the decision (consent withdrawn, or a notice about a delivery that
     /// was never sent).
     Published,
@@ -28,6 +31,7 @@ impl Stage {
             Stage::Decided => "decided",
             Stage::Redecided => "redecided",
             Stage::Retracted => "retracted",
+            Stage::Recalled => "recalled",
             Stage::Published => "published",
         }
     }

@@ -23,3 +23,9 @@ pub fn redelivery_message_id(event_id: Uuid, recipient: &str, earlier: usize) ->
 pub fn retraction_message_id(delivery: Uuid) -> Uuid {
     Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}retraction").as_bytes())
 }
+
+/// The message id of the erasure notice recalling the delivery `delivery` (one per delivery:
+/// recalling it twice sends nothing more).
+pub fn erasure_message_id(delivery: Uuid) -> Uuid {
+    Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}erasure").as_bytes())
+}

@@ -1,8 +1,8 @@
-//! A notice to a recipient about an earlier delivery, named by its message id: today a
-//! retraction (records that arrived later show the update should not have gone to it); the
-//! same record will carry corrections and erasures. A notice repeats nothing of the update but
-//! its type and source, and carries the subject id only, never identifiers: the recipient
-//! already holds the delivery it names.
+//! A notice to a recipient about an earlier delivery, named by its message id: a retraction
+//! (records that arrived later show the update should not have gone to it) or an erasure (an
+//! operator or auditor found the disclosure unlawful or mistaken: the recipient must erase it).
+//! A notice repeats nothing of the update but its type and source, and carries the subject id
+//! only, never identifiers: the recipient already holds the delivery it names.
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -10,16 +10,45 @@ use uuid::Uuid;
 /// The envelope's event type (and the payload record's name) of a notice.
 pub const EVENT_TYPE: &str = "DisclosureNotice";
 
-/// What one retraction notice says.
-pub struct Retraction<'a> {
+/// What kind of notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Stop relying on the delivery: later records show it should not have been sent.
+    Retraction,
+    /// Erase the delivery: the disclosure was unlawful or made in error (a recall).
+    Erasure,
+}
+
+impl Kind {
+    /// The stored form (`outbox.kind`) and the notice's `payload.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Retraction => "retraction",
+            Kind::Erasure => "erasure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "retraction" => Some(Kind::Retraction),
+            "erasure" => Some(Kind::Erasure),
+            _ => None,
+        }
+    }
+}
+
+/// What one notice says.
+pub struct Notice<'a> {
+    pub kind: Kind,
     pub notice_id: Uuid,
     pub recipient: &'a str,
     pub subject_id: Option<Uuid>,
-    /// The delivery retracted.
+    /// The delivery the notice is about.
     pub refers_to: Uuid,
-    /// Why: a withholding reason code (`condition_not_met`, `denied`).
+    /// Why: for a retraction a withholding reason code (`condition_not_met`, `denied`,
+    /// `wrong_person`); for an erasure `unlawful` or `mistaken`.
     pub reason: &'a str,
-    /// The agreement the retracted delivery rested on, its purpose and legal basis.
+    /// The agreement the delivery rested on, its purpose and legal basis.
     pub agreement: &'a str,
     pub purpose: &'a str,
     pub legal_basis: &'a str,
@@ -27,7 +56,7 @@ pub struct Retraction<'a> {
 }
 
 /// Builds the notice (JSON shape of `tracker.v1.Update`) from the stored update it is about.
-pub fn retraction(stored: &Json, r: &Retraction) -> Json {
+pub fn notice(stored: &Json, r: &Notice) -> Json {
     let at = r.decided_at.to_rfc3339_opts(SecondsFormat::Micros, true);
     let event_type = stored["event_type"].as_str().unwrap_or_default();
     json!({
@@ -44,12 +73,15 @@ pub fn retraction(stored: &Json, r: &Retraction) -> Json {
             "date_of_birth": null,
         },
         "payload": {
-            "kind": "retraction",
+            "kind": r.kind.as_str(),
             "refers_to_message_id": r.refers_to.to_string(),
             "refers_to_event_id": stored["event_id"].clone(),
             "refers_to_event_type": event_type,
             "reason": r.reason,
-            "explanation": explanation(r.reason, r.agreement, event_type),
+            "explanation": match r.kind {
+                Kind::Retraction => explanation(r.reason, r.agreement, event_type),
+                Kind::Erasure => erasure_explanation(r.reason, r.agreement, event_type),
+            },
         },
         "redacted": [],
         "disclosure": {
@@ -60,6 +92,18 @@ pub fn retraction(stored: &Json, r: &Retraction) -> Json {
             "catch_up": false,
         },
     })
+}
+
+fn erasure_explanation(reason: &str, agreement: &str, event_type: &str) -> String {
+    let why = match reason {
+        "unlawful" => "was not lawful",
+        "mistaken" => "was made in error",
+        _ => "is recalled",
+    };
+    format!(
+        "The {event_type} update delivered under agreement {agreement} {why}: the hub's operators have recalled \
+         it (DPA 2018 s.38(5)(c)). Erase it and anything copied from it, and do not rely on it."
+    )
 }
 
 fn explanation(reason: &str, agreement: &str, event_type: &str) -> String {
@@ -92,9 +136,10 @@ mod tests {
             "subject": {"identifiers": [{"scheme": "PNC", "value": "x"}], "name": "A Person"},
             "payload": {"offence_code": "TH68001"}});
         let refers_to = Uuid::from_u128(7);
-        let notice = retraction(
+        let notice = notice(
             &stored,
-            &Retraction {
+            &Notice {
+                kind: Kind::Retraction,
                 notice_id: Uuid::from_u128(8),
                 recipient: "probation",
                 subject_id: Some(Uuid::from_u128(9)),

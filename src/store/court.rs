@@ -28,11 +28,22 @@ pub struct SeenRecord {
 
 /// Whether `court` has the update `e`: delivered to it (confirmed by the broker, not since
 /// retracted) or its own.
-const COURT_HAS: &str = "(e.agency = $1 OR EXISTS (
+/// A delivery `o` that no notice has since taken back (a retraction, or an erasure after a
+/// recall). A correction notice does not: the corrected update is delivered as well.
+const NOT_TAKEN_BACK: &str =
+    "NOT EXISTS (SELECT 1 FROM outbox r WHERE r.event_id = o.event_id AND r.recipient = o.recipient
+                          AND r.kind IN ('retraction', 'erasure') AND r.refers_to = o.message_id)";
+
+/// The update `e` is one the court `$1` has: its own, or delivered to it (confirmed) about the
+/// same person and not taken back.
+fn court_has() -> String {
+    format!(
+        "(e.agency = $1 OR EXISTS (
         SELECT 1 FROM outbox o WHERE o.event_id = e.event_id AND o.recipient = $1 AND o.kind = 'delivery'
           AND o.published_at IS NOT NULL AND o.subject_id = e.subject_id
-          AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.event_id = o.event_id AND r.recipient = o.recipient
-                          AND r.kind = 'retraction' AND r.refers_to = o.message_id)))";
+          AND {NOT_TAKEN_BACK}))"
+    )
+}
 
 /// Every update about `subject` that `court` was delivered (confirmed by the broker, not since
 /// retracted) or recorded itself, in event time.
@@ -42,20 +53,18 @@ pub async fn seen(pool: &PgPool, court: &str, subject: Uuid) -> Result<Vec<SeenR
 
 /// [`seen`] for several people at once (a court list).
 pub async fn seen_of(pool: &PgPool, court: &str, subjects: &[Uuid]) -> Result<Vec<SeenRecord>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT e.event_id, e.subject_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.recorded_at,
                 e.person_name, e.date_of_birth, e.identifiers, e.payload, o.withheld_fields, o.catch_up, false AS own
          FROM events e JOIN outbox o ON o.event_id = e.event_id AND o.recipient = $1
          WHERE e.subject_id = ANY($2) AND o.subject_id = e.subject_id AND o.kind = 'delivery'
-           AND o.published_at IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.event_id = o.event_id AND r.recipient = o.recipient
-                           AND r.kind = 'retraction' AND r.refers_to = o.message_id)
+           AND o.published_at IS NOT NULL AND {NOT_TAKEN_BACK}
          UNION ALL
          SELECT e.event_id, e.subject_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.recorded_at,
-                e.person_name, e.date_of_birth, e.identifiers, e.payload, '{}'::text[], false, true
+                e.person_name, e.date_of_birth, e.identifiers, e.payload, '{{}}'::text[], false, true
          FROM events e WHERE e.subject_id = ANY($2) AND e.agency = $1
-         ORDER BY 6, 1",
-    )
+         ORDER BY 6, 1"
+    )))
     .bind(court)
     .bind(subjects)
     .fetch_all(pool)
@@ -110,8 +119,9 @@ pub async fn listed(
              SELECT subject_id, 'order review', event_id FROM orders
               WHERE review_date = $3 AND court = ANY($2))
          SELECT DISTINCT n.subject_id, n.why, n.event_id FROM named n JOIN events e ON e.event_id = n.event_id
-         WHERE n.subject_id IS NOT NULL AND e.subject_id = n.subject_id AND {COURT_HAS}
-         ORDER BY 1, 2"
+         WHERE n.subject_id IS NOT NULL AND e.subject_id = n.subject_id AND {}
+         ORDER BY 1, 2",
+        court_has()
     )))
     .bind(court)
     .bind(codes)

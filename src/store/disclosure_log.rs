@@ -17,7 +17,8 @@ pub struct LogEntry {
     pub recipient: String,
     /// `decided` when the update was first decided; `redecided` when a late fact decided it
     /// again and it is now delivered; `retracted` when a late fact showed a delivery should not
-    /// have gone (a retraction notice is queued); `published` when the publisher changed the
+    /// have gone (a retraction notice is queued); `recalled` when an operator or auditor recalled
+    /// a delivery (an erasure notice is queued); `published` when the publisher changed the
     /// decision (consent withdrawn, or a notice about a delivery that was never sent).
     pub stage: String,
     pub decision: String,
@@ -130,7 +131,7 @@ pub async fn latest_decisions(
         "SELECT e.subject_id AS person, l.recipient, e.event_id, e.occurred_at, l.decision, l.reason
          FROM events e
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
-                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted')
+                             WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted', 'recalled')
                              ORDER BY recipient, id DESC) l
          WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))",
     )

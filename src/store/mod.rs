@@ -98,6 +98,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "statistics where they serve", include_str!("../../migrations/0012_statistics_where_they_serve.sql")),
     (13, "consultations", include_str!("../../migrations/0013_consultations.sql")),
     (14, "court list", include_str!("../../migrations/0014_court_list.sql")),
+    (15, "recalls", include_str!("../../migrations/0015_recalls.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

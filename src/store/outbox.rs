@@ -48,7 +48,7 @@ pub struct Published {
     pub recipient: String,
     /// The person's first known name, or `?`.
     pub person: String,
-    /// The event type, or `RETRACTION of <event type>` for a notice.
+    /// The event type, or `RETRACTION of <event type>` (`ERASURE of …`) for a notice.
     pub what: String,
     pub catch_up: bool,
     pub withheld_fields: Vec<String>,
@@ -60,7 +60,7 @@ pub async fn published(pool: &PgPool) -> Result<Vec<Published>, sqlx::Error> {
         "SELECT o.recipient,
                 coalesce((SELECT name FROM subject_details d WHERE d.subject_id = e.subject_id
                           ORDER BY first_seen_at LIMIT 1), '?') AS person,
-                CASE o.kind WHEN 'delivery' THEN e.event_type ELSE 'RETRACTION of ' || e.event_type END AS what,
+                CASE o.kind WHEN 'delivery' THEN e.event_type ELSE upper(o.kind) || ' of ' || e.event_type END AS what,
                 o.catch_up, o.withheld_fields
          FROM outbox o JOIN events e USING (event_id) WHERE o.published_at IS NOT NULL ORDER BY o.recipient, o.id",
     )
@@ -251,7 +251,7 @@ pub struct Pending {
     pub avro: Vec<u8>,
     pub event_type: String,
     pub data_class: String,
-    /// `delivery`, or `retraction` (a notice naming the delivery `refers_to`).
+    /// `delivery`, or a notice naming the delivery `refers_to`: `retraction` or `erasure`.
     pub kind: String,
     pub refers_to: Option<Uuid>,
     pub notice_reason: Option<String>,
@@ -267,7 +267,7 @@ pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> 
     sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
                 o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class,
-                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL, false) AS nothing_sent
+                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL AND r.published_at IS NULL, false) AS nothing_sent
          FROM outbox o JOIN events e USING (event_id)
          LEFT JOIN outbox r ON r.message_id = o.refers_to
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
@@ -300,4 +300,69 @@ pub async fn mark_withheld_at_publish(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// A delivery as the outbox holds it, for a recall: what it was, to whom, and whether it went.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: Uuid,
+    pub recipient: String,
+    pub subject_id: Option<Uuid>,
+    pub agreement: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub catch_up: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    pub withheld_at_publish: Option<DateTime<Utc>>,
+    pub event_type: String,
+    pub data_class: String,
+}
+
+/// The delivery sent (or to be sent) with `message_id`, locked for the transaction.
+pub async fn delivery_for_update(
+    tx: &mut Transaction<'_, Postgres>,
+    message_id: Uuid,
+) -> Result<Option<DeliveryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.id, o.event_id, o.recipient, o.subject_id, o.agreement, o.purpose, o.legal_basis, o.catch_up,
+                o.published_at, o.withheld_at_publish, e.event_type, e.data_class
+         FROM outbox o JOIN events e USING (event_id)
+         WHERE o.message_id = $1 AND o.kind = 'delivery'
+         FOR UPDATE OF o",
+    )
+    .bind(message_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Queues the erasure notice naming `delivery` (at most once: its message id is derived from
+/// the delivery's); whether it was queued now.
+pub async fn queue_erasure(
+    tx: &mut Transaction<'_, Postgres>,
+    delivery: &DeliveryRow,
+    delivery_message_id: Uuid,
+    notice_message_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let queued = sqlx::query(
+        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+            legal_basis, catch_up, decided_at, refers_to, notice_reason)
+         VALUES ('erasure', $1, $2, $3, $4, '{}', $5, $6, $7, false, $8, $9, $10)
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(delivery.event_id)
+    .bind(&delivery.recipient)
+    .bind(notice_message_id)
+    .bind(delivery.subject_id)
+    .bind(&delivery.agreement)
+    .bind(&delivery.purpose)
+    .bind(&delivery.legal_basis)
+    .bind(now)
+    .bind(delivery_message_id)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(queued.rows_affected() == 1)
 }

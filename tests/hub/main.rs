@@ -8,6 +8,7 @@ mod interleaving;
 mod operations;
 mod pipeline;
 mod processes;
+mod record_life;
 mod reports;
 mod sharing;
 mod support;

@@ -8,17 +8,18 @@ use crate::support::{SAMPLES, TestHub};
 use serde_json::Value as Json;
 use tracker::consent::{Change, ConsentChange};
 
+/// One message a recipient received, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Received {
-    pnc: String,
-    event_type: String,
-    catch_up: bool,
-    message_id: String,
-    record: Json,
+pub(crate) struct Received {
+    pub pnc: String,
+    pub event_type: String,
+    pub catch_up: bool,
+    pub message_id: String,
+    pub record: Json,
 }
 
 /// Everything in each recipient's outbound queue, decoded with the writer schema it names.
-async fn received(hub: &TestHub) -> BTreeMap<String, Vec<Received>> {
+pub(crate) async fn received(hub: &TestHub) -> BTreeMap<String, Vec<Received>> {
     let mut out = BTreeMap::new();
     for agency in hub.hub.settings.agencies.keys() {
         let mut got = Vec::new();

@@ -80,6 +80,17 @@ pub fn http(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -
 
 /// As [`http`], the body as bytes (a PDF, say).
 pub fn http_bytes(method: &str, url: &str, user: Option<&str>, origin: Option<&str>) -> (u16, Vec<u8>) {
+    request(method, url, user, origin, None)
+}
+
+/// A form posted as a browser would (`application/x-www-form-urlencoded`): (status, body).
+pub fn post_form(url: &str, user: Option<&str>, origin: Option<&str>, fields: &[(&str, &str)]) -> (u16, String) {
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let (status, body) = request("POST", url, user, origin, Some(body));
+    (status, String::from_utf8(body).unwrap_or_default())
+}
+
+fn request(method: &str, url: &str, user: Option<&str>, origin: Option<&str>, form: Option<String>) -> (u16, Vec<u8>) {
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(user) = user {
         let password = USERS.iter().find(|u| u.0 == user).map(|u| u.1).unwrap_or("wrong");
@@ -91,7 +102,12 @@ pub fn http_bytes(method: &str, url: &str, user: Option<&str>, origin: Option<&s
         req = req.header("Origin", origin);
     }
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-    let mut res = agent.run(req.body(()).unwrap()).unwrap();
+    let mut res = match form {
+        Some(body) => agent
+            .run(req.header("Content-Type", "application/x-www-form-urlencoded").body(body.into_bytes()).unwrap())
+            .unwrap(),
+        None => agent.run(req.body(()).unwrap()).unwrap(),
+    };
     (res.status().as_u16(), res.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap_or_default())
 }
 
