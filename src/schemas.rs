@@ -52,6 +52,16 @@ pub struct Schemas {
     /// CRC-64-AVRO fingerprint bytes as written after `C3 01` (little-endian).
     pub fingerprint: [u8; 8],
     pub events: BTreeMap<String, EventSchema>,
+    /// Earlier writer schemas by fingerprint: what they wrote is read into the current shape.
+    earlier: BTreeMap<[u8; 8], Earlier>,
+}
+
+/// An earlier writer schema (`schemas/history/`): its JSON, served to subscribers still holding
+/// messages written with it, and a reader that resolves its data to the current schema (fields
+/// added since take their defaults).
+struct Earlier {
+    json: Json,
+    reader: GenericDatumReader<'static>,
 }
 
 static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
@@ -61,12 +71,12 @@ pub fn get() -> Result<&'static Schemas, SchemaError> {
     if let Some(s) = SCHEMAS.get() {
         return Ok(s);
     }
-    let built = Schemas::build(SCHEMA_FILES)?;
+    let built = Schemas::build(SCHEMA_FILES, HISTORY_FILES)?;
     Ok(SCHEMAS.get_or_init(|| built))
 }
 
 impl Schemas {
-    fn build(sources: &[(&str, &str)]) -> Result<Schemas, SchemaError> {
+    fn build(sources: &[(&str, &str)], history: &[(&str, &str)]) -> Result<Schemas, SchemaError> {
         let mut files = BTreeMap::new();
         for (stem, text) in sources {
             let json: Json = serde_json::from_str(text)
@@ -81,7 +91,58 @@ impl Schemas {
         let writer = GenericDatumWriter::builder(envelope).build().map_err(|e| SchemaError::Avro(e.to_string()))?;
         let reader = GenericDatumReader::builder(envelope).build().map_err(|e| SchemaError::Avro(e.to_string()))?;
         let events = event_schemas(envelope)?;
-        Ok(Schemas { files, envelope_json, envelope, writer, reader, fingerprint, events })
+        let mut earlier = BTreeMap::new();
+        for (name, text) in history {
+            let file = format!("history/{name}.json");
+            let json: Json = serde_json::from_str(text)
+                .map_err(|e| SchemaError::Invalid { file: file.clone(), message: e.to_string() })?;
+            let old = Schema::parse(&json)
+                .map_err(|e| SchemaError::Invalid { file: file.clone(), message: e.to_string() })?;
+            let old: &'static Schema = Box::leak(Box::new(old));
+            let its = rabin_fingerprint(parsing_canonical_form(&json, NAMESPACE).as_bytes()).to_le_bytes();
+            if hex::encode(its) != *name {
+                let message = format!("its fingerprint is {}, not the file's name", hex::encode(its));
+                return Err(SchemaError::Invalid { file, message });
+            }
+            if its == fingerprint {
+                continue;
+            }
+            let reader = GenericDatumReader::builder(old).reader_schema(envelope).build().map_err(|e| {
+                SchemaError::Invalid { file, message: format!("cannot be read as the current schema: {e}") }
+            })?;
+            earlier.insert(its, Earlier { json, reader });
+        }
+        Ok(Schemas { files, envelope_json, envelope, writer, reader, fingerprint, events, earlier })
+    }
+
+    /// The writer schema with `fingerprint` (as written after `C3 01`): the current one or an
+    /// earlier one.
+    pub fn writer_json(&self, fingerprint: &[u8]) -> Option<&Json> {
+        if fingerprint == self.fingerprint {
+            return Some(&self.envelope_json);
+        }
+        let key: [u8; 8] = fingerprint.try_into().ok()?;
+        self.earlier.get(&key).map(|e| &e.json)
+    }
+
+    /// Every fingerprint this hub reads: the current first, then the earlier ones.
+    pub fn known_fingerprints(&self) -> Vec<[u8; 8]> {
+        std::iter::once(self.fingerprint).chain(self.earlier.keys().copied()).collect()
+    }
+
+    /// Decodes a stored datum written with the schema `fingerprint` (the current or an earlier
+    /// one) into the current shape.
+    pub fn decode_stored(&self, fingerprint: &[u8], bytes: &[u8]) -> Result<Json, SchemaError> {
+        if fingerprint == self.fingerprint {
+            return self.decode_datum(bytes);
+        }
+        let earlier = <[u8; 8]>::try_from(fingerprint)
+            .ok()
+            .and_then(|key| self.earlier.get(&key))
+            .ok_or_else(|| SchemaError::Avro(format!("unknown writer schema {}", hex::encode(fingerprint))))?;
+        let mut cursor = bytes;
+        let value = earlier.reader.read_value(&mut cursor).map_err(|e| SchemaError::Avro(e.to_string()))?;
+        Ok(from_avro(&value))
     }
 
     /// The fingerprint in hex, bytes in the order they are written (as the Avro specification
@@ -122,10 +183,10 @@ impl Schemas {
         if bytes.len() < 10 || bytes[..2] != [0xC3, 0x01] {
             return Err(SchemaError::Avro("not single-object encoded".into()));
         }
-        if bytes[2..10] != self.fingerprint {
+        if self.writer_json(&bytes[2..10]).is_none() {
             return Err(SchemaError::Avro(format!("unknown schema fingerprint {}", hex::encode(&bytes[2..10]))));
         }
-        self.decode_datum(&bytes[10..])
+        self.decode_stored(&bytes[2..10], &bytes[10..])
     }
 }
 
@@ -255,7 +316,7 @@ impl Schemas {
     fn build_from_json(files: &BTreeMap<String, Json>) -> Result<Schemas, SchemaError> {
         let texts: Vec<(String, String)> = files.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
         let refs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Schemas::build(&refs)
+        Schemas::build(&refs, &[])
     }
 }
 

@@ -15,7 +15,8 @@ pub enum SchemasCommand {
         #[arg(long, default_value = "schemas/released.json")]
         released: PathBuf,
     },
-    /// Record the current schemas as the released version.
+    /// Record the current schemas as the released version, and the envelope in
+    /// schemas/history/ by its fingerprint (so data it writes is read after later changes).
     Release {
         #[arg(long, default_value = "schemas/released.json")]
         released: PathBuf,
@@ -37,7 +38,16 @@ pub fn run(command: &SchemasCommand) -> anyhow::Result<ExitCode> {
         }
         SchemasCommand::Release { released } => {
             std::fs::write(released, serde_json::to_string_pretty(&current.files)? + "\n")?;
-            println!("recorded {} schemas as released in {}", current.files.len(), released.display());
+            let history = released.parent().unwrap_or(std::path::Path::new(".")).join("history");
+            std::fs::create_dir_all(&history)?;
+            let writer = history.join(format!("{}.json", current.fingerprint_hex()));
+            std::fs::write(&writer, serde_json::to_string_pretty(&current.envelope_json)? + "\n")?;
+            println!(
+                "recorded {} schemas as released in {}, and the writer schema as {}",
+                current.files.len(),
+                released.display(),
+                writer.display()
+            );
         }
         SchemasCommand::Check { released } => {
             let text = std::fs::read_to_string(released).with_context(|| format!("reading {}", released.display()))?;

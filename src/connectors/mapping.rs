@@ -31,6 +31,10 @@ pub struct DraftEvent {
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     pub payload: Map<String, Json>,
+    /// The data subject's category, as the connector's mapping declares it.
+    pub category: super::spec::SubjectCategory,
+    /// Fact or assessment, as the connector's mapping declares it.
+    pub nature: super::spec::Nature,
 }
 
 impl<'a> Scope<'a> {

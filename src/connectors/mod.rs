@@ -198,7 +198,18 @@ impl Connector {
                     mapping::eval(spec, expr, scope, name).map_err(|m| Refusal::new(RefusalCode::BadValue, m))?;
                 payload.insert(name.clone(), value);
             }
-            events.push(DraftEvent { event_type: e.event_type.clone(), occurred_at, payload });
+            let category = e
+                .category_when
+                .iter()
+                .find(|c| mapping::condition_holds(&c.when, scope))
+                .map_or(e.category, |c| c.category);
+            events.push(DraftEvent {
+                event_type: e.event_type.clone(),
+                occurred_at,
+                payload,
+                category,
+                nature: e.nature,
+            });
         }
         Ok(Mapped::Events(subject, events))
     }
@@ -349,7 +360,8 @@ pub fn describe(outcomes: &[ItemOutcome]) -> Json {
                     "name": subject.name, "date_of_birth": subject.date_of_birth,
                 },
                 "events": events.iter().map(|e| serde_json::json!({
-                    "event_type": e.event_type, "occurred_at": e.occurred_at.to_rfc3339(), "payload": e.payload,
+                    "event_type": e.event_type, "occurred_at": e.occurred_at.to_rfc3339(), "category": e.category.as_str(),
+                    "nature": e.nature.as_str(), "payload": e.payload,
                 })).collect::<Vec<_>>(),
             }),
             ItemOutcome::Kept { position, label } => serde_json::json!({"position": position, "kept_unrouted": label}),

@@ -150,6 +150,66 @@ pub struct EventSpec {
     pub without: Vec<String>,
     #[serde(default)]
     pub fields: BTreeMap<String, Expr>,
+    /// The data subject's category for this event (DPA 2018 s.38(3)); the first of
+    /// `category_when` that holds overrides it.
+    #[serde(default)]
+    pub category: SubjectCategory,
+    #[serde(default)]
+    pub category_when: Vec<CategoryWhen>,
+    /// Whether the event is fact or a personal assessment (DPA 2018 s.38(2)).
+    #[serde(default)]
+    pub nature: Nature,
+}
+
+/// The categories of data subject DPA 2018 s.38(3) asks a controller to distinguish, "where
+/// relevant and as far as possible"; `unspecified` where the source record does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectCategory {
+    Suspect,
+    Convicted,
+    Victim,
+    Witness,
+    #[default]
+    Unspecified,
+}
+
+impl SubjectCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectCategory::Suspect => "suspect",
+            SubjectCategory::Convicted => "convicted",
+            SubjectCategory::Victim => "victim",
+            SubjectCategory::Witness => "witness",
+            SubjectCategory::Unspecified => "unspecified",
+        }
+    }
+}
+
+/// Personal data based on facts, or a personal assessment (DPA 2018 s.38(2)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nature {
+    #[default]
+    Fact,
+    Assessment,
+}
+
+impl Nature {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Nature::Fact => "fact",
+            Nature::Assessment => "assessment",
+        }
+    }
+}
+
+/// A category that applies when a condition on the item holds (e.g. a result that convicts).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryWhen {
+    pub when: Condition,
+    pub category: SubjectCategory,
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,17 +60,29 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
     }
 }
 
-/// The fingerprints this hub writes with.
+/// The fingerprint this hub writes with, and the earlier ones it still serves (messages written
+/// with them may still be queued).
 pub(super) async fn schemas(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ReadSchemas) {
         return r.into_response();
     }
-    let fp = state.hub.schemas.fingerprint_hex();
-    Json(serde_json::json!({"tracker.v1.Update": {"fingerprint": fp, "url": format!("/schemas/{fp}")}})).into_response()
+    let schemas = state.hub.schemas;
+    let fp = schemas.fingerprint_hex();
+    let earlier: Vec<serde_json::Value> = schemas
+        .known_fingerprints()
+        .iter()
+        .skip(1)
+        .map(|f| {
+            let f = hex::encode(f);
+            serde_json::json!({"fingerprint": f, "url": format!("/schemas/{f}")})
+        })
+        .collect();
+    Json(serde_json::json!({"tracker.v1.Update": {"fingerprint": fp, "url": format!("/schemas/{fp}"), "earlier": earlier}}))
+        .into_response()
 }
 
-/// The writer schema (every named type inline) for a fingerprint, in hex as written after
-/// `C3 01` or byte-reversed.
+/// The writer schema (every named type inline) for a fingerprint — the current one or an
+/// earlier one — in hex as written after `C3 01` or byte-reversed.
 pub(super) async fn schema(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -80,14 +92,19 @@ pub(super) async fn schema(
         return r.into_response();
     }
     let schemas = state.hub.schemas;
-    let ours = schemas.fingerprint_hex();
-    let mut reversed = schemas.fingerprint;
-    reversed.reverse();
-    let wanted = fingerprint.to_ascii_lowercase();
-    if wanted == ours || wanted == hex::encode(reversed) {
-        ([(header::CONTENT_TYPE, "application/json")], schemas.envelope_json.to_string()).into_response()
-    } else {
-        (StatusCode::NOT_FOUND, format!("no schema with fingerprint {fingerprint}; this hub writes {ours}\n"))
-            .into_response()
+    let found = hex::decode(fingerprint.to_ascii_lowercase()).ok().and_then(|mut bytes| {
+        if let Some(json) = schemas.writer_json(&bytes) {
+            return Some(json);
+        }
+        bytes.reverse();
+        schemas.writer_json(&bytes)
+    });
+    match found {
+        Some(json) => ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no schema with fingerprint {fingerprint}; this hub writes {}\n", schemas.fingerprint_hex()),
+        )
+            .into_response(),
     }
 }

@@ -243,7 +243,7 @@ async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTi
 
 /// The body and properties of one delivery or notice.
 fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate::schemas::SchemaError> {
-    let stored = hub.schemas.decode_datum(&row.avro)?;
+    let stored = hub.schemas.decode_stored(&row.schema_fingerprint, &row.avro)?;
     let (copy, event_type) = match (row.refers_to, notice::Kind::parse(&row.kind)) {
         (Some(refers_to), Some(kind)) => {
             let retraction = notice::Notice {

@@ -173,8 +173,16 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                 };
                 let event_id = event_id(&env.agency, &env.message_id, position, &e.event_type);
                 let payload = Json::Object(e.payload);
-                let update =
-                    update_json(env, &subject, event_id, &e.event_type, data_class, e.occurred_at, now, &payload);
+                let head = UpdateHead {
+                    event_id,
+                    event_type: &e.event_type,
+                    data_class,
+                    occurred_at: e.occurred_at,
+                    recorded_at: now,
+                    category: e.category.as_str(),
+                    nature: e.nature.as_str(),
+                };
+                let update = update_json(env, &subject, &head, &payload);
                 match schemas.encode_datum(&update) {
                     Ok(avro) => ready_events.push(ReadyEvent {
                         event_id,
@@ -183,6 +191,7 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                         occurred_at: e.occurred_at,
                         payload,
                         avro,
+                        avro_schema: schemas.fingerprint,
                     }),
                     Err(err) => {
                         let refusal = Refusal::new(
@@ -198,25 +207,33 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
     }
 }
 
+/// What the stored `Update` says of itself beside its subject and payload.
+pub struct UpdateHead<'a> {
+    pub event_id: Uuid,
+    pub event_type: &'a str,
+    pub data_class: &'a str,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// The data subject's category and whether the record is fact or assessment (DPA 2018
+    /// s.38(2)-(3)), from the connector's mapping.
+    pub category: &'a str,
+    pub nature: &'a str,
+}
+
 /// The stored `Update`: the subject as the payload named them (the subject id is attached per
 /// recipient at delivery, since identity review may change it).
-#[allow(clippy::too_many_arguments)]
 pub fn update_json(
     env: &Envelope,
     subject: &crate::connectors::mapping::DraftSubject,
-    event_id: Uuid,
-    event_type: &str,
-    data_class: &str,
-    occurred_at: DateTime<Utc>,
-    recorded_at: DateTime<Utc>,
+    head: &UpdateHead,
     payload: &Json,
 ) -> Json {
     json!({
-        "event_id": event_id.to_string(),
-        "event_type": event_type,
-        "data_class": data_class,
-        "occurred_at": occurred_at.to_rfc3339(),
-        "recorded_at": recorded_at.to_rfc3339(),
+        "event_id": head.event_id.to_string(),
+        "event_type": head.event_type,
+        "data_class": head.data_class,
+        "occurred_at": head.occurred_at.to_rfc3339(),
+        "recorded_at": head.recorded_at.to_rfc3339(),
         "source": {"agency": env.agency, "connector": env.connector, "message_id": env.message_id},
         "subject": {
             "subject_id": null,
@@ -227,5 +244,7 @@ pub fn update_json(
         "payload": payload,
         "redacted": [],
         "disclosure": null,
+        "subject_category": head.category,
+        "nature": head.nature,
     })
 }

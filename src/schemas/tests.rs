@@ -73,3 +73,38 @@ fn unchanged_schemas_are_compatible_and_a_new_required_field_is_not() {
     let problems = check_compatibility(&changed).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
 }
+
+#[test]
+fn what_an_earlier_schema_wrote_is_read_with_the_fields_added_since_at_their_defaults() {
+    let s = get().unwrap();
+    let (name, text) =
+        HISTORY_FILES.iter().find(|(n, _)| *n == "6e82a96800714ab3").expect("the schema before categories");
+    let old_json: Json = serde_json::from_str(text).unwrap();
+    let old = Schema::parse(&old_json).unwrap();
+    let writer = GenericDatumWriter::builder(&old).build().unwrap();
+    let datum = writer.write_value_to_vec(to_avro(&sample_update(), &old, ENVELOPE).unwrap()).unwrap();
+    let fingerprint = hex::decode(name).unwrap();
+    let back = s.decode_stored(&fingerprint, &datum).unwrap();
+    assert_eq!(back["payload"]["custody_ref"], "05CL/26/004512");
+    assert_eq!(back["subject_category"], "unspecified");
+    assert_eq!(back["nature"], "fact");
+    // Read as if today's schema had written it, it fails: which schema wrote it matters.
+    assert!(s.decode_datum(&datum).is_err());
+    // Subscribers holding messages written with it can still fetch it.
+    assert_eq!(s.writer_json(&fingerprint), Some(&old_json));
+    assert!(s.known_fingerprints().len() >= 2);
+    // Today's writes carry the new fields.
+    let mut u = sample_update();
+    u["subject_category"] = Json::from("suspect");
+    u["nature"] = Json::from("fact");
+    let now = s.decode_stored(&s.fingerprint, &s.encode_datum(&u).unwrap()).unwrap();
+    assert_eq!(now["subject_category"], "suspect");
+}
+
+#[test]
+fn a_history_file_must_be_named_for_its_fingerprint() {
+    let (_, text) = HISTORY_FILES[0];
+    let files: Vec<(&str, &str)> = SCHEMA_FILES.to_vec();
+    let err = Schemas::build(&files, &[("0000000000000000", text)]).err().expect("refused").to_string();
+    assert!(err.contains("history/0000000000000000.json") && err.contains("fingerprint"), "{err}");
+}

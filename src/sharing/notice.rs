@@ -91,6 +91,9 @@ pub fn notice(stored: &Json, r: &Notice) -> Json {
             "legal_basis": r.legal_basis,
             "catch_up": false,
         },
+        // The notice is a fact about a delivery; the category is the update's.
+        "subject_category": stored.get("subject_category").cloned().unwrap_or_else(|| json!("unspecified")),
+        "nature": "fact",
     })
 }
 

@@ -29,6 +29,7 @@ pub struct EventRows {
     dobs: Vec<Option<chrono::NaiveDate>>,
     payloads: Vec<Json>,
     avro: Vec<Vec<u8>>,
+    avro_schemas: Vec<Vec<u8>>,
 }
 
 impl EventRows {
@@ -59,6 +60,7 @@ impl EventRows {
             .push(subject.date_of_birth.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()));
         self.payloads.push(e.payload.clone());
         self.avro.push(e.avro.clone());
+        self.avro_schemas.push(e.avro_schema.to_vec());
     }
 
     /// Inserts the events and returns those newly stored (a re-read payload stores nothing
@@ -74,13 +76,15 @@ impl EventRows {
         // ORDER BY ordinality keeps the item order, so `seq` follows the payload.
         let inserted = sqlx::query(
             "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
-                connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro)
+                connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro,
+                schema_fingerprint)
              SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, e.agency, e.connector, e.message_id, e.position,
-                    e.identifiers, e.name, e.dob, e.payload, e.avro
+                    e.identifiers, e.name, e.dob, e.payload, e.avro, e.avro_schema
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::int[], $7::jsonb[],
-                         $8::text[], $9::date[], $10::jsonb[], $11::bytea[], $13::text[], $14::text[], $15::text[])
+                         $8::text[], $9::date[], $10::jsonb[], $11::bytea[], $13::text[], $14::text[], $15::text[],
+                         $16::bytea[])
                   WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro,
-                                       agency, connector, message_id, n)
+                                       agency, connector, message_id, avro_schema, n)
              ORDER BY e.n
              ON CONFLICT (event_id) DO NOTHING
              RETURNING event_id",
@@ -100,6 +104,7 @@ impl EventRows {
         .bind(&self.agencies)
         .bind(&self.connectors)
         .bind(&self.message_ids)
+        .bind(&self.avro_schemas)
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();

@@ -26,6 +26,8 @@ pub struct ReadyEvent {
     pub occurred_at: DateTime<Utc>,
     pub payload: Json,
     pub avro: Vec<u8>,
+    /// The fingerprint of the schema `avro` was written with.
+    pub avro_schema: [u8; 8],
 }
 
 #[derive(Debug)]

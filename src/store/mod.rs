@@ -99,6 +99,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "consultations", include_str!("../../migrations/0013_consultations.sql")),
     (14, "court list", include_str!("../../migrations/0014_court_list.sql")),
     (15, "recalls", include_str!("../../migrations/0015_recalls.sql")),
+    (16, "writer schemas", include_str!("../../migrations/0016_writer_schemas.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

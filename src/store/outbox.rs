@@ -249,6 +249,8 @@ pub struct Pending {
     pub catch_up: bool,
     pub decided_at: DateTime<Utc>,
     pub avro: Vec<u8>,
+    /// The fingerprint of the schema `avro` was written with.
+    pub schema_fingerprint: Vec<u8>,
     pub event_type: String,
     pub data_class: String,
     /// `delivery`, or a notice naming the delivery `refers_to`: `retraction` or `erasure`.
@@ -266,7 +268,7 @@ pub struct Pending {
 pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> Result<Vec<Pending>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
-                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.event_type, e.data_class,
+                o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.schema_fingerprint, e.event_type, e.data_class,
                 o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL AND r.published_at IS NULL, false) AS nothing_sent
          FROM outbox o JOIN events e USING (event_id)
          LEFT JOIN outbox r ON r.message_id = o.refers_to

@@ -105,3 +105,102 @@ async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothin
     ));
     hub.finish().await;
 }
+
+/// Every delivery says its subject's category and whether it is fact or assessment (DPA 2018
+/// s.38(2)-(3)), from the connectors' mappings; a subscriber decodes it with fastavro from the
+/// schema the hub publishes, and one still on the schema before these fields decodes it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_carry_category_and_nature_and_an_old_subscriber_still_decodes_them() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    let mut bodies = Vec::new();
+    for agency in hub.hub.settings.agencies.keys() {
+        for m in hub.drain(&hub.names.outbound_queue(agency)).await {
+            bodies.push(m.delivery.data.clone());
+        }
+    }
+    assert!(bodies.len() > 50, "{}", bodies.len());
+    // Our own decoding: what the mappings declare.
+    let decoded: Vec<serde_json::Value> =
+        bodies.iter().map(|b| hub.hub.schemas.decode_single_object(b).expect("decodes")).collect();
+    let kinds = |t: &str| -> std::collections::BTreeSet<(String, String)> {
+        decoded
+            .iter()
+            .filter(|d| d["event_type"] == t)
+            .map(|d| (d["subject_category"].as_str().unwrap().into(), d["nature"].as_str().unwrap().into()))
+            .collect()
+    };
+    assert_eq!(kinds("Arrested"), [("suspect".into(), "fact".into())].into());
+    assert_eq!(kinds("OrderMade"), [("convicted".into(), "fact".into())].into());
+    assert_eq!(kinds("PreSentenceReport"), [("convicted".into(), "assessment".into())].into());
+    assert!(kinds("HearingResulted").contains(&("convicted".into(), "fact".into())));
+    assert!(kinds("HearingResulted").contains(&("suspect".into(), "fact".into())));
+
+    // fastavro, with the writer schema fetched from the hub, and with the earlier one as the
+    // reader schema (a subscriber that has not upgraded).
+    let base = hub.start_http().await.expect("HTTP served");
+    let dir = std::env::temp_dir().join(format!("fastavro-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fingerprint = hub.hub.schemas.fingerprint_hex();
+    let fetched = {
+        let (base, fingerprint) = (base.clone(), fingerprint.clone());
+        tokio::task::spawn_blocking(move || {
+            let list = http("GET", &format!("{base}/schemas"), Some("sub"), None);
+            let writer = http("GET", &format!("{base}/schemas/{fingerprint}"), Some("sub"), None);
+            let old = http("GET", &format!("{base}/schemas/6e82a96800714ab3"), Some("sub"), None);
+            (list, writer, old)
+        })
+        .await
+        .unwrap()
+    };
+    assert!(fetched.0.1.contains("6e82a96800714ab3"), "the earlier schema is listed: {}", fetched.0.1);
+    assert_eq!((fetched.1.0, fetched.2.0), (200, 200));
+    std::fs::write(dir.join("writer.json"), &fetched.1.1).unwrap();
+    std::fs::write(dir.join("old.json"), &fetched.2.1).unwrap();
+    let mut files = Vec::new();
+    for (i, b) in bodies.iter().enumerate() {
+        let path = dir.join(format!("{i}.avro"));
+        std::fs::write(&path, b).unwrap();
+        files.push(path);
+    }
+    let script = r#"
+import io, json, sys, fastavro
+writer = fastavro.parse_schema(json.load(open(sys.argv[1])))
+old = fastavro.parse_schema(json.load(open(sys.argv[2])))
+out = []
+for path in sys.argv[3:]:
+    body = open(path, "rb").read()
+    assert body[:2] == b"\xc3\x01"
+    new = fastavro.schemaless_reader(io.BytesIO(body[10:]), writer)
+    as_old = fastavro.schemaless_reader(io.BytesIO(body[10:]), writer, old)
+    out.append([str(new["event_id"]), new["subject_category"], new["nature"], str(as_old["event_id"]), "nature" in as_old])
+print(json.dumps(out))
+"#;
+    let run = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir.join("writer.json"))
+        .arg(dir.join("old.json"))
+        .args(&files)
+        .output()
+        .expect("python3 runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        run.status.success(),
+        "fastavro decodes every delivery (pip install fastavro; .ci/run installs it): {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let rows: Vec<(String, String, String, String, bool)> = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(rows.len(), decoded.len());
+    for (row, ours) in rows.iter().zip(&decoded) {
+        assert_eq!(row.0, ours["event_id"].as_str().unwrap());
+        assert_eq!(
+            (row.1.as_str(), row.2.as_str()),
+            (ours["subject_category"].as_str().unwrap(), ours["nature"].as_str().unwrap())
+        );
+        assert_eq!(row.3, row.0, "the old reader reads the same update");
+        assert!(!row.4, "and without the fields it does not know");
+    }
+    hub.finish().await;
+}
