@@ -35,6 +35,8 @@ pub struct DraftEvent {
     pub category: super::spec::SubjectCategory,
     /// Fact or assessment, as the connector's mapping declares it.
     pub nature: super::spec::Nature,
+    /// The record's key (see `EventSpec::key`): a later record with the same one corrects it.
+    pub key: Option<String>,
 }
 
 impl<'a> Scope<'a> {

@@ -203,12 +203,14 @@ impl Connector {
                 .iter()
                 .find(|c| mapping::condition_holds(&c.when, scope))
                 .map_or(e.category, |c| c.category);
+            let key = record_key(&e.key, &payload);
             events.push(DraftEvent {
                 event_type: e.event_type.clone(),
                 occurred_at,
                 payload,
                 category,
                 nature: e.nature,
+                key,
             });
         }
         Ok(Mapped::Events(subject, events))
@@ -217,6 +219,24 @@ impl Connector {
     pub fn format(&self) -> Format {
         self.spec.format
     }
+}
+
+/// The record's key: its key fields' values, joined. None when the event declares no key or a
+/// key field is empty: such a record is never taken as correcting another.
+fn record_key(fields: &[String], payload: &Map<String, Json>) -> Option<String> {
+    if fields.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::with_capacity(fields.len());
+    for f in fields {
+        match payload.get(f) {
+            None | Some(Json::Null) => return None,
+            Some(Json::String(s)) if s.trim().is_empty() => return None,
+            Some(Json::String(s)) => parts.push(s.clone()),
+            Some(other) => parts.push(other.to_string()),
+        }
+    }
+    Some(parts.join("\u{1f}"))
 }
 
 enum Mapped {
@@ -299,6 +319,12 @@ fn check(spec: &ConnectorSpec, _text: &str) -> Result<(), CheckError> {
         }
         if e.occurred_at.is_none() && spec.common.occurred_at.is_none() {
             return Err((needle, format!("event {} has no occurred_at (and [common] gives none)", e.event_type)));
+        }
+        for k in &e.key {
+            let mapped = e.fields.contains_key(k) || (spec.common.fields.contains_key(k) && !e.without.contains(k));
+            if !mapped {
+                return Err((needle, format!("event {} has key field {k:?}, which it does not map", e.event_type)));
+            }
         }
         for (name, expr) in spec.common.fields.iter().filter(|(n, _)| !e.without.contains(n)).chain(e.fields.iter()) {
             if !schema.fields.contains(name) {

@@ -159,6 +159,10 @@ pub struct EventSpec {
     /// Whether the event is fact or a personal assessment (DPA 2018 s.38(2)).
     #[serde(default)]
     pub nature: Nature,
+    /// The mapped fields that identify the record across messages: a later record of this type
+    /// from the same agency with the same key corrects it (empty: every record is new).
+    #[serde(default)]
+    pub key: Vec<String>,
 }
 
 /// The categories of data subject DPA 2018 s.38(3) asks a controller to distinguish, "where

@@ -1,7 +1,7 @@
 //! A transaction, orchestrated: `record` stores a run of one agency's messages (inbox, identity,
-//! events and projections, kept items, refusals), then sharing retracts what went out about
-//! records that moved to another person and decides every update the run stored or moved — all
-//! before the one commit. The store and sharing each do their part; neither calls the other.
+//! events and projections, the records they correct, kept items, refusals), then sharing retracts
+//! what went out about records that moved to another person, decides every update the run stored
+//! or moved, and tells the holders of corrected records — all before the one commit. The store and sharing each do their part; neither calls the other.
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -91,6 +91,8 @@ pub async fn apply_run(
     updates.extend(crate::sharing::moved_events(tx, &recorded.moved).await?);
     // Decided after the whole run is recorded, against the store as it now is.
     queued += crate::sharing::decide_message(tx, sharing, &updates, now).await?;
+    // Records the run corrects: their holders are told (the corrections were decided above).
+    queued += crate::sharing::corrections::send_on(tx, &recorded.corrected, now).await?;
     Ok(recorded
         .messages
         .into_iter()

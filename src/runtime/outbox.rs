@@ -273,7 +273,7 @@ fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate
     headers.insert("tracker-schema-fingerprint".into(), AMQPValue::LongString(hub.schemas.fingerprint_hex().into()));
     headers.insert("tracker-agreement".into(), AMQPValue::LongString(row.agreement.clone().into()));
     headers.insert("tracker-catch-up".into(), AMQPValue::Boolean(row.catch_up));
-    if let Some(refers_to) = row.refers_to {
+    if let Some(refers_to) = row.refers_to.or(row.corrects) {
         headers.insert("tracker-refers-to".into(), AMQPValue::LongString(refers_to.to_string().into()));
     }
     let props = BasicProperties::default()
@@ -294,7 +294,7 @@ fn delivery_copy(hub: &Hub, row: &Pending, stored: &serde_json::Value) -> serde_
         legal_basis: row.legal_basis.clone(),
         consent: row.consent_scope.as_deref().and_then(ConsentScope::parse),
     };
-    recipient_copy(
+    let mut copy = recipient_copy(
         stored,
         &CopyFor {
             recipient: &row.recipient,
@@ -304,5 +304,12 @@ fn delivery_copy(hub: &Hub, row: &Pending, stored: &serde_json::Value) -> serde_
             withheld: &row.withheld_fields,
             catch_up: row.catch_up,
         },
-    )
+    );
+    if let Some(corrects) = row.corrects {
+        copy["correction"] = serde_json::json!({
+            "corrects_message_id": corrects.to_string(),
+            "changed_fields": row.corrected_fields.clone().unwrap_or_default(),
+        });
+    }
+    copy
 }

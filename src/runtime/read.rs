@@ -192,6 +192,7 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                         payload,
                         avro,
                         avro_schema: schemas.fingerprint,
+                        record_key: e.key,
                     }),
                     Err(err) => {
                         let refusal = Refusal::new(

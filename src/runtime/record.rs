@@ -1,6 +1,7 @@
 //! Recording messages in the caller's transaction, store call by store call: the inbox rows
 //! (which recognise a message committed before), identity links (the index locked), the events
-//! (projections follow by trigger), held records, kept items, rejected identifiers and refusals.
+//! (projections follow by trigger) and the earlier records they correct, held records, kept
+//! items, rejected identifiers and refusals.
 //! A run of one agency's messages is recorded together, each statement once for the run; sharing
 //! is decided after this, by `apply`, in the same transaction.
 use chrono::{DateTime, Utc};
@@ -54,6 +55,8 @@ pub struct Recorded {
     pub messages: Vec<Option<MessageRecorded>>,
     pub stored: Vec<NewEvent>,
     pub moved: Vec<identity::Moved>,
+    /// Stored records the run's records correct (same agency, type and key), in order.
+    pub corrected: Vec<store::corrections::Corrected>,
 }
 
 /// Records messages of one agency, in order, inside the caller's transaction. `kind_of` tells
@@ -66,7 +69,7 @@ pub async fn record(
     mode: Mode,
 ) -> Result<Recorded, StoreError> {
     let Some(agency) = msgs.first().map(|m| &m.env.agency) else {
-        return Ok(Recorded { messages: Vec::new(), stored: Vec::new(), moved: Vec::new() });
+        return Ok(Recorded { messages: Vec::new(), stored: Vec::new(), moved: Vec::new(), corrected: Vec::new() });
     };
     debug_assert!(msgs.iter().all(|m| &m.env.agency == agency), "a run is one agency's");
     let inbox: Vec<InboxRow> = msgs.iter().map(|m| inbox_row(m)).collect();
@@ -93,6 +96,7 @@ pub async fn record(
         store::locks::identity_index(tx).await?;
     }
     let linking = identity::link_all(tx, &subjects, agency, kind_of, now).await?;
+    let repeated = unchanged_records(tx, agency, &recording).await?;
     let mut links = linking.links.into_iter();
     let mut rows = EventRows::default();
     let mut messages: Vec<Option<MessageRecorded>> = (0..msgs.len()).map(|_| None).collect();
@@ -113,7 +117,7 @@ pub async fn record(
                         Link::Subject(id) => Some(*id),
                         Link::Conflict(_) | Link::Unidentified => None,
                     };
-                    for e in events {
+                    for e in events.iter().filter(|e| !repeated.contains(&e.event_id)) {
                         if let Link::Conflict(people) = &link {
                             held.push((e.event_id, identifiers.clone(), people.clone()));
                         }
@@ -148,7 +152,38 @@ pub async fn record(
         }
         stored.push(event);
     }
-    Ok(Recorded { messages, stored, moved: linking.moved })
+    let ids: Vec<Uuid> = stored.iter().map(|e| e.event_id).collect();
+    let corrected = store::corrections::supersede(tx, &ids, now).await?;
+    Ok(Recorded { messages, stored, moved: linking.moved, corrected })
+}
+
+/// The run's keyed records that repeat, unchanged, the record stored with their key (a file sent
+/// again under a new message id): they are not stored again.
+async fn unchanged_records(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    agency: &str,
+    recording: &[(usize, &Incoming<'_>)],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let mut keyed = Vec::new();
+    let mut ids = Vec::new();
+    let mut identifiers = Vec::new();
+    for (_, m) in recording {
+        for item in m.items {
+            if let ReadyItem::Events { subject, events, .. } = item {
+                for e in events.iter().filter(|e| e.record_key.is_some()) {
+                    identifiers.push((identifiers_json(subject), e));
+                }
+            }
+        }
+    }
+    for (ids_json, e) in &identifiers {
+        if let Some(key) = &e.record_key {
+            keyed.push((agency, e.event_type.as_str(), key.as_str(), &e.payload, ids_json));
+            ids.push(e.event_id);
+        }
+    }
+    let repeated = store::corrections::unchanged(tx, &keyed).await?;
+    Ok(repeated.into_iter().filter_map(|i| ids.get(i).copied()).collect())
 }
 
 /// A message's inbox row: its outcome and counts.

@@ -19,6 +19,9 @@ pub enum Stage {
     /// An operator or auditor recalled a delivery as unlawful or mistaken: an erasure notice is
     /// queued, and the pair is not decided again.
     Recalled,
+    /// Its source corrected the record: the recipient's copy is superseded (by a delivery of the
+    /// corrected record marked as correcting it, or by a correction notice).
+    Corrected,
     /// The publisher changed the decision (consent withdrawn, or a notice about a delivery that
     /// was never sent).
     Published,
@@ -32,6 +35,7 @@ impl Stage {
             Stage::Redecided => "redecided",
             Stage::Retracted => "retracted",
             Stage::Recalled => "recalled",
+            Stage::Corrected => "corrected",
             Stage::Published => "published",
         }
     }

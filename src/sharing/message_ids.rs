@@ -29,3 +29,9 @@ pub fn retraction_message_id(delivery: Uuid) -> Uuid {
 pub fn erasure_message_id(delivery: Uuid) -> Uuid {
     Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}erasure").as_bytes())
 }
+
+/// The message id of the notice telling the recipient of `delivery` that its record was
+/// corrected and the correction is not shared with it.
+pub fn correction_message_id(delivery: Uuid) -> Uuid {
+    Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}correction").as_bytes())
+}

@@ -7,6 +7,7 @@
 //! recipient's involvement period that covers it.
 pub mod agreements;
 pub mod copy;
+pub mod corrections;
 pub mod decide;
 pub mod facts;
 pub mod inspect;
@@ -31,7 +32,9 @@ use decide::{Decision, EventView, Facts, Recipient, WithholdReason};
 use crate::domain::names::AgencyId;
 use crate::settings::{AgencyKind, Settings};
 use log::Stage;
-pub use message_ids::{delivery_message_id, erasure_message_id, redelivery_message_id, retraction_message_id};
+pub use message_ids::{
+    correction_message_id, delivery_message_id, erasure_message_id, redelivery_message_id, retraction_message_id,
+};
 pub use moved::{moved_events, retract_moved};
 use record::{Decided, Retraction, write_decisions};
 

@@ -1,6 +1,7 @@
 //! A notice to a recipient about an earlier delivery, named by its message id: a retraction
-//! (records that arrived later show the update should not have gone to it) or an erasure (an
-//! operator or auditor found the disclosure unlawful or mistaken: the recipient must erase it).
+//! (records that arrived later show the update should not have gone to it), an erasure (an
+//! operator or auditor found the disclosure unlawful or mistaken: the recipient must erase it),
+//! or a correction (the source corrected the record, and the corrected one is not shared with it).
 //! A notice repeats nothing of the update but its type and source, and carries the subject id
 //! only, never identifiers: the recipient already holds the delivery it names.
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,6 +18,9 @@ pub enum Kind {
     Retraction,
     /// Erase the delivery: the disclosure was unlawful or made in error (a recall).
     Erasure,
+    /// Its source corrected the record, and the corrected record is not shared with this
+    /// recipient (a recipient that may see it gets the corrected record, marked as a correction).
+    Correction,
 }
 
 impl Kind {
@@ -25,6 +29,7 @@ impl Kind {
         match self {
             Kind::Retraction => "retraction",
             Kind::Erasure => "erasure",
+            Kind::Correction => "correction",
         }
     }
 
@@ -32,6 +37,7 @@ impl Kind {
         match s {
             "retraction" => Some(Kind::Retraction),
             "erasure" => Some(Kind::Erasure),
+            "correction" => Some(Kind::Correction),
             _ => None,
         }
     }
@@ -81,6 +87,12 @@ pub fn notice(stored: &Json, r: &Notice) -> Json {
             "explanation": match r.kind {
                 Kind::Retraction => explanation(r.reason, r.agreement, event_type),
                 Kind::Erasure => erasure_explanation(r.reason, r.agreement, event_type),
+                Kind::Correction => format!(
+                    "The {event_type} update delivered under agreement {agreement} has been corrected by the agency \
+                     that sent it. The corrected record is not shared with you under today's agreements: do not rely \
+                     on the earlier copy.",
+                    agreement = r.agreement
+                ),
             },
         },
         "redacted": [],

@@ -133,7 +133,8 @@ pub async fn latest_decisions(
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted', 'recalled')
                              ORDER BY recipient, id DESC) l
-         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))",
+         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))
+           AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)",
     )
     .bind(subjects)
     .bind(exclude)

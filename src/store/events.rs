@@ -30,6 +30,7 @@ pub struct EventRows {
     payloads: Vec<Json>,
     avro: Vec<Vec<u8>>,
     avro_schemas: Vec<Vec<u8>>,
+    record_keys: Vec<Option<String>>,
 }
 
 impl EventRows {
@@ -61,6 +62,7 @@ impl EventRows {
         self.payloads.push(e.payload.clone());
         self.avro.push(e.avro.clone());
         self.avro_schemas.push(e.avro_schema.to_vec());
+        self.record_keys.push(e.record_key.clone());
     }
 
     /// Inserts the events and returns those newly stored (a re-read payload stores nothing
@@ -77,14 +79,14 @@ impl EventRows {
         let inserted = sqlx::query(
             "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
                 connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro,
-                schema_fingerprint)
+                schema_fingerprint, record_key)
              SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, e.agency, e.connector, e.message_id, e.position,
-                    e.identifiers, e.name, e.dob, e.payload, e.avro, e.avro_schema
+                    e.identifiers, e.name, e.dob, e.payload, e.avro, e.avro_schema, e.record_key
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::int[], $7::jsonb[],
                          $8::text[], $9::date[], $10::jsonb[], $11::bytea[], $13::text[], $14::text[], $15::text[],
-                         $16::bytea[])
+                         $16::bytea[], $17::text[])
                   WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro,
-                                       agency, connector, message_id, avro_schema, n)
+                                       agency, connector, message_id, avro_schema, record_key, n)
              ORDER BY e.n
              ON CONFLICT (event_id) DO NOTHING
              RETURNING event_id",
@@ -105,6 +107,7 @@ impl EventRows {
         .bind(&self.connectors)
         .bind(&self.message_ids)
         .bind(&self.avro_schemas)
+        .bind(&self.record_keys)
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
@@ -228,8 +231,9 @@ pub async fn order_marks(
     subjects: &[Uuid],
 ) -> Result<Vec<OrderMarkRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT event_id, subject_id, event_type, occurred_at, payload->>'order_type' FROM events
-         WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')",
+        "SELECT event_id, subject_id, event_type, occurred_at, payload->>'order_type' FROM events e
+         WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')
+           AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)",
     )
     .bind(subjects)
     .fetch_all(&mut **tx)
@@ -266,6 +270,7 @@ pub async fn undecided_for(
          JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
          WHERE NOT EXISTS (SELECT 1 FROM disclosure_log l
                            WHERE l.event_id = e.event_id AND l.recipient = p.recipient AND l.stage = 'decided')
+           AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)
          ORDER BY p.n, e.occurred_at, e.seq",
     )
     .bind(subjects)

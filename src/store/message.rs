@@ -28,6 +28,8 @@ pub struct ReadyEvent {
     pub avro: Vec<u8>,
     /// The fingerprint of the schema `avro` was written with.
     pub avro_schema: [u8; 8],
+    /// The record's key: a later record of the same type and agency with the same key corrects it.
+    pub record_key: Option<String>,
 }
 
 #[derive(Debug)]

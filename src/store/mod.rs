@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod consents;
 pub mod consultations;
+pub mod corrections;
 pub mod court;
 pub mod dead_letters;
 pub mod disclosure_log;
@@ -100,6 +101,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "court list", include_str!("../../migrations/0014_court_list.sql")),
     (15, "recalls", include_str!("../../migrations/0015_recalls.sql")),
     (16, "writer schemas", include_str!("../../migrations/0016_writer_schemas.sql")),
+    (17, "corrections", include_str!("../../migrations/0017_corrections.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

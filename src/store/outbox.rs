@@ -259,6 +259,10 @@ pub struct Pending {
     pub notice_reason: Option<String>,
     /// For a notice: the delivery it names was never sent (withheld at publish).
     pub nothing_sent: bool,
+    /// For a delivery of a corrected record: the earlier delivery it corrects, and the changed
+    /// fields the recipient may see.
+    pub corrects: Option<Uuid>,
+    pub corrected_fields: Option<Vec<String>>,
 }
 
 /// Up to `limit` rows not yet confirmed nor withheld at publish, in the order decided, each with
@@ -269,7 +273,8 @@ pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> 
     sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
                 o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.schema_fingerprint, e.event_type, e.data_class,
-                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL AND r.published_at IS NULL, false) AS nothing_sent
+                o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL AND r.published_at IS NULL, false) AS nothing_sent,
+                o.corrects, o.corrected_fields
          FROM outbox o JOIN events e USING (event_id)
          LEFT JOIN outbox r ON r.message_id = o.refers_to
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
@@ -367,4 +372,86 @@ pub async fn queue_erasure(
     .execute(&mut **tx)
     .await?;
     Ok(queued.rows_affected() == 1)
+}
+
+/// A delivery of a corrected record that stands (sent or to be sent, and not taken back by a
+/// retraction or an erasure): who has the record, under which message id.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StandingDelivery {
+    pub id: i64,
+    pub event_id: Uuid,
+    pub recipient: String,
+    pub message_id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub agreement: String,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub withheld_fields: Vec<String>,
+    pub catch_up: bool,
+}
+
+/// The standing deliveries of these updates, oldest first.
+pub async fn standing_deliveries(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Uuid],
+) -> Result<Vec<StandingDelivery>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.agreement, o.purpose, o.legal_basis,
+                o.withheld_fields, o.catch_up
+         FROM outbox o
+         WHERE o.event_id = ANY($1) AND o.kind = 'delivery'
+           AND NOT (o.withheld_at_publish IS NOT NULL AND o.published_at IS NULL)
+           AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.refers_to = o.message_id AND r.kind IN ('retraction', 'erasure'))
+         ORDER BY o.id",
+    )
+    .bind(events)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Marks the delivery `id` (of a corrected record) as correcting the earlier delivery
+/// `corrects`, naming the fields that changed which its recipient may see.
+pub async fn mark_correcting(
+    tx: &mut Transaction<'_, Postgres>,
+    id: i64,
+    corrects: Uuid,
+    changed_fields: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET corrects = $2, corrected_fields = $3 WHERE id = $1")
+        .bind(id)
+        .bind(corrects)
+        .bind(changed_fields)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Queues a notice of kind `correction` naming `delivery`: its record was corrected, and the
+/// corrected one is not shared with its recipient. At most once per delivery.
+pub async fn queue_correction_notice(
+    tx: &mut Transaction<'_, Postgres>,
+    delivery: &StandingDelivery,
+    notice_message_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
+            legal_basis, catch_up, decided_at, refers_to, notice_reason)
+         VALUES ('correction', $1, $2, $3, $4, '{}', $5, $6, $7, false, $8, $9, $10)
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(delivery.event_id)
+    .bind(&delivery.recipient)
+    .bind(notice_message_id)
+    .bind(delivery.subject_id)
+    .bind(&delivery.agreement)
+    .bind(&delivery.purpose)
+    .bind(&delivery.legal_basis)
+    .bind(now)
+    .bind(delivery.message_id)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -256,7 +256,7 @@ pub async fn run_in_sandbox(
 
 /// Sends every case, then a canary, to a running sandboxed hub and checks each.
 pub async fn run(sandbox: &Sandbox, samples: &Path, cases: Vec<Case>, verbose: bool) -> anyhow::Result<Outcome> {
-    let canary = std::fs::read(samples.join(CANARY))?;
+    let canary = String::from_utf8(std::fs::read(samples.join(CANARY))?)?;
     let mut outcome = Outcome::default();
     for (n, c) in cases.into_iter().enumerate() {
         let started = Instant::now();
@@ -266,8 +266,11 @@ pub async fn run(sandbox: &Sandbox, samples: &Path, cases: Vec<Case>, verbose: b
             Ok(()) => check(sandbox, &stored_id(&c, &message_id), &c.expect).await?,
         };
         let canary_id = format!("attack-{n:05}-canary");
+        // Fresh detentions each time: the same rows again would be an unchanged re-send, which
+        // is rightly not stored twice.
+        let fresh = canary.replace("/26/", &format!("/26/{n:05}")).into_bytes();
         let verdict = match verdict {
-            Ok(()) => match send(sandbox, POLICE, &canary_id, &canary).await {
+            Ok(()) => match send(sandbox, POLICE, &canary_id, &fresh).await {
                 Err(e) => Err(format!("the police file sent after it was not finished: {e}")),
                 Ok(()) if events_of(sandbox, &canary_id).await? == 0 => {
                     Err("the police file sent after it was not applied".into())

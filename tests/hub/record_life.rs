@@ -204,3 +204,101 @@ print(json.dumps(out))
     }
     hub.finish().await;
 }
+
+/// The court sends its 17/11 result for Daniel O'Hara again, for the same case and hearing, with
+/// the sentence's result text amended: a correction. Exactly the agencies that received the
+/// original result receive it — once each, as the corrected update naming the delivery it
+/// supersedes and the changed field — and nobody else; the unchanged order in the same file is
+/// not sent again; the reports and the court see the corrected result only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_original_once_each() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    received(&hub).await;
+    let original: uuid::Uuid = sqlx::query_scalar(
+        "SELECT event_id FROM events WHERE agency = 'court-b05lv00' AND event_type = 'HearingResulted'
+           AND payload->>'hearing_date' = '2026-11-17'",
+    )
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    let had: std::collections::BTreeMap<String, String> = sqlx::query_as::<_, (String, uuid::Uuid)>(
+        "SELECT recipient, message_id FROM outbox WHERE event_id = $1 AND kind = 'delivery' AND published_at IS NOT NULL",
+    )
+    .bind(original)
+    .fetch_all(hub.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(r, m)| (r, m.to_string()))
+    .collect();
+    assert!(had.len() >= 2, "the result went to several agencies: {had:?}");
+
+    let xml =
+        std::fs::read_to_string(format!("{}/court-results-B05LV00-20261117.xml", crate::support::SAMPLES)).unwrap();
+    assert!(xml.contains(">Community order<"), "{xml}");
+    let corrected = xml.replace(">Community order<", ">Community order, 12 months, with unpaid work<");
+    let dir = std::env::temp_dir().join(format!("correction-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("court-results-B05LV00-20261117-corrected.xml");
+    std::fs::write(&path, &corrected).unwrap();
+    hub.send("court-b05lv00", "court-results", &path).await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+
+    let after = received(&hub).await;
+    let mut got = std::collections::BTreeMap::new();
+    for (recipient, messages) in &after {
+        for m in messages {
+            assert_eq!(m.event_type, "HearingResulted", "{recipient} gets only the corrected result: {m:?}");
+            let correction = &m.record["correction"];
+            assert!(correction["changed_fields"].as_array().unwrap().iter().any(|f| f == "offences"), "{correction}");
+            assert_eq!(
+                m.record["payload"]["offences"][0]["result_text"],
+                "Community order, 12 months, with unpaid work"
+            );
+            assert!(
+                got.insert(recipient.clone(), correction["corrects_message_id"].as_str().unwrap().to_string())
+                    .is_none()
+            );
+        }
+    }
+    assert_eq!(got, had, "each agency that had the original, once, naming its delivery; nobody else");
+
+    // The store holds the correction; reports and the court read the corrected result only.
+    let (corrected_by,): (uuid::Uuid,) = sqlx::query_as("SELECT corrected_by FROM corrections WHERE event_id = $1")
+        .bind(original)
+        .fetch_one(hub.pool())
+        .await
+        .unwrap();
+    let projected: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM hearings WHERE court = 'B05LV00' AND hearing_date = '2026-11-17'")
+            .fetch_all(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(projected, [corrected_by]);
+    let logged = hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'corrected'").await;
+    assert_eq!(logged as usize, had.len());
+    let subject: uuid::Uuid = sqlx::query_scalar("SELECT subject_id FROM events WHERE event_id = $1")
+        .bind(original)
+        .fetch_one(hub.pool())
+        .await
+        .unwrap();
+    let seen = tracker::store::court::seen(hub.pool(), "court-b05lv00", subject).await.unwrap();
+    assert!(seen.iter().any(|r| r.event_id == corrected_by) && !seen.iter().any(|r| r.event_id == original));
+
+    // The same file again (redelivered), or sent again unchanged under another name: nothing.
+    hub.send("court-b05lv00", "court-results", &path).await;
+    let again = dir.join("court-results-B05LV00-20261117-corrected-again.xml");
+    std::fs::write(&again, &corrected).unwrap();
+    hub.send("court-b05lv00", "court-results", &again).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    assert!(received(&hub).await.values().all(Vec::is_empty), "nothing sent twice");
+    assert_eq!(hub.count("SELECT count(*) FROM corrections").await, 1);
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}

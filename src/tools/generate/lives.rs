@@ -44,12 +44,19 @@ pub(super) fn review_hearings(
     }
 }
 
+/// A custody record number's serial for a person's `j`th offence: unique per detention (a
+/// custody row sent again with the same number corrects the first) for up to 12,500 people with
+/// 40 offences each. The first three offences keep the serials a year's traffic always had.
+fn detention_serial(p: &Person, j: usize) -> usize {
+    if j < 3 { p.n * 3 + j } else { 500_000 + (p.n * 40 + j) % 500_000 }
+}
+
 pub(super) fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize, day: NaiveDate, end: NaiveDate) {
     let stations: &[&'static str] = if p.force == "05" { &["05CL", "05AN"] } else { &["13BD"] };
     let station = *rng.pick(stations);
     let courts: &[&'static str] = if p.force == "05" { &["B05LV00", "B05LP00"] } else { &["B13BD00"] };
     let court = *rng.pick(courts);
-    let custody = format!("{station}/26/{:06}", (p.n * 3 + j) % 1_000_000);
+    let custody = format!("{station}/26/{:06}", detention_serial(p, j));
     // The arrest/summons number links the charge to the court case.
     let urn = custody.replace('/', "");
     let offence = Some(("TH68010", "Stole goods from a shop", day));
@@ -244,7 +251,7 @@ pub(super) fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize,
             _ => start + Duration::days(rng.range(1, 30)),
         };
         if at <= end {
-            let custody = format!("{station_again}/26/R{:05}", (p.n * 3 + j) % 100_000);
+            let custody = format!("{station_again}/26/R{:05}", detention_serial(p, j));
             let offence = Some(("CJ88116", "Possessed a bladed article", at));
             f.police_row(p, station_again, "ARR", at, "19:40", &custody, offence, None, None);
             f.police_row(p, station_again, "NFA", at, "23:10", &custody, None, None, None);
@@ -283,7 +290,7 @@ pub(super) fn person_offence(f: &mut Feeds, rng: &mut Rng, p: &Person, j: usize,
                     ));
                     let arrest = hearing + Duration::days(rng.range(1, 10));
                     if arrest <= end {
-                        let wex = format!("{station}/26/W{:05}", (p.n * 3 + j) % 100_000);
+                        let wex = format!("{station}/26/W{:05}", detention_serial(p, j));
                         f.police_row(
                             p,
                             station,
