@@ -3,12 +3,13 @@
 -- amended custody row) — and the new record supersedes the old. Events stay append-only: the
 -- supersession is a row here; the old record's projections are removed, so reports and the court
 -- count the record as corrected; every earlier recipient of the old one is sent the correction.
+-- A record its source withdraws (a probation event marked deleted) is superseded by nothing.
 ALTER TABLE events ADD COLUMN record_key text;
 CREATE INDEX events_record_key ON events (agency, event_type, record_key) WHERE record_key IS NOT NULL;
 
 CREATE TABLE corrections (
     event_id      uuid        PRIMARY KEY REFERENCES events (event_id),
-    corrected_by  uuid        NOT NULL REFERENCES events (event_id),
+    corrected_by  uuid        REFERENCES events (event_id),
     corrected_at  timestamptz NOT NULL
 );
 CREATE INDEX corrections_by ON corrections (corrected_by);

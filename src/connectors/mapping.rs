@@ -37,6 +37,8 @@ pub struct DraftEvent {
     pub nature: super::spec::Nature,
     /// The record's key (see `EventSpec::key`): a later record with the same one corrects it.
     pub key: Option<String>,
+    /// The item withdraws the record with this key instead of adding one.
+    pub withdraws: bool,
 }
 
 impl<'a> Scope<'a> {

@@ -203,7 +203,7 @@ impl Connector {
                 .iter()
                 .find(|c| mapping::condition_holds(&c.when, scope))
                 .map_or(e.category, |c| c.category);
-            let key = record_key(&e.key, &payload);
+            let key = record_key(&e.key, &payload, &subject);
             events.push(DraftEvent {
                 event_type: e.event_type.clone(),
                 occurred_at,
@@ -211,6 +211,7 @@ impl Connector {
                 category,
                 nature: e.nature,
                 key,
+                withdraws: e.withdraw_when.as_ref().is_some_and(|c| mapping::condition_holds(c, scope)),
             });
         }
         Ok(Mapped::Events(subject, events))
@@ -221,14 +222,21 @@ impl Connector {
     }
 }
 
-/// The record's key: its key fields' values, joined. None when the event declares no key or a
-/// key field is empty: such a record is never taken as correcting another.
-fn record_key(fields: &[String], payload: &Map<String, Json>) -> Option<String> {
+/// The record's key: its key fields' values, joined (`subject.SCHEME` is the item's identifier of
+/// that scheme, for records whose fields name no case or order of their own). None when the
+/// event declares no key or a key value is missing: such a record is never taken as correcting
+/// another.
+fn record_key(fields: &[String], payload: &Map<String, Json>, subject: &mapping::DraftSubject) -> Option<String> {
     if fields.is_empty() {
         return None;
     }
     let mut parts = Vec::with_capacity(fields.len());
     for f in fields {
+        if let Some(scheme) = f.strip_prefix("subject.") {
+            let id = subject.identifiers.iter().find(|i| i.scheme().as_str() == scheme)?;
+            parts.push(id.value().to_string());
+            continue;
+        }
         match payload.get(f) {
             None | Some(Json::Null) => return None,
             Some(Json::String(s)) if s.trim().is_empty() => return None,
@@ -320,7 +328,16 @@ fn check(spec: &ConnectorSpec, _text: &str) -> Result<(), CheckError> {
         if e.occurred_at.is_none() && spec.common.occurred_at.is_none() {
             return Err((needle, format!("event {} has no occurred_at (and [common] gives none)", e.event_type)));
         }
+        if e.withdraw_when.is_some() && e.key.is_empty() {
+            return Err((needle, format!("event {} withdraws records but declares no key", e.event_type)));
+        }
         for k in &e.key {
+            if let Some(scheme) = k.strip_prefix("subject.") {
+                if Scheme::parse(scheme).is_none() {
+                    return Err((needle, format!("key field {k:?}: unknown identifier scheme {scheme:?}")));
+                }
+                continue;
+            }
             let mapped = e.fields.contains_key(k) || (spec.common.fields.contains_key(k) && !e.without.contains(k));
             if !mapped {
                 return Err((needle, format!("event {} has key field {k:?}, which it does not map", e.event_type)));
@@ -387,7 +404,7 @@ pub fn describe(outcomes: &[ItemOutcome]) -> Json {
                 },
                 "events": events.iter().map(|e| serde_json::json!({
                     "event_type": e.event_type, "occurred_at": e.occurred_at.to_rfc3339(), "category": e.category.as_str(),
-                    "nature": e.nature.as_str(), "payload": e.payload,
+                    "nature": e.nature.as_str(), "key": e.key, "withdraws": e.withdraws, "payload": e.payload,
                 })).collect::<Vec<_>>(),
             }),
             ItemOutcome::Kept { position, label } => serde_json::json!({"position": position, "kept_unrouted": label}),

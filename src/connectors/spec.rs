@@ -163,6 +163,9 @@ pub struct EventSpec {
     /// from the same agency with the same key corrects it (empty: every record is new).
     #[serde(default)]
     pub key: Vec<String>,
+    /// When this holds, the item withdraws the record with its key (its source deleted it)
+    /// instead of adding one.
+    pub withdraw_when: Option<Condition>,
 }
 
 /// The categories of data subject DPA 2018 s.38(3) asks a controller to distinguish, "where

@@ -193,6 +193,7 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                         avro,
                         avro_schema: schemas.fingerprint,
                         record_key: e.key,
+                        withdraws: e.withdraws,
                     }),
                     Err(err) => {
                         let refusal = Refusal::new(

@@ -97,6 +97,7 @@ pub async fn record(
     }
     let linking = identity::link_all(tx, &subjects, agency, kind_of, now).await?;
     let repeated = unchanged_records(tx, agency, &recording).await?;
+    let mut withdrawals: Vec<(String, String)> = Vec::new();
     let mut links = linking.links.into_iter();
     let mut rows = EventRows::default();
     let mut messages: Vec<Option<MessageRecorded>> = (0..msgs.len()).map(|_| None).collect();
@@ -117,7 +118,12 @@ pub async fn record(
                         Link::Subject(id) => Some(*id),
                         Link::Conflict(_) | Link::Unidentified => None,
                     };
-                    for e in events.iter().filter(|e| !repeated.contains(&e.event_id)) {
+                    for e in events.iter().filter(|e| e.withdraws) {
+                        if let Some(key) = &e.record_key {
+                            withdrawals.push((e.event_type.clone(), key.clone()));
+                        }
+                    }
+                    for e in events.iter().filter(|e| !e.withdraws && !repeated.contains(&e.event_id)) {
                         if let Link::Conflict(people) = &link {
                             held.push((e.event_id, identifiers.clone(), people.clone()));
                         }
@@ -153,7 +159,8 @@ pub async fn record(
         stored.push(event);
     }
     let ids: Vec<Uuid> = stored.iter().map(|e| e.event_id).collect();
-    let corrected = store::corrections::supersede(tx, &ids, now).await?;
+    let mut corrected = store::corrections::supersede(tx, &ids, now).await?;
+    corrected.extend(store::corrections::withdraw(tx, agency, &withdrawals, now).await?);
     Ok(Recorded { messages, stored, moved: linking.moved, corrected })
 }
 
@@ -170,7 +177,7 @@ async fn unchanged_records(
     for (_, m) in recording {
         for item in m.items {
             if let ReadyItem::Events { subject, events, .. } = item {
-                for e in events.iter().filter(|e| e.record_key.is_some()) {
+                for e in events.iter().filter(|e| e.record_key.is_some() && !e.withdraws) {
                     identifiers.push((identifiers_json(subject), e));
                 }
             }

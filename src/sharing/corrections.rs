@@ -5,7 +5,8 @@
 //! is marked as correcting it (naming the old delivery's message id, and the changed fields the
 //! recipient may see: one it may no longer see is not named, though the record is still marked
 //! changed); where it is not, the holder gets a notice of kind `correction` naming the old
-//! delivery. Either way the disclosure log records it (stage `corrected`).
+//! delivery. A record its source withdrew reaches each holder as such a notice (reason
+//! `withdrawn`). Either way the disclosure log records it (stage `corrected`).
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -27,16 +28,18 @@ pub async fn send_on(
     if corrected.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<Uuid> = corrected.iter().flat_map(|c| [c.event_id, c.corrected_by]).collect();
+    let ids: Vec<Uuid> = corrected.iter().flat_map(|c| std::iter::once(c.event_id).chain(c.corrected_by)).collect();
     let events = store::events::updates(tx, &ids).await?;
     let standing = store::outbox::standing_deliveries(tx, &ids).await?;
     let event = |id: Uuid| events.iter().find(|e| e.event_id == id);
     let mut entries = Vec::new();
     for c in corrected {
-        let (Some(old), Some(new)) = (event(c.event_id), event(c.corrected_by)) else { continue };
-        let changed = changed_fields(&old.payload, &new.payload);
+        let Some(old) = event(c.event_id) else { continue };
+        let new = c.corrected_by.and_then(event);
+        let changed = new.map(|n| changed_fields(&old.payload, &n.payload)).unwrap_or_default();
         for held in standing.iter().filter(|d| d.event_id == old.event_id) {
-            let now_delivered = standing.iter().find(|d| d.event_id == new.event_id && d.recipient == held.recipient);
+            let now_delivered =
+                new.and_then(|n| standing.iter().find(|d| d.event_id == n.event_id && d.recipient == held.recipient));
             let reason = match now_delivered {
                 Some(delivery) => {
                     let visible: Vec<String> =
@@ -45,9 +48,10 @@ pub async fn send_on(
                     "corrected"
                 }
                 None => {
+                    let why = if new.is_some() { "not_shared" } else { "withdrawn" };
                     let notice = correction_message_id(held.message_id);
-                    store::outbox::queue_correction_notice(tx, held, notice, "not_shared", now).await?;
-                    "corrected_not_shared"
+                    store::outbox::queue_correction_notice(tx, held, notice, why, now).await?;
+                    if new.is_some() { "corrected_not_shared" } else { "withdrawn" }
                 }
             };
             entries.push(entry(old, held, reason, now));

@@ -87,6 +87,11 @@ pub fn notice(stored: &Json, r: &Notice) -> Json {
             "explanation": match r.kind {
                 Kind::Retraction => explanation(r.reason, r.agreement, event_type),
                 Kind::Erasure => erasure_explanation(r.reason, r.agreement, event_type),
+                Kind::Correction if r.reason == "withdrawn" => format!(
+                    "The {event_type} update delivered under agreement {agreement} has been withdrawn by the agency \
+                     that sent it: the record should not have existed. Erase it and do not rely on it.",
+                    agreement = r.agreement
+                ),
                 Kind::Correction => format!(
                     "The {event_type} update delivered under agreement {agreement} has been corrected by the agency \
                      that sent it. The corrected record is not shared with you under today's agreements: do not rely \

@@ -10,8 +10,8 @@ use uuid::Uuid;
 pub struct Corrected {
     /// The record corrected.
     pub event_id: Uuid,
-    /// The record that corrects it.
-    pub corrected_by: Uuid,
+    /// The record that corrects it; none when its source withdrew it.
+    pub corrected_by: Option<Uuid>,
 }
 
 /// For each of `stored` (just inserted) that has a key, the latest earlier record of its agency,
@@ -50,6 +50,40 @@ pub async fn supersede(
         sqlx::query("SELECT forget_projections($1)").bind(&old).execute(&mut **tx).await?;
     }
     Ok(pairs)
+}
+
+/// Withdraws the current record of `agency` with each (event type, key): its source deleted it.
+/// Returns the records withdrawn (a key with no current record withdraws nothing).
+pub async fn withdraw(
+    tx: &mut Transaction<'_, Postgres>,
+    agency: &str,
+    keys: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<Vec<Corrected>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let withdrawn: Vec<Corrected> = sqlx::query_as(
+        "INSERT INTO corrections (event_id, corrected_by, corrected_at)
+         SELECT e.event_id, NULL, $4
+         FROM UNNEST($2::text[], $3::text[]) AS k(event_type, record_key)
+         JOIN events e ON e.agency = $1 AND e.event_type = k.event_type AND e.record_key = k.record_key
+         WHERE NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)
+         ORDER BY e.seq
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id, corrected_by",
+    )
+    .bind(agency)
+    .bind(keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    if !withdrawn.is_empty() {
+        let old: Vec<Uuid> = withdrawn.iter().map(|p| p.event_id).collect();
+        sqlx::query("SELECT forget_projections($1)").bind(&old).execute(&mut **tx).await?;
+    }
+    Ok(withdrawn)
 }
 
 /// Whether an event (`e`) has been corrected: a predicate for queries that must read only the

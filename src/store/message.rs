@@ -30,6 +30,8 @@ pub struct ReadyEvent {
     pub avro_schema: [u8; 8],
     /// The record's key: a later record of the same type and agency with the same key corrects it.
     pub record_key: Option<String>,
+    /// This item withdraws the record with its key (nothing is stored for it).
+    pub withdraws: bool,
 }
 
 #[derive(Debug)]

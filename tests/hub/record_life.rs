@@ -302,3 +302,103 @@ async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_orig
     ));
     hub.finish().await;
 }
+
+/// Probation sends an event again for the same appointment (amended), then withdraws another
+/// (`"deleted": true`): holders of the first get the corrected update marked as correcting their
+/// copy; holders of the second get a correction notice saying it was withdrawn; nobody else
+/// hears anything, and the withdrawn record leaves the reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probation_amends_one_event_and_withdraws_another() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    received(&hub).await;
+    // Two probation events that went to somebody.
+    let sent: Vec<(String, uuid::Uuid)> = sqlx::query_as(
+        "SELECT DISTINCT e.message_id, e.event_id FROM events e JOIN outbox o USING (event_id)
+         WHERE e.agency = 'probation' AND o.kind = 'delivery' AND o.published_at IS NOT NULL
+           AND e.event_type IN ('AppointmentOutcome', 'BreachInitiated', 'RiskRegistration')
+         ORDER BY 1",
+    )
+    .fetch_all(hub.pool())
+    .await
+    .unwrap();
+    assert!(sent.len() >= 2, "{sent:?}");
+    let holders = |event: uuid::Uuid| {
+        let pool = hub.pool().clone();
+        async move {
+            sqlx::query_as::<_, (String, uuid::Uuid)>(
+                "SELECT recipient, message_id FROM outbox WHERE event_id = $1 AND kind = 'delivery' AND published_at IS NOT NULL",
+            )
+            .bind(event)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(r, m)| (r, m.to_string()))
+            .collect::<std::collections::BTreeMap<String, String>>()
+        }
+    };
+    let (amended_file, amended_event) = sent[0].clone();
+    let (withdrawn_file, withdrawn_event) = sent[1].clone();
+    let (had_amended, had_withdrawn) = (holders(amended_event).await, holders(withdrawn_event).await);
+
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/{file}", crate::support::SAMPLES)).unwrap()).unwrap()
+    };
+    let mut amended = read(&amended_file);
+    amended["additionalInformation"]["outcomeCode"] = serde_json::json!("AMENDED");
+    amended["additionalInformation"]["reason"] = serde_json::json!("amended by the officer");
+    amended["additionalInformation"]["registerTypeDescription"] = serde_json::json!("amended description");
+    let mut withdrawn = read(&withdrawn_file);
+    withdrawn["additionalInformation"]["deleted"] = serde_json::json!(true);
+    let key = "probation.probation-events";
+    hub.send_bytes(key, "probation-9101-amended.json", &serde_json::to_vec(&amended).unwrap()).await;
+    hub.send_bytes(key, "probation-9102-deleted.json", &serde_json::to_vec(&withdrawn).unwrap()).await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+
+    let after = received(&hub).await;
+    let (mut corrections, mut withdrawals) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
+    for (recipient, messages) in &after {
+        for m in messages {
+            if m.event_type == tracker::sharing::notice::EVENT_TYPE {
+                assert_eq!(m.record["payload"]["kind"], "correction");
+                assert_eq!(m.record["payload"]["reason"], "withdrawn");
+                assert!(m.record["payload"]["explanation"].as_str().unwrap().contains("withdrawn"));
+                withdrawals.insert(
+                    recipient.clone(),
+                    m.record["payload"]["refers_to_message_id"].as_str().unwrap().to_string(),
+                );
+            } else {
+                assert!(!m.record["correction"].is_null(), "{recipient} gets only corrections: {m:?}");
+                corrections.insert(
+                    recipient.clone(),
+                    m.record["correction"]["corrects_message_id"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    assert_eq!(corrections, had_amended, "the amended event: each holder once, nobody else");
+    assert_eq!(withdrawals, had_withdrawn, "the withdrawn event: each holder told once, nobody else");
+    let gone: Option<uuid::Uuid> = sqlx::query_scalar("SELECT corrected_by FROM corrections WHERE event_id = $1")
+        .bind(withdrawn_event)
+        .fetch_one(hub.pool())
+        .await
+        .unwrap();
+    assert_eq!(gone, None, "withdrawn: corrected by nothing");
+    for table in ["appointments", "breaches", "risk_registrations"] {
+        let left = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE event_id = $1"
+        )))
+        .bind(withdrawn_event)
+        .fetch_one(hub.pool())
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "{table} no longer counts the withdrawn record");
+    }
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}
