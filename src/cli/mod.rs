@@ -9,6 +9,7 @@ mod deadletters;
 mod hub;
 mod identity;
 mod person;
+mod records;
 mod report;
 mod schemas;
 mod sharing;
@@ -69,6 +70,11 @@ pub enum Command {
     Consent {
         #[command(subcommand)]
         command: consent::ConsentCommand,
+    },
+    /// Records: erasure at the owning agency's request.
+    Records {
+        #[command(subcommand)]
+        command: records::RecordsCommand,
     },
     /// The disclosure log.
     Audit {
@@ -170,6 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Person { command } => person::run(&settings, command).await,
         Command::Consent { command } => consent::run(&settings, command).await,
         Command::Audit { command } => audit::run(&settings, command).await,
+        Command::Records { command } => records::run(settings, command).await,
         Command::Sharing { command } => sharing::run(settings, command).await,
         Command::Report { command } => report::run(&settings, command).await,
         Command::Identity { command } => identity::run(settings, command).await,

@@ -123,6 +123,32 @@ impl Connector {
         Ok(Connector { name: spec.name.clone(), file: path.to_path_buf(), spec })
     }
 
+    /// The payload with item `position`'s bytes blanked (every character but line breaks turned
+    /// into a space, so other items keep their places and a fixed-width trailer its count), in
+    /// the payload's own encoding: what the raw archive keeps of a message once one of its records
+    /// is erased. `None` when no item has that position.
+    pub fn redact_item(&self, payload: &[u8], position: u32, limits: &limits::ParseLimits) -> Option<Vec<u8>> {
+        let decoded = decode::decode(&self.spec, payload, limits).ok()?;
+        let item = decoded.items.iter().find(|i| i.position == position)?;
+        let text = decode::text(self.spec.encoding, payload).ok()?;
+        let at = text.as_bytes().windows(item.raw.len().max(1)).position(|w| w == item.raw.as_slice())?;
+        let mut bytes = text.into_bytes();
+        for b in &mut bytes[at..at + item.raw.len()] {
+            if *b != b'\r' && *b != b'\n' {
+                *b = b' ';
+            }
+        }
+        // Every byte of the item (multi-byte characters whole) became a space: still UTF-8.
+        let text = String::from_utf8(bytes).ok()?;
+        Some(match self.spec.encoding {
+            spec::Encoding::Utf8 if payload.starts_with(b"\xEF\xBB\xBF") => {
+                [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat()
+            }
+            spec::Encoding::Utf8 => text.into_bytes(),
+            spec::Encoding::Windows1252 => encoding_rs::WINDOWS_1252.encode(&text).0.into_owned(),
+        })
+    }
+
     /// Turns a payload into events, item by item. `Err` refuses the whole payload.
     pub fn parse(
         &self,

@@ -73,8 +73,17 @@ pub async fn recall(
         return Err(RecallError::NeverSent(message_id));
     }
     let notice_message_id = crate::sharing::erasure_message_id(message_id);
+    let target = store::outbox::NoticeTarget {
+        event_id: delivery.event_id,
+        recipient: &delivery.recipient,
+        subject_id: delivery.subject_id,
+        agreement: &delivery.agreement,
+        purpose: &delivery.purpose,
+        legal_basis: &delivery.legal_basis,
+        message_id,
+    };
     let queued =
-        store::outbox::queue_erasure(&mut tx, &delivery, message_id, notice_message_id, reason.as_str(), now).await?;
+        store::outbox::queue_notice(&mut tx, "erasure", &target, notice_message_id, reason.as_str(), now).await?;
     if !queued {
         return Ok(Recalled::AlreadyRecalled);
     }

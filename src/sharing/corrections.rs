@@ -50,7 +50,7 @@ pub async fn send_on(
                 None => {
                     let why = if new.is_some() { "not_shared" } else { "withdrawn" };
                     let notice = correction_message_id(held.message_id);
-                    store::outbox::queue_correction_notice(tx, held, notice, why, now).await?;
+                    store::outbox::queue_notice(tx, "correction", &held.as_target(), notice, why, now).await?;
                     if new.is_some() { "corrected_not_shared" } else { "withdrawn" }
                 }
             };

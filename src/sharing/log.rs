@@ -22,6 +22,9 @@ pub enum Stage {
     /// Its source corrected the record: the recipient's copy is superseded (by a delivery of the
     /// corrected record marked as correcting it, or by a correction notice).
     Corrected,
+    /// The owning agency had the record erased: the recipient's copy is named in an erasure
+    /// notice.
+    Erased,
     /// The publisher changed the decision (consent withdrawn, or a notice about a delivery that
     /// was never sent).
     Published,
@@ -36,6 +39,7 @@ impl Stage {
             Stage::Retracted => "retracted",
             Stage::Recalled => "recalled",
             Stage::Corrected => "corrected",
+            Stage::Erased => "erased",
             Stage::Published => "published",
         }
     }

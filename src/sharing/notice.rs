@@ -115,6 +115,12 @@ pub fn notice(stored: &Json, r: &Notice) -> Json {
 }
 
 fn erasure_explanation(reason: &str, agreement: &str, event_type: &str) -> String {
+    if reason == "erased_at_source" {
+        return format!(
+            "The {event_type} update delivered under agreement {agreement} has been erased at the request of the \
+             agency that sent it (DPA 2018 s.47). Erase it and anything copied from it."
+        );
+    }
     let why = match reason {
         "unlawful" => "was not lawful",
         "mistaken" => "was made in error",

@@ -8,6 +8,7 @@ pub mod corrections;
 pub mod court;
 pub mod dead_letters;
 pub mod disclosure_log;
+pub mod erasures;
 pub mod events;
 pub mod identity_conflicts;
 pub mod inbox;
@@ -102,6 +103,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "recalls", include_str!("../../migrations/0015_recalls.sql")),
     (16, "writer schemas", include_str!("../../migrations/0016_writer_schemas.sql")),
     (17, "corrections", include_str!("../../migrations/0017_corrections.sql")),
+    (18, "erasures", include_str!("../../migrations/0018_erasures.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

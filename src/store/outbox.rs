@@ -343,37 +343,6 @@ pub async fn delivery_for_update(
     .await
 }
 
-/// Queues the erasure notice naming `delivery` (at most once: its message id is derived from
-/// the delivery's); whether it was queued now.
-pub async fn queue_erasure(
-    tx: &mut Transaction<'_, Postgres>,
-    delivery: &DeliveryRow,
-    delivery_message_id: Uuid,
-    notice_message_id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let queued = sqlx::query(
-        "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
-            legal_basis, catch_up, decided_at, refers_to, notice_reason)
-         VALUES ('erasure', $1, $2, $3, $4, '{}', $5, $6, $7, false, $8, $9, $10)
-         ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(delivery.event_id)
-    .bind(&delivery.recipient)
-    .bind(notice_message_id)
-    .bind(delivery.subject_id)
-    .bind(&delivery.agreement)
-    .bind(&delivery.purpose)
-    .bind(&delivery.legal_basis)
-    .bind(now)
-    .bind(delivery_message_id)
-    .bind(reason)
-    .execute(&mut **tx)
-    .await?;
-    Ok(queued.rows_affected() == 1)
-}
-
 /// A delivery of a corrected record that stands (sent or to be sent, and not taken back by a
 /// retraction or an erasure): who has the record, under which message id.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -426,32 +395,62 @@ pub async fn mark_correcting(
     Ok(())
 }
 
-/// Queues a notice of kind `correction` naming `delivery`: its record was corrected, and the
-/// corrected one is not shared with its recipient. At most once per delivery.
-pub async fn queue_correction_notice(
+/// The delivery a notice names: whose it was and what it rested on (the notice goes under the
+/// same agreement).
+pub struct NoticeTarget<'a> {
+    pub event_id: Uuid,
+    pub recipient: &'a str,
+    pub subject_id: Option<Uuid>,
+    pub agreement: &'a str,
+    pub purpose: &'a str,
+    pub legal_basis: &'a str,
+    /// The delivery's message id.
+    pub message_id: Uuid,
+}
+
+/// Queues a notice of `kind` (`erasure`, `correction`) naming `target`'s delivery, with its own
+/// `notice_message_id` (derived from the delivery's, so at most one of a kind per delivery);
+/// whether it was queued now.
+pub async fn queue_notice(
     tx: &mut Transaction<'_, Postgres>,
-    delivery: &StandingDelivery,
+    kind: &str,
+    target: &NoticeTarget<'_>,
     notice_message_id: Uuid,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let queued = sqlx::query(
         "INSERT INTO outbox (kind, event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
             legal_basis, catch_up, decided_at, refers_to, notice_reason)
-         VALUES ('correction', $1, $2, $3, $4, '{}', $5, $6, $7, false, $8, $9, $10)
+         VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, $8, false, $9, $10, $11)
          ON CONFLICT (message_id) DO NOTHING",
     )
-    .bind(delivery.event_id)
-    .bind(&delivery.recipient)
+    .bind(kind)
+    .bind(target.event_id)
+    .bind(target.recipient)
     .bind(notice_message_id)
-    .bind(delivery.subject_id)
-    .bind(&delivery.agreement)
-    .bind(&delivery.purpose)
-    .bind(&delivery.legal_basis)
+    .bind(target.subject_id)
+    .bind(target.agreement)
+    .bind(target.purpose)
+    .bind(target.legal_basis)
     .bind(now)
-    .bind(delivery.message_id)
+    .bind(target.message_id)
     .bind(reason)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(queued.rows_affected() == 1)
+}
+
+impl StandingDelivery {
+    pub fn as_target(&self) -> NoticeTarget<'_> {
+        NoticeTarget {
+            event_id: self.event_id,
+            recipient: &self.recipient,
+            subject_id: self.subject_id,
+            agreement: &self.agreement,
+            purpose: &self.purpose,
+            legal_basis: &self.legal_basis,
+            message_id: self.message_id,
+        }
+    }
 }

@@ -402,3 +402,117 @@ async fn probation_amends_one_event_and_withdraws_another() {
     ));
     hub.finish().await;
 }
+
+/// Every row of every table where `needle` appears in any text, JSON, array or binary column:
+/// (table, column, rows).
+async fn everywhere(pool: &sqlx::PgPool, needle: &str) -> Vec<(String, String, i64)> {
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND data_type IN ('text', 'jsonb', 'json', 'bytea', 'ARRAY', 'character varying')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    for (table, column, kind) in columns {
+        let test = if kind == "bytea" {
+            format!("position(convert_to($1, 'UTF8') in \"{column}\") > 0")
+        } else {
+            format!("\"{column}\"::text LIKE '%' || $1 || '%'")
+        };
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM \"{table}\" WHERE {test}")))
+            .bind(needle)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if n > 0 {
+            found.push((table, column, n));
+        }
+    }
+    found
+}
+
+/// Police ask for Daniel O'Hara's arrest and charge of 28/10 to be erased: the offence's wording
+/// (which only those two records carry) is then nowhere in the store — not in events, their Avro,
+/// projections, the outbox, the log, the raw archive or the dead letters — while the rest of his
+/// custody file stays readable; every agency that had a copy gets one erasure notice per delivery,
+/// and nobody else hears anything. Another agency cannot have them erased; erasing again does
+/// nothing more; the chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_holder() {
+    const WORDING: &str = "Stole meat products to the value of";
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    received(&hub).await;
+    assert!(!everywhere(hub.pool(), WORDING).await.is_empty(), "the wording is stored before");
+    let records: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT event_id FROM events WHERE agency = 'police-05' AND payload->>'offence_wording' LIKE $1 ORDER BY seq",
+    )
+    .bind(format!("{WORDING}%"))
+    .fetch_all(hub.pool())
+    .await
+    .unwrap();
+    assert_eq!(records.len(), 2, "the arrest and the charge");
+    let had: std::collections::BTreeSet<(String, String)> = sqlx::query_as::<_, (String, uuid::Uuid)>(
+        "SELECT recipient, message_id FROM outbox WHERE event_id = ANY($1) AND kind = 'delivery' AND published_at IS NOT NULL",
+    )
+    .bind(&records)
+    .fetch_all(hub.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(r, m)| (r, m.to_string()))
+    .collect();
+    assert!(!had.is_empty());
+    let events_before = hub.count("SELECT count(*) FROM events").await;
+
+    let refused = tracker::ops::erasure::erase(&hub.hub, &records, "court-b05lv00", "asked", "ops").await;
+    assert!(matches!(refused, Err(tracker::ops::erasure::ErasureError::NotOwner { .. })), "{refused:?}");
+    let done =
+        tracker::ops::erasure::erase(&hub.hub, &records, "police-05", "recorded against the wrong person", "ops")
+            .await
+            .unwrap();
+    assert_eq!(done.erased, records);
+    assert_eq!(done.archive_copies, 2, "the message's archived copy, once per record");
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+
+    assert_eq!(everywhere(hub.pool(), WORDING).await, [], "no trace of the erased records' payload");
+    // What stays: the records existed and were erased, with no personal data.
+    assert_eq!(hub.count("SELECT count(*) FROM events").await, events_before);
+    assert_eq!(hub.count("SELECT count(*) FROM erasures WHERE agency = 'police-05'").await, 2);
+    let (archived,): (Vec<u8>,) = sqlx::query_as(
+        "SELECT a.body FROM raw_archive a JOIN events e ON e.agency = a.agency AND e.message_id = a.message_id
+         WHERE e.event_id = $1",
+    )
+    .bind(records[0])
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    let text = String::from_utf8(archived).unwrap();
+    assert!(text.contains("DT1,05CL/26/004512") && text.contains("BAIL,05CL/26/004512"), "the other rows stay: {text}");
+
+    let after = received(&hub).await;
+    let mut told = std::collections::BTreeSet::new();
+    for (recipient, messages) in &after {
+        for m in messages {
+            assert_eq!(m.event_type, tracker::sharing::notice::EVENT_TYPE, "{recipient}: {m:?}");
+            assert_eq!(m.record["payload"]["kind"], "erasure");
+            assert_eq!(m.record["payload"]["reason"], "erased_at_source");
+            assert!(told.insert((
+                recipient.clone(),
+                m.record["payload"]["refers_to_message_id"].as_str().unwrap().to_string()
+            )));
+        }
+    }
+    assert_eq!(told, had, "one erasure notice per delivery of the records, to its recipient, and nothing else");
+
+    let again = tracker::ops::erasure::erase(&hub.hub, &records, "police-05", "again", "ops").await.unwrap();
+    assert_eq!((again.erased.len(), again.already.len(), again.notices), (0, 2, 0));
+    assert_eq!(hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'erased'").await as usize, had.len());
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}

@@ -52,7 +52,7 @@ pub fn decode(spec: &ConnectorSpec, payload: &[u8], limits: &ParseLimits) -> Res
 }
 
 /// The payload as text in its declared encoding, without a byte-order mark.
-fn text(encoding: Encoding, payload: &[u8]) -> Result<String, Refusal> {
+pub(super) fn text(encoding: Encoding, payload: &[u8]) -> Result<String, Refusal> {
     match encoding {
         Encoding::Utf8 => {
             let body = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
