@@ -50,6 +50,7 @@ impl App {
         }
         self.start_alerts().await;
         self.start_maintenance().await;
+        self.start_retention().await;
         self.start_consumers().await;
         self.start_publisher().await;
     }
@@ -68,6 +69,38 @@ impl App {
         self.tasks.lock().await.spawn(async move {
             crate::runtime::maintenance::run(hub, stopped).await;
             ("maintenance", Ok(()))
+        });
+    }
+
+    /// Retention inside `tracker run`: every `retention.check_secs` (if set), what has passed its
+    /// period is erased. A failure is logged and tried again next time.
+    pub async fn start_retention(&self) {
+        let every = self.hub.settings.retention.check_secs;
+        if every == 0 || self.hub.settings.retention.rules.is_empty() {
+            return;
+        }
+        let (hub, mut stopped) = (self.hub.clone(), self.stop.subscribe());
+        self.tasks.lock().await.spawn(async move {
+            loop {
+                match crate::retention::run(&hub, false).await {
+                    Ok(pass) if pass.erased > 0 => {
+                        tracing::info!(
+                            erased = pass.erased,
+                            notices = pass.notices,
+                            "retention: expired records erased"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("retention: {e:#}"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(every)) => {}
+                    _ = stopped.changed() => {}
+                }
+                if *stopped.borrow() {
+                    return ("retention", Ok(()));
+                }
+            }
         });
     }
 

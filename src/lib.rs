@@ -49,6 +49,7 @@ pub mod identity;
 pub mod ops;
 pub mod person;
 pub mod reports;
+pub mod retention;
 pub mod runtime;
 pub mod schemas;
 pub mod settings;

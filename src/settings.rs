@@ -39,6 +39,8 @@ pub struct Settings {
     pub scale: ScaleSettings,
     #[serde(default)]
     pub court: CourtSettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
     pub agencies: BTreeMap<AgencyId, AgencySettings>,
 }
 
@@ -58,6 +60,32 @@ impl Default for ScaleSettings {
     fn default() -> Self {
         ScaleSettings { check_secs: 2, publisher_partitions: 8 }
     }
+}
+
+/// Retention by data class (see `retention`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// How often `tracker run` erases what has passed its period, in seconds; 0 never (then only
+    /// `tracker retention run` does).
+    pub check_secs: u64,
+    pub rules: Vec<RetentionRule>,
+}
+
+/// How long one data class is kept (for one agency's records, or every agency's: `*`), and how
+/// often what is kept is reviewed. Periods are a number and a unit: `30d`, `18m`, `6y`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    pub data_class: String,
+    #[serde(default = "every_agency")]
+    pub agency: String,
+    pub keep: String,
+    pub review: String,
+}
+
+fn every_agency() -> String {
+    "*".into()
 }
 
 /// The court's pages (see `court::pdf`).

@@ -11,6 +11,7 @@ mod identity;
 mod person;
 mod records;
 mod report;
+mod retention;
 mod schemas;
 mod sharing;
 mod status;
@@ -75,6 +76,11 @@ pub enum Command {
     Records {
         #[command(subcommand)]
         command: records::RecordsCommand,
+    },
+    /// Retention by data class: erase what has passed its period, review what is kept.
+    Retention {
+        #[command(subcommand)]
+        command: retention::RetentionCommand,
     },
     /// The disclosure log.
     Audit {
@@ -177,6 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consent { command } => consent::run(&settings, command).await,
         Command::Audit { command } => audit::run(&settings, command).await,
         Command::Records { command } => records::run(settings, command).await,
+        Command::Retention { command } => retention::run(settings, command).await,
         Command::Sharing { command } => sharing::run(settings, command).await,
         Command::Report { command } => report::run(&settings, command).await,
         Command::Identity { command } => identity::run(settings, command).await,

@@ -24,6 +24,7 @@ pub mod projections;
 pub mod recipient_scope;
 pub mod record_identifiers;
 pub mod refusals;
+pub mod retention;
 pub mod subjects;
 
 use std::time::Duration;
@@ -104,6 +105,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "writer schemas", include_str!("../../migrations/0016_writer_schemas.sql")),
     (17, "corrections", include_str!("../../migrations/0017_corrections.sql")),
     (18, "erasures", include_str!("../../migrations/0018_erasures.sql")),
+    (19, "retention", include_str!("../../migrations/0019_retention.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -516,3 +516,92 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
     ));
     hub.finish().await;
 }
+
+/// Retention with the clock moved forward: police custody records kept 30 days, treatment's
+/// health records 45; on 20/12 a review keeps West Yorkshire's custody records until June; the
+/// retention run then erases exactly the records past their period (and not held) — nothing
+/// else — tells their holders, and the reports no longer count them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_with_the_clock_moved_forward_erases_exactly_the_expired_records() {
+    use tracker::settings::RetentionRule;
+    let rule = |class: &str, agency: &str, keep: &str, review: &str| RetentionRule {
+        data_class: class.into(),
+        agency: agency.into(),
+        keep: keep.into(),
+        review: review.into(),
+    };
+    let rules = vec![
+        rule("custody", "*", "30d", "14d"),
+        rule("health", "treatment", "45d", "7d"),
+        rule("health", "*", "8y", "1y"),
+    ];
+    let hub = TestHub::start_with(|s| s.retention.rules = rules.clone()).await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    received(&hub).await;
+    // The same store, three weeks later.
+    let mut later = hub.hub.settings.clone();
+    later.clock.fixed = "2026-12-20T12:00:00Z".into();
+    let later = tracker::hub::Hub::build(later).await.unwrap();
+    let ids = |sql: &'static str| {
+        let pool = hub.pool().clone();
+        async move {
+            let mut v: Vec<uuid::Uuid> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+            v.sort();
+            v
+        }
+    };
+    let expired = ids(
+        "SELECT event_id FROM events WHERE
+           (data_class = 'custody' AND occurred_at < TIMESTAMP '2026-11-20' AT TIME ZONE 'Europe/London')
+        OR (data_class = 'health' AND agency = 'treatment' AND occurred_at < TIMESTAMP '2026-11-05' AT TIME ZONE 'Europe/London')",
+    )
+    .await;
+    let held = ids("SELECT event_id FROM events WHERE data_class = 'custody' AND agency = 'police-13'
+           AND occurred_at < TIMESTAMP '2026-12-06' AT TIME ZONE 'Europe/London'")
+    .await;
+    assert!(expired.len() > 5 && !held.is_empty(), "{} expired, {} to hold", expired.len(), held.len());
+
+    // What is due for review; a review keeps West Yorkshire's custody records until June.
+    let due = tracker::retention::due(&later).await.unwrap();
+    assert!(due.iter().any(|d| d.agency == "police-13" && d.data_class == "custody"), "{due:?}");
+    let until = chrono::NaiveDate::from_ymd_opt(2027, 6, 1).unwrap();
+    let kept = tracker::retention::decide(
+        &later,
+        "police-13",
+        "custody",
+        tracker::retention::Decision::KeepUntil(until),
+        "dpo",
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept, held.len());
+    assert!(!tracker::retention::due(&later).await.unwrap().iter().any(|d| d.agency == "police-13"));
+
+    // A dry run counts; the run erases exactly what expired and is not held.
+    let dry = tracker::retention::run(&later, true).await.unwrap();
+    assert_eq!(hub.count("SELECT count(*) FROM erasures").await, 0, "a dry run erases nothing");
+    let to_erase: Vec<uuid::Uuid> = expired.iter().filter(|e| !held.contains(e)).copied().collect();
+    assert_eq!(dry.expired.values().flat_map(|c| c.values()).sum::<usize>(), to_erase.len());
+    let pass = tracker::retention::run(&later, false).await.unwrap();
+    assert_eq!(pass.erased, to_erase.len());
+    assert_eq!(ids("SELECT event_id FROM erasures").await, to_erase, "exactly the expired records, and nothing else");
+    assert_eq!(hub.count("SELECT count(*) FROM events WHERE payload = '{}'::jsonb").await as usize, to_erase.len());
+    assert_eq!(
+        hub.count("SELECT count(*) FROM custody_events c JOIN erasures x USING (event_id)").await,
+        0,
+        "reports count only what is kept"
+    );
+    let kept_custody = hub.count("SELECT count(*) FROM custody_events WHERE occurred_at < TIMESTAMP '2026-11-20' AT TIME ZONE 'Europe/London'").await;
+    assert!(kept_custody > 0, "the held records stay in the reports");
+    // Their holders are told; running again erases nothing more; the chain verifies.
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    let notices: usize = received(&hub).await.values().map(Vec::len).sum();
+    assert_eq!(notices, pass.notices);
+    assert_eq!(tracker::retention::run(&later, false).await.unwrap().erased, 0);
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}
