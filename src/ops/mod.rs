@@ -7,4 +7,5 @@ pub mod deadletters;
 pub mod erasure;
 pub mod identity;
 pub mod recall;
+pub mod restriction;
 pub mod status;

@@ -25,6 +25,9 @@ pub enum Stage {
     /// The owning agency had the record erased: the recipient's copy is named in an erasure
     /// notice.
     Erased,
+    /// The owning agency had the record restricted: the recipient's copy is named in a
+    /// restriction notice, and nothing more is sent while it lasts.
+    Restricted,
     /// The publisher changed the decision (consent withdrawn, or a notice about a delivery that
     /// was never sent).
     Published,
@@ -40,6 +43,7 @@ impl Stage {
             Stage::Recalled => "recalled",
             Stage::Corrected => "corrected",
             Stage::Erased => "erased",
+            Stage::Restricted => "restricted",
             Stage::Published => "published",
         }
     }

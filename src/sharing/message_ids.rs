@@ -35,3 +35,8 @@ pub fn erasure_message_id(delivery: Uuid) -> Uuid {
 pub fn correction_message_id(delivery: Uuid) -> Uuid {
     Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}correction").as_bytes())
 }
+
+/// The message id of the notice telling the recipient of `delivery` that its record is restricted.
+pub fn restriction_message_id(delivery: Uuid) -> Uuid {
+    Uuid::new_v5(&DELIVERY_NAMESPACE, format!("{delivery}\u{1f}restriction").as_bytes())
+}

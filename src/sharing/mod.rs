@@ -33,7 +33,8 @@ use crate::domain::names::AgencyId;
 use crate::settings::{AgencyKind, Settings};
 use log::Stage;
 pub use message_ids::{
-    correction_message_id, delivery_message_id, erasure_message_id, redelivery_message_id, retraction_message_id,
+    correction_message_id, delivery_message_id, erasure_message_id, redelivery_message_id, restriction_message_id,
+    retraction_message_id,
 };
 pub use moved::{moved_events, retract_moved};
 use record::{Decided, Retraction, write_decisions};

@@ -21,6 +21,8 @@ pub enum Kind {
     /// Its source corrected the record, and the corrected record is not shared with this
     /// recipient (a recipient that may see it gets the corrected record, marked as a correction).
     Correction,
+    /// Its owning agency restricted the record (kept as evidence, not to be used).
+    Restriction,
 }
 
 impl Kind {
@@ -30,6 +32,7 @@ impl Kind {
             Kind::Retraction => "retraction",
             Kind::Erasure => "erasure",
             Kind::Correction => "correction",
+            Kind::Restriction => "restriction",
         }
     }
 
@@ -38,6 +41,7 @@ impl Kind {
             "retraction" => Some(Kind::Retraction),
             "erasure" => Some(Kind::Erasure),
             "correction" => Some(Kind::Correction),
+            "restriction" => Some(Kind::Restriction),
             _ => None,
         }
     }
@@ -87,6 +91,11 @@ pub fn notice(stored: &Json, r: &Notice) -> Json {
             "explanation": match r.kind {
                 Kind::Retraction => explanation(r.reason, r.agreement, event_type),
                 Kind::Erasure => erasure_explanation(r.reason, r.agreement, event_type),
+                Kind::Restriction => format!(
+                    "The {event_type} update delivered under agreement {agreement} has been restricted at the request \
+                     of the agency that sent it (DPA 2018 s.47(2)): it is kept, but must not be used or passed on.",
+                    agreement = r.agreement
+                ),
                 Kind::Correction if r.reason == "withdrawn" => format!(
                     "The {event_type} update delivered under agreement {agreement} has been withdrawn by the agency \
                      that sent it: the record should not have existed. Erase it and do not rely on it.",

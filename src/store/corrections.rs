@@ -86,9 +86,11 @@ pub async fn withdraw(
     Ok(withdrawn)
 }
 
-/// Whether an event (`e`) has been corrected: a predicate for queries that must read only the
-/// current version of each record.
-pub const NOT_CORRECTED: &str = "NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)";
+/// The event `e` is current: not corrected, withdrawn or erased (`corrections`), and not
+/// restricted (`restrictions`, while not lifted) — a predicate for every query that shares,
+/// decides on or shows records.
+pub const CURRENT: &str = "NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)
+    AND NOT EXISTS (SELECT 1 FROM restrictions r WHERE r.event_id = e.event_id AND r.lifted_at IS NULL)";
 
 /// A keyed record about to be stored: (agency, event type, key, payload, identifiers).
 pub type KeyedRecord<'a> = (&'a str, &'a str, &'a str, &'a serde_json::Value, &'a serde_json::Value);

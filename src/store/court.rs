@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::corrections::NOT_CORRECTED;
+use super::corrections::CURRENT;
 
 /// One update as the court has it: delivered to it (with the fields its delivery left out), or
 /// its own record (`own`, nothing left out).
@@ -60,11 +60,11 @@ pub async fn seen_of(pool: &PgPool, court: &str, subjects: &[Uuid]) -> Result<Ve
                 e.person_name, e.date_of_birth, e.identifiers, e.payload, o.withheld_fields, o.catch_up, false AS own
          FROM events e JOIN outbox o ON o.event_id = e.event_id AND o.recipient = $1
          WHERE e.subject_id = ANY($2) AND o.subject_id = e.subject_id AND o.kind = 'delivery'
-           AND o.published_at IS NOT NULL AND {NOT_TAKEN_BACK} AND {NOT_CORRECTED}
+           AND o.published_at IS NOT NULL AND {NOT_TAKEN_BACK} AND {CURRENT}
          UNION ALL
          SELECT e.event_id, e.subject_id, e.event_type, e.data_class, e.agency, e.occurred_at, e.recorded_at,
                 e.person_name, e.date_of_birth, e.identifiers, e.payload, '{{}}'::text[], false, true
-         FROM events e WHERE e.subject_id = ANY($2) AND e.agency = $1 AND {NOT_CORRECTED}
+         FROM events e WHERE e.subject_id = ANY($2) AND e.agency = $1 AND {CURRENT}
          ORDER BY 6, 1"
     )))
     .bind(court)

@@ -5,6 +5,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::corrections::CURRENT;
+
 use crate::domain::names::AgencyId;
 
 /// One entry as stored and chained. Its stage is kept as the stored text (written from
@@ -125,17 +127,15 @@ pub async fn latest_decisions(
     subjects: &[Uuid],
     exclude: &[Uuid],
 ) -> Result<Vec<LatestDecision>, sqlx::Error> {
-    sqlx::query_as(
-        // LATERAL: the log is looked up by each event's id (its index), never scanned whole,
-        // whatever the planner guesses of a table it has no statistics for.
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT e.subject_id AS person, l.recipient, e.event_id, e.occurred_at, l.decision, l.reason
          FROM events e
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted', 'recalled')
                              ORDER BY recipient, id DESC) l
          WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))
-           AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)",
-    )
+           AND {CURRENT}"
+    )))
     .bind(subjects)
     .bind(exclude)
     .fetch_all(&mut **tx)

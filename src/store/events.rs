@@ -5,6 +5,8 @@ use serde_json::Value as Json;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::corrections::CURRENT;
+
 use super::NewEvent;
 use super::message::{Envelope, ReadyEvent};
 use crate::connectors::mapping::DraftSubject;
@@ -230,11 +232,11 @@ pub async fn order_marks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     subjects: &[Uuid],
 ) -> Result<Vec<OrderMarkRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT event_id, subject_id, event_type, occurred_at, payload->>'order_type' FROM events e
          WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')
-           AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)",
-    )
+           AND {CURRENT}"
+    )))
     .bind(subjects)
     .fetch_all(&mut **tx)
     .await
@@ -263,16 +265,16 @@ pub async fn undecided_for(
     recipients: &[AgencyId],
     exclude: &[Uuid],
 ) -> Result<Vec<RecipientUpdate>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT p.subject_id AS person, p.recipient, e.event_id, e.subject_id, e.event_type, e.data_class, e.agency,
                 e.occurred_at, e.payload
          FROM UNNEST($1::uuid[], $2::text[]) WITH ORDINALITY AS p(subject_id, recipient, n)
          JOIN events e ON e.subject_id = p.subject_id AND e.agency <> p.recipient AND NOT (e.event_id = ANY($3))
          WHERE NOT EXISTS (SELECT 1 FROM disclosure_log l
                            WHERE l.event_id = e.event_id AND l.recipient = p.recipient AND l.stage = 'decided')
-           AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)
-         ORDER BY p.n, e.occurred_at, e.seq",
-    )
+           AND {CURRENT}
+         ORDER BY p.n, e.occurred_at, e.seq"
+    )))
     .bind(subjects)
     .bind(recipients)
     .bind(exclude)

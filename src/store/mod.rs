@@ -24,6 +24,7 @@ pub mod projections;
 pub mod recipient_scope;
 pub mod record_identifiers;
 pub mod refusals;
+pub mod restrictions;
 pub mod retention;
 pub mod subjects;
 
@@ -106,6 +107,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "corrections", include_str!("../../migrations/0017_corrections.sql")),
     (18, "erasures", include_str!("../../migrations/0018_erasures.sql")),
     (19, "retention", include_str!("../../migrations/0019_retention.sql")),
+    (20, "restrictions", include_str!("../../migrations/0020_restrictions.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -605,3 +605,75 @@ async fn retention_with_the_clock_moved_forward_erases_exactly_the_expired_recor
     ));
     hub.finish().await;
 }
+
+/// Police restrict Chloë Brennan's charge (kept as evidence): every agency holding a copy is
+/// told once, the charge leaves the reports and the court's view, and auditors see the
+/// restriction; lifted, it counts in the reports again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_record_is_kept_but_used_by_no_one_until_lifted() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    received(&hub).await;
+    let (charge, subject): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT e.event_id, e.subject_id FROM events e JOIN subject_identifiers i USING (subject_id)
+         WHERE i.value = $1 AND e.event_type = 'Charged'",
+    )
+    .bind(CHLOE)
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    let had: std::collections::BTreeSet<(String, String)> = sqlx::query_as::<_, (String, uuid::Uuid)>(
+        "SELECT recipient, message_id FROM outbox WHERE event_id = $1 AND kind = 'delivery' AND published_at IS NOT NULL",
+    )
+    .bind(charge)
+    .fetch_all(hub.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(r, m)| (r, m.to_string()))
+    .collect();
+    assert!(!had.is_empty());
+    use tracker::ops::restriction;
+    assert!(matches!(
+        restriction::restrict(&hub.hub, &[charge], "probation", "x", "ops").await,
+        Err(restriction::RestrictionError::NotOwner { .. })
+    ));
+    let (restricted, notices) =
+        restriction::restrict(&hub.hub, &[charge], "police-05", "evidence in an appeal", "ops").await.unwrap();
+    assert_eq!((restricted, notices), (1, had.len()));
+    assert_eq!(restriction::restrict(&hub.hub, &[charge], "police-05", "again", "ops").await.unwrap(), (0, 0));
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    let mut told = std::collections::BTreeSet::new();
+    for (recipient, messages) in received(&hub).await {
+        for m in messages {
+            assert_eq!(m.record["payload"]["kind"], "restriction", "{recipient}: {m:?}");
+            told.insert((recipient.clone(), m.record["payload"]["refers_to_message_id"].as_str().unwrap().to_string()));
+        }
+    }
+    assert_eq!(told, had, "each holder once, nobody else");
+    let in_reports = |hub: &TestHub| {
+        let pool = hub.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM charges WHERE event_id = $1")
+                .bind(charge)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(in_reports(&hub).await, 0, "no report counts it");
+    let seen = tracker::store::court::seen(hub.pool(), "court-b05lv00", subject).await.unwrap();
+    assert!(!seen.iter().any(|r| r.event_id == charge), "the court does not see it");
+    let listed = tracker::store::restrictions::list(hub.pool()).await.unwrap();
+    assert_eq!((listed.len(), listed[0].event_id, listed[0].lifted_at), (1, charge, None), "auditors see it");
+    assert_eq!(hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'restricted'").await as usize, had.len());
+
+    assert_eq!(restriction::lift(&hub.hub, &[charge], "police-05", "ops").await.unwrap(), 1);
+    assert_eq!(in_reports(&hub).await, 1, "lifted, it counts again");
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+    hub.finish().await;
+}
