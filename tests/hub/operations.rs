@@ -178,7 +178,7 @@ fn registration(ids: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_same_way() {
-    use crate::support::treatment_referral;
+    use crate::support::{treatment_referral, treatment_referral_on};
     use tracker::ops::identity::{Decision, decide, list};
     let hub = TestHub::start().await;
     let probation = "probation.probation-events";
@@ -242,7 +242,8 @@ async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_s
         "and delivered again under the linked person"
     );
     assert!(decide(&hub.hub, open[0].id, Decision::Link, "op").await.is_err(), "decided once");
-    hub.send_bytes(treatment, "d", &treatment_referral("TRK0000001", "X100001", "2021/0456789D")).await;
+    hub.send_bytes(treatment, "d", &treatment_referral_on("TRK0000001", "X100001", "2021/0456789D", "20261104")).await;
+    assert!(hub.count("SELECT count(*) FROM events WHERE message_id = 'd'").await > 0, "a later referral is stored");
     assert_eq!(hub.count("SELECT count(*) FROM identity_conflicts").await, 1, "what follows links without review");
     assert_eq!(hub.count("SELECT count(DISTINCT subject_id) FROM events").await, 1);
 
@@ -260,7 +261,8 @@ async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_s
     assert_eq!(open.len(), 1);
     let pnc_subject = tracker::store::subjects::find(hub.pool(), "PNC", "2018/2222222G").await.unwrap().unwrap();
     assert_eq!(decide(&hub.hub, open[0].id, Decision::KeepApart, "op").await.unwrap(), pnc_subject);
-    hub.send_bytes(treatment, "h", &treatment_referral("TRK0000002", "X200002", "2018/2222222G")).await;
+    // A later referral (the same one sent again would be an unchanged record, not stored twice).
+    hub.send_bytes(treatment, "h", &treatment_referral_on("TRK0000002", "X200002", "2018/2222222G", "20261103")).await;
     let h: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT subject_id FROM events WHERE message_id = 'h'").fetch_one(hub.pool()).await.unwrap();
     assert_eq!(h, Some(pnc_subject));

@@ -220,8 +220,14 @@ pub fn connectors_copy() -> PathBuf {
 
 /// A treatment record in the fixed-width format: one referral naming these identifiers.
 pub fn treatment_referral(client: &str, crn: &str, pnc: &str) -> Vec<u8> {
+    treatment_referral_on(client, crn, pnc, "20261101")
+}
+
+/// As [`treatment_referral`], on `date` (YYYYMMDD): the same client referred again on the same
+/// day is the same record sent again.
+pub fn treatment_referral_on(client: &str, crn: &str, pnc: &str, date: &str) -> Vec<u8> {
     let ep = format!(
-        "EP{client:<10}{nhs:<10}{crn:<7}{pnc:<13}{surname:<30}{forename:<20}19980702REF20261101CJ",
+        "EP{client:<10}{nhs:<10}{crn:<7}{pnc:<13}{surname:<30}{forename:<20}19980702REF{date}CJ",
         nhs = "",
         surname = "BROTHER",
         forename = "YOUNGER"
