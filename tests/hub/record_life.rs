@@ -7,11 +7,45 @@ use tracker::ops::recall::{RecallError, RecallReason, Recalled};
 
 const CHLOE: &str = "2021/0456789D";
 
+/// A hub that has processed and delivered the sample month, its recipients' queues drained.
+async fn after_the_sample_month() -> TestHub {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    all_published(&hub).await;
+    received(&hub).await;
+    hub
+}
+
+async fn all_published(hub: &TestHub) {
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+}
+
+/// (recipient, message id) of every confirmed delivery of these records.
+async fn holders(hub: &TestHub, events: &[uuid::Uuid]) -> std::collections::BTreeSet<(String, String)> {
+    sqlx::query_as::<_, (String, uuid::Uuid)>(
+        "SELECT recipient, message_id FROM outbox WHERE event_id = ANY($1) AND kind = 'delivery' AND published_at IS NOT NULL",
+    )
+    .bind(events)
+    .fetch_all(hub.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(r, m)| (r, m.to_string()))
+    .collect()
+}
+
+async fn assert_chain_intact(hub: &TestHub) {
+    assert!(matches!(
+        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
+        tracker::sharing::log::Verified::Intact { .. }
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothing_else() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     let before = received(&hub).await;
     // A delivery about Chloë to her court.
     let delivery = before["court-b05lv00"]
@@ -55,7 +89,7 @@ async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothin
     assert!(posted.1.contains("erasure notice"), "{}", posted.1);
     assert_eq!(unknown.0, 404, "{}", unknown.1);
 
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     let after = received(&hub).await;
     for (recipient, got) in &after {
         if recipient != "court-b05lv00" {
@@ -80,7 +114,7 @@ async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothin
     let notice_id = tracker::sharing::erasure_message_id(message_id);
     let of_notice = tracker::ops::recall::recall(hub.pool(), notice_id, RecallReason::Mistaken, "dpo", "", now).await;
     assert!(matches!(of_notice, Err(RecallError::NotFound(_))));
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     assert!(received(&hub).await.values().all(Vec::is_empty), "nothing sent twice");
 
     // Logged once, with who did it; the court no longer sees the update; the chain verifies.
@@ -99,10 +133,7 @@ async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothin
     assert_eq!(action.0, "aud");
     assert!(action.1.contains(&message_id.to_string()) && action.1.contains("no basis"), "{}", action.1);
     assert!(!seen(&hub).await, "the court no longer sees a recalled update");
-    assert!(matches!(
-        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
-        tracker::sharing::log::Verified::Intact { .. }
-    ));
+    assert_chain_intact(&hub).await;
     hub.finish().await;
 }
 
@@ -113,7 +144,7 @@ async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothin
 async fn deliveries_carry_category_and_nature_and_an_old_subscriber_still_decodes_them() {
     let hub = TestHub::start().await;
     hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     let mut bodies = Vec::new();
     for agency in hub.hub.settings.agencies.keys() {
         for m in hub.drain(&hub.names.outbound_queue(agency)).await {
@@ -212,10 +243,7 @@ print(json.dumps(out))
 /// not sent again; the reports and the court see the corrected result only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_original_once_each() {
-    let hub = TestHub::start().await;
-    hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
-    received(&hub).await;
+    let hub = after_the_sample_month().await;
     let original: uuid::Uuid = sqlx::query_scalar(
         "SELECT event_id FROM events WHERE agency = 'court-b05lv00' AND event_type = 'HearingResulted'
            AND payload->>'hearing_date' = '2026-11-17'",
@@ -223,16 +251,7 @@ async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_orig
     .fetch_one(hub.pool())
     .await
     .unwrap();
-    let had: std::collections::BTreeMap<String, String> = sqlx::query_as::<_, (String, uuid::Uuid)>(
-        "SELECT recipient, message_id FROM outbox WHERE event_id = $1 AND kind = 'delivery' AND published_at IS NOT NULL",
-    )
-    .bind(original)
-    .fetch_all(hub.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|(r, m)| (r, m.to_string()))
-    .collect();
+    let had: std::collections::BTreeMap<String, String> = holders(&hub, &[original]).await.into_iter().collect();
     assert!(had.len() >= 2, "the result went to several agencies: {had:?}");
 
     let xml =
@@ -244,7 +263,7 @@ async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_orig
     let path = dir.join("court-results-B05LV00-20261117-corrected.xml");
     std::fs::write(&path, &corrected).unwrap();
     hub.send("court-b05lv00", "court-results", &path).await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
 
     let after = received(&hub).await;
     let mut got = std::collections::BTreeMap::new();
@@ -293,13 +312,10 @@ async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_orig
     std::fs::write(&again, &corrected).unwrap();
     hub.send("court-b05lv00", "court-results", &again).await;
     let _ = std::fs::remove_dir_all(&dir);
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     assert!(received(&hub).await.values().all(Vec::is_empty), "nothing sent twice");
     assert_eq!(hub.count("SELECT count(*) FROM corrections").await, 1);
-    assert!(matches!(
-        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
-        tracker::sharing::log::Verified::Intact { .. }
-    ));
+    assert_chain_intact(&hub).await;
     hub.finish().await;
 }
 
@@ -309,10 +325,7 @@ async fn a_corrected_court_result_reaches_exactly_the_agencies_that_had_the_orig
 /// hears anything, and the withdrawn record leaves the reports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probation_amends_one_event_and_withdraws_another() {
-    let hub = TestHub::start().await;
-    hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
-    received(&hub).await;
+    let hub = after_the_sample_month().await;
     // Two probation events that went to somebody.
     let sent: Vec<(String, uuid::Uuid)> = sqlx::query_as(
         "SELECT DISTINCT e.message_id, e.event_id FROM events e JOIN outbox o USING (event_id)
@@ -324,24 +337,13 @@ async fn probation_amends_one_event_and_withdraws_another() {
     .await
     .unwrap();
     assert!(sent.len() >= 2, "{sent:?}");
-    let holders = |event: uuid::Uuid| {
-        let pool = hub.pool().clone();
-        async move {
-            sqlx::query_as::<_, (String, uuid::Uuid)>(
-                "SELECT recipient, message_id FROM outbox WHERE event_id = $1 AND kind = 'delivery' AND published_at IS NOT NULL",
-            )
-            .bind(event)
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(r, m)| (r, m.to_string()))
-            .collect::<std::collections::BTreeMap<String, String>>()
-        }
-    };
     let (amended_file, amended_event) = sent[0].clone();
     let (withdrawn_file, withdrawn_event) = sent[1].clone();
-    let (had_amended, had_withdrawn) = (holders(amended_event).await, holders(withdrawn_event).await);
+    let by_recipient = |set: std::collections::BTreeSet<(String, String)>| -> std::collections::BTreeMap<_, _> {
+        set.into_iter().collect()
+    };
+    let had_amended = by_recipient(holders(&hub, &[amended_event]).await);
+    let had_withdrawn = by_recipient(holders(&hub, &[withdrawn_event]).await);
 
     let read = |file: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(format!("{}/{file}", crate::support::SAMPLES)).unwrap()).unwrap()
@@ -355,7 +357,7 @@ async fn probation_amends_one_event_and_withdraws_another() {
     let key = "probation.probation-events";
     hub.send_bytes(key, "probation-9101-amended.json", &serde_json::to_vec(&amended).unwrap()).await;
     hub.send_bytes(key, "probation-9102-deleted.json", &serde_json::to_vec(&withdrawn).unwrap()).await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
 
     let after = received(&hub).await;
     let (mut corrections, mut withdrawals) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
@@ -396,10 +398,7 @@ async fn probation_amends_one_event_and_withdraws_another() {
         .unwrap();
         assert_eq!(left, 0, "{table} no longer counts the withdrawn record");
     }
-    assert!(matches!(
-        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
-        tracker::sharing::log::Verified::Intact { .. }
-    ));
+    assert_chain_intact(&hub).await;
     hub.finish().await;
 }
 
@@ -441,10 +440,7 @@ async fn everywhere(pool: &sqlx::PgPool, needle: &str) -> Vec<(String, String, i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_holder() {
     const WORDING: &str = "Stole meat products to the value of";
-    let hub = TestHub::start().await;
-    hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
-    received(&hub).await;
+    let hub = after_the_sample_month().await;
     assert!(!everywhere(hub.pool(), WORDING).await.is_empty(), "the wording is stored before");
     let records: Vec<uuid::Uuid> = sqlx::query_scalar(
         "SELECT event_id FROM events WHERE agency = 'police-05' AND payload->>'offence_wording' LIKE $1 ORDER BY seq",
@@ -454,16 +450,7 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
     .await
     .unwrap();
     assert_eq!(records.len(), 2, "the arrest and the charge");
-    let had: std::collections::BTreeSet<(String, String)> = sqlx::query_as::<_, (String, uuid::Uuid)>(
-        "SELECT recipient, message_id FROM outbox WHERE event_id = ANY($1) AND kind = 'delivery' AND published_at IS NOT NULL",
-    )
-    .bind(&records)
-    .fetch_all(hub.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|(r, m)| (r, m.to_string()))
-    .collect();
+    let had = holders(&hub, &records).await;
     assert!(!had.is_empty());
     let events_before = hub.count("SELECT count(*) FROM events").await;
 
@@ -475,7 +462,7 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
             .unwrap();
     assert_eq!(done.erased, records);
     assert_eq!(done.archive_copies, 2, "the message's archived copy, once per record");
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
 
     assert_eq!(everywhere(hub.pool(), WORDING).await, [], "no trace of the erased records' payload");
     // What stays: the records existed and were erased, with no personal data.
@@ -510,10 +497,7 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
     let again = tracker::ops::erasure::erase(&hub.hub, &records, "police-05", "again", "ops").await.unwrap();
     assert_eq!((again.erased.len(), again.already.len(), again.notices), (0, 2, 0));
     assert_eq!(hub.count("SELECT count(*) FROM disclosure_log WHERE stage = 'erased'").await as usize, had.len());
-    assert!(matches!(
-        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
-        tracker::sharing::log::Verified::Intact { .. }
-    ));
+    assert_chain_intact(&hub).await;
     hub.finish().await;
 }
 
@@ -537,7 +521,7 @@ async fn retention_with_the_clock_moved_forward_erases_exactly_the_expired_recor
     ];
     let hub = TestHub::start_with(|s| s.retention.rules = rules.clone()).await;
     hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     received(&hub).await;
     // The same store, three weeks later.
     let mut later = hub.hub.settings.clone();
@@ -595,14 +579,11 @@ async fn retention_with_the_clock_moved_forward_erases_exactly_the_expired_recor
     let kept_custody = hub.count("SELECT count(*) FROM custody_events WHERE occurred_at < TIMESTAMP '2026-11-20' AT TIME ZONE 'Europe/London'").await;
     assert!(kept_custody > 0, "the held records stay in the reports");
     // Their holders are told; running again erases nothing more; the chain verifies.
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     let notices: usize = received(&hub).await.values().map(Vec::len).sum();
     assert_eq!(notices, pass.notices);
     assert_eq!(tracker::retention::run(&later, false).await.unwrap().erased, 0);
-    assert!(matches!(
-        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
-        tracker::sharing::log::Verified::Intact { .. }
-    ));
+    assert_chain_intact(&hub).await;
     hub.finish().await;
 }
 
@@ -611,10 +592,7 @@ async fn retention_with_the_clock_moved_forward_erases_exactly_the_expired_recor
 /// restriction; lifted, it counts in the reports again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restricted_record_is_kept_but_used_by_no_one_until_lifted() {
-    let hub = TestHub::start().await;
-    hub.send_sample_plan().await;
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
-    received(&hub).await;
+    let hub = after_the_sample_month().await;
     let (charge, subject): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
         "SELECT e.event_id, e.subject_id FROM events e JOIN subject_identifiers i USING (subject_id)
          WHERE i.value = $1 AND e.event_type = 'Charged'",
@@ -623,16 +601,7 @@ async fn a_restricted_record_is_kept_but_used_by_no_one_until_lifted() {
     .fetch_one(hub.pool())
     .await
     .unwrap();
-    let had: std::collections::BTreeSet<(String, String)> = sqlx::query_as::<_, (String, uuid::Uuid)>(
-        "SELECT recipient, message_id FROM outbox WHERE event_id = $1 AND kind = 'delivery' AND published_at IS NOT NULL",
-    )
-    .bind(charge)
-    .fetch_all(hub.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|(r, m)| (r, m.to_string()))
-    .collect();
+    let had = holders(&hub, &[charge]).await;
     assert!(!had.is_empty());
     use tracker::ops::restriction;
     assert!(matches!(
@@ -643,7 +612,7 @@ async fn a_restricted_record_is_kept_but_used_by_no_one_until_lifted() {
         restriction::restrict(&hub.hub, &[charge], "police-05", "evidence in an appeal", "ops").await.unwrap();
     assert_eq!((restricted, notices), (1, had.len()));
     assert_eq!(restriction::restrict(&hub.hub, &[charge], "police-05", "again", "ops").await.unwrap(), (0, 0));
-    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    all_published(&hub).await;
     let mut told = std::collections::BTreeSet::new();
     for (recipient, messages) in received(&hub).await {
         for m in messages {
@@ -671,9 +640,6 @@ async fn a_restricted_record_is_kept_but_used_by_no_one_until_lifted() {
 
     assert_eq!(restriction::lift(&hub.hub, &[charge], "police-05", "ops").await.unwrap(), 1);
     assert_eq!(in_reports(&hub).await, 1, "lifted, it counts again");
-    assert!(matches!(
-        tracker::sharing::log::verify(hub.pool()).await.unwrap(),
-        tracker::sharing::log::Verified::Intact { .. }
-    ));
+    assert_chain_intact(&hub).await;
     hub.finish().await;
 }
