@@ -9,8 +9,25 @@ async fn main() -> ExitCode {
     match tracker::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("tracker: {e:#}");
+            eprintln!("tracker: {}", said_once(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: an error whose message already quotes its cause
+/// ("configuration: missing field x") is not followed by the cause again.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if out.contains(&message) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&message);
+    }
+    out
 }

@@ -9,7 +9,7 @@ pub enum AuthCommand {
     Hash,
 }
 
-pub fn run(command: AuthCommand) -> anyhow::Result<ExitCode> {
+pub fn run(command: &AuthCommand) -> anyhow::Result<ExitCode> {
     match command {
         AuthCommand::Hash => {
             let mut password = String::new();

@@ -154,6 +154,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return connector::test(&cli.config, connector_file, payload);
         }
         Command::Schemas { command } => return schemas::run(command),
+        // Hashing a password needs no configuration: it is what one does while writing it.
+        Command::Auth { command } => return auth::run(command),
         _ => {}
     }
     let settings = Settings::load(&cli.config)?;
@@ -187,7 +189,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sharing { command } => sharing::run(settings, command).await,
         Command::Report { command } => report::run(&settings, command).await,
         Command::Identity { command } => identity::run(settings, command).await,
-        Command::Auth { command } => auth::run(command),
+        Command::Auth { .. } => unreachable!("handled above"),
         Command::Status(args) => status::run(&settings, args).await,
         Command::Deadletters { command } => deadletters::run(settings, command).await,
         Command::Reprocess(args) => deadletters::reprocess(settings, args).await,

@@ -126,3 +126,25 @@ fn connector_test_exits_1_when_it_refuses_a_payload() {
     assert_eq!(deep_run.status.code(), Some(1), "refused, not aborted");
     assert!(String::from_utf8_lossy(&deep_run.stdout).contains("too_deep"));
 }
+
+/// A log written to a file (or any pipe) carries no colour codes: only a terminal gets colour,
+/// and never with NO_COLOR. The error of a bad configuration is said once.
+#[test]
+fn logs_to_a_file_are_plain_text_and_an_error_is_said_once() {
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tracker"));
+        command.args(args).env("RUST_LOG", "info");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().expect("tracker runs")
+    };
+    let migrated = run(&["migrate"], &[]);
+    let log = String::from_utf8_lossy(&migrated.stderr);
+    assert!(migrated.status.success() && log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no escape codes in a log that is not a terminal: {log:?}");
+    let bad = run(&["status"], &[("TRACKER__DATABASE__NOPE", "1")]);
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(said.matches("unknown field `nope`").count(), 1, "said once: {said}");
+}
