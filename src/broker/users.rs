@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use base64::Engine;
 use serde_json::json;
 
 use super::Names;
@@ -34,15 +33,6 @@ fn literal(name: &str) -> String {
         .collect()
 }
 
-/// The vhost and basic-auth header from the broker URL (`amqp://user:pass@host:port/vhost`).
-fn vhost_and_auth(url: &str) -> (String, String) {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let (userinfo, hostpart) = rest.rsplit_once('@').unwrap_or(("guest:guest", rest));
-    let vhost = hostpart.split_once('/').map_or("%2f", |(_, v)| if v.is_empty() { "%2f" } else { v });
-    let auth = base64::engine::general_purpose::STANDARD.encode(userinfo);
-    (vhost.replace("%2f", "%2F"), format!("Basic {auth}"))
-}
-
 fn put(settings: &Settings, path: &str, body: serde_json::Value, auth: &str) -> Result<(), UsersError> {
     let url = format!("{}{path}", settings.broker.management_url.trim_end_matches('/'));
     ureq::put(&url).header("Authorization", auth).send_json(body).map_err(|e| UsersError::Api {
@@ -60,7 +50,7 @@ pub fn provision_users(settings: &Settings, creds_file: &Path) -> Result<Credent
         Err(_) => BTreeMap::new(),
     };
     let names = Names::new(&settings.broker.prefix);
-    let (vhost, auth) = vhost_and_auth(&settings.broker.url);
+    let (vhost, auth) = super::management_access(&settings.broker.url);
     for agency in settings.agencies.keys() {
         let user = user_name(settings, agency);
         let password = match creds.get(agency) {
@@ -99,7 +89,7 @@ pub fn provision_users(settings: &Settings, creds_file: &Path) -> Result<Credent
 
 /// Deletes the agency users (tests clean up after themselves).
 pub fn delete_users(settings: &Settings) -> Result<(), UsersError> {
-    let (_, auth) = vhost_and_auth(&settings.broker.url);
+    let (_, auth) = super::management_access(&settings.broker.url);
     for agency in settings.agencies.keys() {
         let user = user_name(settings, agency);
         let url = format!("{}/api/users/{user}", settings.broker.management_url.trim_end_matches('/'));
@@ -118,9 +108,9 @@ mod tests {
     #[test]
     fn permission_patterns_match_only_the_literal_name() {
         assert_eq!(literal("tracker.out.police-05"), "tracker\\.out\\.police-05");
-        let (vhost, auth) = vhost_and_auth("amqp://guest:guest@127.0.0.1:5672/%2f");
+        let (vhost, auth) = crate::broker::management_access("amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(vhost, "%2F");
         assert_eq!(auth, "Basic Z3Vlc3Q6Z3Vlc3Q=");
-        assert_eq!(vhost_and_auth("amqp://u:p@h:5672/ci").0, "ci");
+        assert_eq!(crate::broker::management_access("amqp://u:p@h:5672/ci").0, "ci");
     }
 }

@@ -23,12 +23,7 @@ pub struct QueueDepth {
 
 /// (queue name, publish rate, deliver rate) from the management API, if it answers.
 fn management_rates(settings: &Settings) -> Vec<(String, Option<f64>, Option<f64>)> {
-    use base64::Engine;
-    let url = &settings.broker.url;
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-    let (userinfo, hostpart) = rest.rsplit_once('@').unwrap_or(("guest:guest", rest));
-    let vhost = hostpart.split_once('/').map_or("%2F", |(_, v)| if v.is_empty() || v == "%2f" { "%2F" } else { v });
-    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(userinfo));
+    let (vhost, auth) = crate::broker::management_access(&settings.broker.url);
     let api = format!(
         "{}/api/queues/{vhost}?columns=name,message_stats",
         settings.broker.management_url.trim_end_matches('/')
