@@ -10,6 +10,9 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("tracker: {}", said_once(&e));
+            if let Some(hint) = tracker::cli::services_hint(&e) {
+                eprintln!("{hint}");
+            }
             ExitCode::FAILURE
         }
     }

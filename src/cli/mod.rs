@@ -147,6 +147,42 @@ fn now(settings: &Settings) -> anyhow::Result<DateTime<Utc>> {
     Ok(settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed).now())
 }
 
+/// What to do when RabbitMQ or PostgreSQL did not answer: which one, and the one script that
+/// installs and starts both (the one `.ci/run` uses).
+pub fn services_hint(e: &anyhow::Error) -> Option<String> {
+    let refused = |io: &std::io::Error| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound | std::io::ErrorKind::TimedOut
+        )
+    };
+    let which = e.chain().find_map(|cause| {
+        if let Some(b) = cause.downcast_ref::<crate::broker::BrokerError>() {
+            return match b {
+                crate::broker::BrokerError::Timeout(_) => Some("RabbitMQ"),
+                crate::broker::BrokerError::Amqp(e) => match e.kind() {
+                    lapin::ErrorKind::IOError(io) if refused(io) => Some("RabbitMQ"),
+                    _ => None,
+                },
+                _ => None,
+            };
+        }
+        if let Some(s) = cause.downcast_ref::<crate::store::StoreError>() {
+            return match s {
+                crate::store::StoreError::Transient(sqlx::Error::PoolTimedOut) => Some("PostgreSQL"),
+                crate::store::StoreError::Transient(sqlx::Error::Io(io)) if refused(io) => Some("PostgreSQL"),
+                _ => None,
+            };
+        }
+        None
+    })?;
+    Some(format!(
+        "{which} is not answering. On Debian, `bash scripts/services` installs and starts RabbitMQ and PostgreSQL \
+         as Tracker expects them (127.0.0.1:5672 guest/guest; 127.0.0.1:5432, user postgres, database test); \
+         elsewhere start them yourself, or `docker compose up`."
+    ))
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that need no configuration.
     match &cli.command {

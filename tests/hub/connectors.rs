@@ -148,3 +148,18 @@ fn logs_to_a_file_are_plain_text_and_an_error_is_said_once() {
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(said.matches("unknown field `nope`").count(), 1, "said once: {said}");
 }
+
+/// A command that needs RabbitMQ, on a machine where it does not answer, says which service
+/// and the one script that installs and starts both.
+#[test]
+fn a_missing_broker_is_named_with_how_to_start_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracker"))
+        .arg("provision")
+        .env("TRACKER__BROKER__URL", "amqp://guest:guest@127.0.0.1:1/%2f")
+        .output()
+        .expect("tracker runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(said.contains("RabbitMQ is not answering") && said.contains("bash scripts/services"), "{said}");
+    assert!(std::path::Path::new("scripts/services").exists());
+}
