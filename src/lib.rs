@@ -15,14 +15,16 @@
 //!   each taking the caller's transaction; migrations; the advisory locks. Calls nothing above it.
 //! - `identity`: who is who, resolved over the whole set of records (`identity::resolve`, pure),
 //!   and the moves a later record (or an operator's decision) causes.
-//! - `sharing`: agreements, decisions per (update, recipient), catch-up, retractions, the
-//!   disclosure log.
+//! - `sharing`: agreements, decisions per (update, recipient), catch-up, notices (retractions,
+//!   corrections sent on to holders, erasures, restrictions), the disclosure log.
 //! - `consent`: consent recorded by operators.
 //! - `court`: the court's view of a person (bench summary, court list), built only from what that
 //!   court was sent; `consultations`: who looked at whom (s.62), hash-chained like the
 //!   disclosure log (`chain`).
 //! - `broker`: RabbitMQ only: connect, the broker contract (provision), users, confirmed publish.
-//! - `ops`: the operator's tools: dead letters, identity review, status, alerts.
+//! - `ops`: the operator's tools: dead letters, identity review, status, alerts; recalling a
+//!   disclosure made in error; erasing and restricting records at the owning agency's request.
+//! - `retention`: records kept no longer than their data class's period, and reviewed.
 //! - `reports`: the report catalogue, runner and formats; `export`: subject access exports;
 //!   `person`: one person's record for operators.
 //! - `http`: the HTTP interface (health, readiness, metrics, schemas, reports, console), its
