@@ -36,7 +36,7 @@ impl Hub {
         let connectors = Registry::load(&settings.paths.connectors)?;
         settings.check_connectors(&connectors.names())?;
         settings.check_users()?;
-        crate::retention::rules(&settings.retention).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        settings.check_retention()?;
         let schemas = schemas::get()?;
         let pool = crate::store::connect(&settings.database.url, settings.database.max_connections)
             .await

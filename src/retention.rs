@@ -8,43 +8,13 @@
 //! for an agency's due records of a class, to keep them until a date or to erase them now.
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::hub::Hub;
-use crate::settings::{RetentionRule, RetentionSettings};
+use crate::settings::{Period, RetentionRule, RetentionSettings};
 use crate::store;
-
-/// A period: days or calendar months (a year is twelve).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Period {
-    Days(u32),
-    Months(u32),
-}
-
-impl Period {
-    /// Reads `30d`, `18m`, `6y`.
-    pub fn parse(s: &str) -> Result<Period, String> {
-        let s = s.trim();
-        let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-        let n: u32 = number.parse().map_err(|_| format!("{s:?} is not a period like 30d, 18m or 6y"))?;
-        match unit {
-            "d" => Ok(Period::Days(n)),
-            "m" => Ok(Period::Months(n)),
-            "y" => n.checked_mul(12).map(Period::Months).ok_or_else(|| format!("{s:?} is too long")),
-            _ => Err(format!("{s:?} is not a period like 30d, 18m or 6y")),
-        }
-    }
-
-    /// The day this period before `day`: a record that happened before it is older than the period.
-    pub fn before(self, day: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Days(n) => day - chrono::Duration::days(i64::from(n)),
-            Period::Months(n) => day.checked_sub_months(Months::new(n)).unwrap_or(NaiveDate::MIN),
-        }
-    }
-}
 
 /// A rule with its periods read.
 #[derive(Debug, Clone, Serialize)]
@@ -202,19 +172,6 @@ fn describe(p: Period) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn periods_read_days_months_and_years_and_refuse_the_rest() {
-        assert_eq!(Period::parse("30d"), Ok(Period::Days(30)));
-        assert_eq!(Period::parse("18m"), Ok(Period::Months(18)));
-        assert_eq!(Period::parse("6y"), Ok(Period::Months(72)));
-        assert!(Period::parse("6 years").is_err());
-        assert!(Period::parse("y").is_err());
-        assert!(Period::parse("99999999999y").is_err());
-        let day = NaiveDate::from_ymd_opt(2027, 2, 28).unwrap();
-        assert_eq!(Period::Months(12).before(day), NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
-        assert_eq!(Period::Days(30).before(day), NaiveDate::from_ymd_opt(2027, 1, 29).unwrap());
-    }
 
     #[test]
     fn an_agencys_own_rule_wins_over_the_rule_for_every_agency() {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::names::AgencyId;
 
@@ -19,6 +19,8 @@ pub enum SettingsError {
     UnknownConnector { agency: AgencyId, connector: String },
     #[error("configuration: user {user}: {problem}")]
     User { user: String, problem: String },
+    #[error("configuration: retention {0}")]
+    Retention(String),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +88,36 @@ pub struct RetentionRule {
 
 fn every_agency() -> String {
     "*".into()
+}
+
+/// A period: days or calendar months (a year is twelve).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Period {
+    Days(u32),
+    Months(u32),
+}
+
+impl Period {
+    /// Reads `30d`, `18m`, `6y`.
+    pub fn parse(s: &str) -> Result<Period, String> {
+        let s = s.trim();
+        let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+        let n: u32 = number.parse().map_err(|_| format!("{s:?} is not a period like 30d, 18m or 6y"))?;
+        match unit {
+            "d" => Ok(Period::Days(n)),
+            "m" => Ok(Period::Months(n)),
+            "y" => n.checked_mul(12).map(Period::Months).ok_or_else(|| format!("{s:?} is too long")),
+            _ => Err(format!("{s:?} is not a period like 30d, 18m or 6y")),
+        }
+    }
+
+    /// The day this period before `day`: a record that happened before it is older than the period.
+    pub fn before(self, day: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Days(n) => day - chrono::Duration::days(i64::from(n)),
+            Period::Months(n) => day.checked_sub_months(Months::new(n)).unwrap_or(NaiveDate::MIN),
+        }
+    }
 }
 
 /// The court's pages (see `court::pdf`).
@@ -338,6 +370,18 @@ impl Settings {
         Ok(())
     }
 
+    /// Checks every retention rule's periods read.
+    pub fn check_retention(&self) -> Result<(), SettingsError> {
+        for r in &self.retention.rules {
+            for (what, period) in [("keep", &r.keep), ("review", &r.review)] {
+                Period::parse(period).map_err(|e| {
+                    SettingsError::Retention(format!("rule for {} ({}): {what} {e}", r.data_class, r.agency))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every court user names a court agency, and no other user names one.
     pub fn check_users(&self) -> Result<(), SettingsError> {
         use crate::http::auth::Role;
@@ -357,5 +401,23 @@ impl Settings {
 
     pub fn agency(&self, id: &str) -> Option<&AgencySettings> {
         self.agencies.get(id)
+    }
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::*;
+
+    #[test]
+    fn periods_read_days_months_and_years_and_refuse_the_rest() {
+        assert_eq!(Period::parse("30d"), Ok(Period::Days(30)));
+        assert_eq!(Period::parse("18m"), Ok(Period::Months(18)));
+        assert_eq!(Period::parse("6y"), Ok(Period::Months(72)));
+        assert!(Period::parse("6 years").is_err());
+        assert!(Period::parse("y").is_err());
+        assert!(Period::parse("99999999999y").is_err());
+        let day = NaiveDate::from_ymd_opt(2027, 2, 28).unwrap();
+        assert_eq!(Period::Months(12).before(day), NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
+        assert_eq!(Period::Days(30).before(day), NaiveDate::from_ymd_opt(2027, 1, 29).unwrap());
     }
 }
