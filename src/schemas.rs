@@ -96,17 +96,19 @@ impl Schemas {
             let file = format!("history/{name}.json");
             let json: Json = serde_json::from_str(text)
                 .map_err(|e| SchemaError::Invalid { file: file.clone(), message: e.to_string() })?;
-            let old = Schema::parse(&json)
-                .map_err(|e| SchemaError::Invalid { file: file.clone(), message: e.to_string() })?;
-            let old: &'static Schema = Box::leak(Box::new(old));
             let its = rabin_fingerprint(parsing_canonical_form(&json, NAMESPACE).as_bytes()).to_le_bytes();
             if hex::encode(its) != *name {
                 let message = format!("its fingerprint is {}, not the file's name", hex::encode(its));
                 return Err(SchemaError::Invalid { file, message });
             }
+            // The current schema (released, so in the history too) needs no reader of its own.
             if its == fingerprint {
                 continue;
             }
+            let old = Schema::parse(&json)
+                .map_err(|e| SchemaError::Invalid { file: file.clone(), message: e.to_string() })?;
+            // Kept for the life of the process, held by its reader in the schemas' static.
+            let old: &'static Schema = Box::leak(Box::new(old));
             let reader = GenericDatumReader::builder(old).reader_schema(envelope).build().map_err(|e| {
                 SchemaError::Invalid { file, message: format!("cannot be read as the current schema: {e}") }
             })?;
