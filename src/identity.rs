@@ -5,8 +5,9 @@
 mod moves;
 mod people;
 pub mod resolve;
+mod signatures;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
@@ -87,8 +88,20 @@ pub async fn link_all(
             kept_apart: false,
         })
         .collect();
-    let seeds: BTreeSet<Id> = message.iter().flat_map(|r| r.identifiers.iter().cloned()).collect();
-    let linking = link(tx, message, seeds, agency, kind_of, now).await?;
+    // A record whose signature's place is known needs no reading of its group, unless a new
+    // record of this batch joins that group (then the group is resolved again, with it).
+    let signatures: Vec<Option<signatures::Signature>> =
+        message.iter().map(|r| signatures::of(agency, &r.identifiers)).collect();
+    let known = signatures::known(tx, &signatures.iter().flatten().collect::<Vec<_>>()).await?;
+    let known: Vec<Option<Link>> =
+        signatures.iter().map(|s| s.as_ref().and_then(|s| known.get(&s.key).cloned())).collect();
+    let seeds: BTreeSet<Id> = message
+        .iter()
+        .zip(&known)
+        .filter(|(_, known)| known.is_none())
+        .flat_map(|(r, _)| r.identifiers.iter().cloned())
+        .collect();
+    let linking = link(tx, message, known, seeds, agency, kind_of, now).await?;
     let mut details: Vec<(Uuid, String, Option<NaiveDate>)> = Vec::new();
     for (subject, link) in subjects.iter().zip(&linking.links) {
         if let Link::Subject(id) = link
@@ -116,21 +129,40 @@ pub async fn relink(
 ) -> Result<Vec<Moved>, sqlx::Error> {
     let identifiers = store::events::identifiers_of(tx, events).await?;
     let seeds: BTreeSet<Id> = identifiers.iter().flat_map(ids_of).collect();
-    Ok(link(tx, Vec::new(), seeds, "tracker", kind_of, now).await?.moved)
+    Ok(link(tx, Vec::new(), Vec::new(), seeds, "tracker", kind_of, now).await?.moved)
+}
+
+/// Forgets where the records of the groups of these stored records stand (call with the index
+/// locked, before an erasure takes them out of their groups): the next record of each group
+/// resolves the group again, as it would have before any place was remembered.
+pub async fn forget_groups_of(tx: &mut Transaction<'_, Postgres>, events: &[Uuid]) -> Result<(), sqlx::Error> {
+    let identifiers = store::events::identifiers_of(tx, events).await?;
+    let seeds: BTreeSet<Id> = identifiers.iter().flat_map(ids_of).collect();
+    let (seen, _) = neighbours(tx, seeds).await?;
+    signatures::forget(tx, &seen.into_iter().collect::<Vec<_>>()).await
 }
 
 /// Resolves `message`'s records with every stored record reachable from `seeds` by shared
-/// identifiers, stores who each identifier belongs to, and moves the stored records whose person
-/// changed.
+/// identifiers, stores who each identifier belongs to and where each signature stands, and moves
+/// the stored records whose person changed. A message record whose place is `known` and whose
+/// identifiers the reading did not reach keeps that place (nothing new joined its group).
 async fn link(
     tx: &mut Transaction<'_, Postgres>,
     message: Vec<Record>,
+    known: Vec<Option<Link>>,
     seeds: BTreeSet<Id>,
     agency: &str,
     kind_of: &(dyn Fn(&str) -> Option<AgencyKind> + Sync),
     now: DateTime<Utc>,
 ) -> Result<Linking, sqlx::Error> {
-    let stored = neighbours(tx, seeds).await?;
+    let (seen, stored) = neighbours(tx, seeds).await?;
+    let kept: Vec<Option<Link>> = message
+        .iter()
+        .zip(known.into_iter().chain(std::iter::repeat(None)))
+        .map(|(r, known)| known.filter(|_| !r.identifiers.iter().any(|i| seen.contains(i))))
+        .collect();
+    let message: Vec<Record> =
+        message.into_iter().zip(&kept).filter(|(_, kept)| kept.is_none()).map(|(r, _)| r).collect();
     let linked: Vec<(Id, Id)> = stored
         .iter()
         .filter(|r| r.status.as_deref() == Some("linked"))
@@ -200,7 +232,19 @@ async fn link(
     if !moved.is_empty() {
         tracing::info!(records = moved.len(), "later records changed who is who: records moved");
     }
-    let links: Vec<Link> = message_links.iter().map(link_of).collect();
+    let mut resolved_links = message_links.iter().map(link_of);
+    let links: Vec<Link> =
+        kept.into_iter().map(|kept| kept.or_else(|| resolved_links.next()).unwrap_or(Link::Unidentified)).collect();
+    // Where each signature of the group now stands, for the next record of it.
+    let mut places: HashMap<signatures::Signature, Link> = HashMap::new();
+    let stored_kinds = stored.iter().map(|r| (r.agency.as_str(), ids_of(&r.identifiers)));
+    let message_kinds = message.iter().map(|r| (agency, r.identifiers.clone()));
+    for ((of, identifiers), resolved) in stored_kinds.chain(message_kinds).zip(&resolution.records) {
+        if let Some(signature) = signatures::of(of, &identifiers) {
+            places.insert(signature, link_of(resolved));
+        }
+    }
+    signatures::remember(tx, &places).await?;
     // Every person named the index does not know yet, then every identifier whose person
     // changed (or is new): nothing is written where nothing changed.
     let known: BTreeSet<Uuid> = owners.values().copied().collect();
@@ -232,7 +276,10 @@ async fn link(
 async fn neighbours(
     tx: &mut Transaction<'_, Postgres>,
     seeds: BTreeSet<Id>,
-) -> Result<Vec<LinkingRecords>, sqlx::Error> {
+) -> Result<(BTreeSet<Id>, Vec<LinkingRecords>), sqlx::Error> {
+    if seeds.is_empty() {
+        return Ok((seeds, Vec::new()));
+    }
     let mut seen = seeds;
     let mut frontier: Vec<Id> = seen.iter().cloned().collect();
     while !frontier.is_empty() {
@@ -255,5 +302,6 @@ async fn neighbours(
         }
     }
     let (schemes, values): (Vec<&str>, Vec<&str>) = seen.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-    store::events::for_linking(tx, &schemes, &values).await
+    let records = store::events::for_linking(tx, &schemes, &values).await?;
+    Ok((seen, records))
 }

@@ -49,6 +49,10 @@ pub async fn erase(hub: &Hub, events: &[Uuid], agency: &str, reason: &str, by: &
     }
     let now = hub.clock.now();
     let mut tx = hub.pool.begin().await?;
+    // Taking records out of their groups may change where the rest of each group stands: the
+    // index is locked first (as linking locks it before it writes events), and the groups are
+    // read again by the next record that joins them.
+    store::locks::identity_index(&mut tx).await?;
     let records = store::erasures::records_for_update(&mut tx, events).await?;
     for id in events {
         let Some(r) = records.iter().find(|r| r.event_id == *id) else { return Err(ErasureError::NotFound(*id)) };
@@ -56,6 +60,7 @@ pub async fn erase(hub: &Hub, events: &[Uuid], agency: &str, reason: &str, by: &
             return Err(ErasureError::NotOwner { event: *id, owner: r.agency.clone(), agency: agency.to_string() });
         }
     }
+    crate::identity::forget_groups_of(&mut tx, events).await?;
     let mut done = Erased::default();
     let connectors = hub.connectors();
     let standing = store::outbox::standing_deliveries(&mut tx, events).await?;

@@ -53,6 +53,31 @@ impl PersonFacts {
             && self.treatment.iter().all(|a| self.periods_of(a) == other.periods_of(a))
     }
 
+    /// The earliest event time at which these facts and `other` decide differently (none when
+    /// they never do). What `at` reads changes only at an order mark or at the start or end of a
+    /// treatment period, so the first difference is at one of those; a change of consent is a
+    /// difference at every time.
+    fn first_difference(&self, other: &PersonFacts) -> Option<DateTime<Utc>> {
+        // Bounded to the years the store can hold (chrono's own bounds are beyond PostgreSQL's).
+        let (first, last) = (
+            DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC), // 0001-01-01
+            DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC), // 9999-12-31
+        );
+        if self.consent_courts != other.consent_courts || self.consent_probation != other.consent_probation {
+            return Some(first);
+        }
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        for facts in [self, other] {
+            times.extend(facts.orders.iter().map(|(at, _)| *at));
+            for agency in &facts.treatment {
+                times.extend(facts.periods_of(agency).iter().flat_map(|p| [p.start, p.end]));
+            }
+        }
+        times.sort_unstable();
+        times.dedup();
+        times.into_iter().find(|t| self.at(*t) != other.at(*t)).map(|t| t.clamp(first, last))
+    }
+
     /// An agency's involvement periods with the person, earliest first.
     pub fn periods_of(&self, agency: &str) -> &[Period] {
         self.periods.get(agency).map(Vec::as_slice).unwrap_or_default()
@@ -116,9 +141,11 @@ pub async fn earlier_decisions(
     if before.is_empty() {
         return Ok(Vec::new());
     }
-    let subjects: Vec<Uuid> = before.keys().copied().collect();
+    // Only the updates from the first time each person's facts changed can decide differently.
+    let (subjects, since): (Vec<Uuid>, Vec<DateTime<Utc>>) =
+        before.iter().filter_map(|(subject, b)| Some((*subject, b.first_difference(now.get(subject)?)?))).unzip();
     let exclude: Vec<Uuid> = this_message.iter().copied().collect();
-    let rows = store::disclosure_log::latest_decisions(tx, &subjects, &exclude).await?;
+    let rows = store::disclosure_log::latest_decisions(tx, &subjects, &since, &exclude).await?;
     let facts_changed_at = |subject: &Uuid, at: DateTime<Utc>| match (before.get(subject), now.get(subject)) {
         (Some(b), Some(n)) => b.at(at) != n.at(at),
         _ => true,

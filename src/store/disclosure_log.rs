@@ -121,23 +121,29 @@ pub struct LatestDecision {
 }
 
 /// Every recipient's latest decision (decided, redecided or retracted) on each update about these
-/// people, except the updates in `exclude`.
+/// people that happened at or after the paired time (`since`, one per person), except the updates
+/// in `exclude`.
 pub async fn latest_decisions(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
+    since: &[DateTime<Utc>],
     exclude: &[Uuid],
 ) -> Result<Vec<LatestDecision>, sqlx::Error> {
+    if subjects.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT e.subject_id AS person, l.recipient, e.event_id, e.occurred_at, l.decision, l.reason
-         FROM events e
+         FROM UNNEST($1::uuid[], $3::timestamptz[]) AS p(subject_id, since)
+         JOIN events e ON e.subject_id = p.subject_id AND e.occurred_at >= p.since
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted', 'recalled')
                              ORDER BY recipient, id DESC) l
-         WHERE e.subject_id = ANY($1) AND NOT (e.event_id = ANY($2))
-           AND {CURRENT}"
+         WHERE NOT (e.event_id = ANY($2)) AND {CURRENT}"
     )))
     .bind(subjects)
     .bind(exclude)
+    .bind(since)
     .fetch_all(&mut **tx)
     .await
 }

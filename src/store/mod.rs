@@ -11,6 +11,7 @@ pub mod disclosure_log;
 pub mod erasures;
 pub mod events;
 pub mod identity_conflicts;
+pub mod identity_signatures;
 pub mod inbox;
 pub mod involvements;
 pub mod leases;
@@ -108,6 +109,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "erasures", include_str!("../../migrations/0018_erasures.sql")),
     (19, "retention", include_str!("../../migrations/0019_retention.sql")),
     (20, "restrictions", include_str!("../../migrations/0020_restrictions.sql")),
+    (21, "identity signatures", include_str!("../../migrations/0021_identity_signatures.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

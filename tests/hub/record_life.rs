@@ -501,6 +501,45 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
     hub.finish().await;
 }
 
+/// Identity after an erasure: the records left are placed as if the erased one had never come.
+/// Treatment pairs client TRK0000001 and CRN X100001 with a PNC once, then sends two referrals
+/// without it; erasing the one with the PNC leaves nothing tying the client to that person, so
+/// the next referral (of a kind the index has placed before) and the one before it stand with
+/// the CRN's own person, not the PNC's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_erasure_later_records_are_placed_as_if_the_erased_one_had_never_come() {
+    use crate::support::treatment_referral_on;
+    let hub = TestHub::start().await;
+    let treatment = "treatment.treatment-records";
+    let subject_of = |message: &'static str| {
+        let pool = hub.pool().clone();
+        async move {
+            let s: Option<uuid::Uuid> = sqlx::query_scalar("SELECT subject_id FROM events WHERE message_id = $1")
+                .bind(message)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            s.expect("linked to a person")
+        }
+    };
+    hub.send_bytes(treatment, "with-pnc", &treatment_referral_on("TRK0000001", "X100001", CHLOE, "20261101")).await;
+    hub.send_bytes(treatment, "without", &treatment_referral_on("TRK0000001", "X100001", "", "20261102")).await;
+    let pnc_person = subject_of("with-pnc").await;
+    assert_eq!(subject_of("without").await, pnc_person, "joined through the CRN the PNC record pairs");
+    let erased: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT event_id FROM events WHERE message_id = 'with-pnc'")
+        .fetch_all(hub.pool())
+        .await
+        .unwrap();
+    tracker::ops::erasure::erase(&hub.hub, &erased, "treatment", "recorded against the wrong person", "ops")
+        .await
+        .unwrap();
+    hub.send_bytes(treatment, "after", &treatment_referral_on("TRK0000001", "X100001", "", "20261103")).await;
+    let after = subject_of("after").await;
+    assert_ne!(after, pnc_person, "nothing left ties the client to the PNC's person");
+    assert_eq!(subject_of("without").await, after, "the earlier referral moved with it");
+    hub.finish().await;
+}
+
 /// Retention with the clock moved forward: police custody records kept 30 days, treatment's
 /// health records 45; on 20/12 a review keeps West Yorkshire's custody records until June; the
 /// retention run then erases exactly the records past their period (and not held) — nothing

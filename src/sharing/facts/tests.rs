@@ -44,3 +44,24 @@ fn consent_follows_the_last_record_and_expiry_is_the_last_day_covered() {
     assert!(!consent_covers(&[rec("R", "ALL", None)], ConsentScope::Courts, day("2026-11-28")));
     assert!(!consent_covers(&[], ConsentScope::Courts, day("2026-11-28")));
 }
+
+/// Earlier decisions are read back only from the first time a person's facts decide differently:
+/// a new order start changes nothing before it, a later termination nothing before that, and
+/// consent (judged now) changes every time.
+#[test]
+fn facts_first_differ_at_the_earliest_mark_that_changes_a_decision() {
+    let before = PersonFacts { orders: vec![(at("2026-03-01"), OrderMark::Started)], ..Default::default() };
+    assert_eq!(before.first_difference(&before.clone()), None);
+    let mut ended = before.clone();
+    ended.orders.push((at("2026-09-01"), OrderMark::Terminated));
+    assert_eq!(before.first_difference(&ended), Some(at("2026-09-01")));
+    let mut earlier = ended.clone();
+    earlier.orders.push((at("2025-01-01"), OrderMark::Started));
+    assert_eq!(ended.first_difference(&earlier), Some(at("2025-01-01")));
+    // A second start inside an active order decides nothing differently.
+    let mut again = before.clone();
+    again.orders.push((at("2026-04-01"), OrderMark::Started));
+    assert_eq!(before.first_difference(&again), None);
+    let consented = PersonFacts { consent_courts: true, ..before.clone() };
+    assert!(before.first_difference(&consented).is_some_and(|t| t < at("1900-01-01")));
+}
