@@ -96,7 +96,7 @@ pub async fn record(
         store::locks::identity_index(tx).await?;
     }
     let linking = identity::link_all(tx, &subjects, agency, kind_of, now).await?;
-    let repeated = unchanged_records(tx, agency, &recording).await?;
+    let keyed = keyed_records(tx, agency, &recording).await?;
     let mut withdrawals: Vec<(String, String)> = Vec::new();
     let mut links = linking.links.into_iter();
     let mut rows = EventRows::default();
@@ -123,7 +123,7 @@ pub async fn record(
                             withdrawals.push((e.event_type.clone(), key.clone()));
                         }
                     }
-                    for e in events.iter().filter(|e| !e.withdraws && !repeated.contains(&e.event_id)) {
+                    for e in events.iter().filter(|e| !e.withdraws && !keyed.repeated.contains(&e.event_id)) {
                         if let Link::Conflict(people) = &link {
                             held.push((e.event_id, identifiers.clone(), people.clone()));
                         }
@@ -158,39 +158,62 @@ pub async fn record(
         }
         stored.push(event);
     }
-    let ids: Vec<Uuid> = stored.iter().map(|e| e.event_id).collect();
-    let mut corrected = store::corrections::supersede(tx, &ids, now).await?;
+    let may_correct: Vec<Uuid> =
+        stored.iter().map(|e| e.event_id).filter(|id| keyed.may_correct.contains(id)).collect();
+    let mut corrected = store::corrections::supersede(tx, &may_correct, now).await?;
     corrected.extend(store::corrections::withdraw(tx, agency, &withdrawals, now).await?);
     Ok(Recorded { messages, stored, moved: linking.moved, corrected })
 }
 
-/// The run's keyed records that repeat, unchanged, the record stored with their key (a file sent
-/// again under a new message id): they are not stored again.
-async fn unchanged_records(
+/// What the run's keyed records are, against the store and each other.
+#[derive(Default)]
+struct KeyedRecords {
+    /// Records that repeat, unchanged, the record stored with their key (a file sent again under
+    /// a new message id): they are not stored again.
+    repeated: std::collections::HashSet<Uuid>,
+    /// Records whose key a current stored record or an earlier record of the run holds: the only
+    /// ones that may correct anything.
+    may_correct: std::collections::HashSet<Uuid>,
+}
+
+/// Sorts the run's keyed records: keys alone are looked up first (most are new, and nothing
+/// more is read for them); payloads are compared only where a key is held.
+async fn keyed_records(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     agency: &str,
     recording: &[(usize, &Incoming<'_>)],
-) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+) -> Result<KeyedRecords, StoreError> {
     let mut keyed = Vec::new();
-    let mut ids = Vec::new();
-    let mut identifiers = Vec::new();
     for (_, m) in recording {
         for item in m.items {
             if let ReadyItem::Events { subject, events, .. } = item {
-                for e in events.iter().filter(|e| e.record_key.is_some() && !e.withdraws) {
-                    identifiers.push((identifiers_json(subject), e));
+                for e in events.iter().filter(|e| !e.withdraws) {
+                    if let Some(key) = &e.record_key {
+                        keyed.push((subject, e, key.as_str()));
+                    }
                 }
             }
         }
     }
-    for (ids_json, e) in &identifiers {
-        if let Some(key) = &e.record_key {
-            keyed.push((agency, e.event_type.as_str(), key.as_str(), &e.payload, ids_json));
-            ids.push(e.event_id);
+    let keys: Vec<(&str, &str, &str)> = keyed.iter().map(|(_, e, key)| (agency, e.event_type.as_str(), *key)).collect();
+    let held = store::corrections::keys_held(tx, &keys).await?;
+    let mut seen_in_run = std::collections::HashSet::new();
+    let mut out = KeyedRecords::default();
+    let mut candidates = Vec::new();
+    for (i, (subject, e, key)) in keyed.iter().enumerate() {
+        let repeats_in_run = !seen_in_run.insert((e.event_type.as_str(), *key));
+        if held.contains(&i) || repeats_in_run {
+            out.may_correct.insert(e.event_id);
+        }
+        if held.contains(&i) {
+            candidates.push((identifiers_json(subject), *e, *key));
         }
     }
-    let repeated = store::corrections::unchanged(tx, &keyed).await?;
-    Ok(repeated.into_iter().filter_map(|i| ids.get(i).copied()).collect())
+    let records: Vec<store::corrections::KeyedRecord> =
+        candidates.iter().map(|(ids, e, key)| (agency, e.event_type.as_str(), *key, &e.payload, ids)).collect();
+    let repeated = store::corrections::unchanged(tx, &records).await?;
+    out.repeated = repeated.into_iter().filter_map(|i| candidates.get(i).map(|(_, e, _)| e.event_id)).collect();
+    Ok(out)
 }
 
 /// A message's inbox row: its outcome and counts.

@@ -95,6 +95,30 @@ pub const CURRENT: &str = "NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event
 /// A keyed record about to be stored: (agency, event type, key, payload, identifiers).
 pub type KeyedRecord<'a> = (&'a str, &'a str, &'a str, &'a serde_json::Value, &'a serde_json::Value);
 
+/// Which of these keys (agency, event type, key; by index) have a current stored record: only
+/// those can be repeats or corrections. Keys only, so the common case (every key new) sends no
+/// payloads.
+pub async fn keys_held(
+    tx: &mut Transaction<'_, Postgres>,
+    keys: &[(&str, &str, &str)],
+) -> Result<std::collections::HashSet<usize>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let found: Vec<(i64,)> = sqlx::query_as(
+        "SELECT r.n FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(agency, event_type, record_key, n)
+         WHERE EXISTS (SELECT 1 FROM events e
+                       WHERE e.agency = r.agency AND e.event_type = r.event_type AND e.record_key = r.record_key
+                         AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id))",
+    )
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(found.into_iter().map(|(n,)| n as usize - 1).collect())
+}
+
 /// Which of `records` (by index) repeat, unchanged, the current stored record with their key
 /// (same payload and identifiers): a file sent again, not a correction. They are not stored
 /// again, so nobody is told anything.

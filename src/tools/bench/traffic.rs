@@ -81,11 +81,13 @@ pub async fn publish_all(
 }
 
 pub(crate) fn probation(person: usize, kind: &str) -> Vec<u8> {
+    // Each person's own order id: a record with the key of another (probation's order id) is a
+    // correction of it, not a new record.
     let info = match kind {
-        "supervision.started" => {
-            r#""orderId":"B1","orderType":"CO","court":"B05LV00","startDate":"2026-11-01","lengthMonths":12,"requirements":[{"type":"UPW","hours":80}],"officer":{"code":"N1","name":"O"},"team":"T""#
-        }
-        _ => r#""court":"B05LP00","requestedDate":"2026-11-02""#,
+        "supervision.started" => format!(
+            r#""orderId":"B{person}","orderType":"CO","court":"B05LV00","startDate":"2026-11-01","lengthMonths":12,"requirements":[{{"type":"UPW","hours":80}}],"officer":{{"code":"N1","name":"O"}},"team":"T""#
+        ),
+        _ => r#""court":"B05LP00","requestedDate":"2026-11-02""#.to_string(),
     };
     format!(
         r#"{{"eventType":"probation-case.{kind}","version":1,"occurredAt":"2026-11-02T10:00:00+00:00",
@@ -204,16 +206,26 @@ pub(crate) async fn watch_queues(
 }
 
 pub(crate) async fn wait_total(arrivals: &Arrivals, want: usize, timeout: Duration) -> anyhow::Result<Instant> {
+    // A run that stops delivering fails within a minute, saying how far it got, rather than
+    // waiting out the whole timeout.
+    const STALLED: Duration = Duration::from_secs(60);
     let start = Instant::now();
-    while arrivals.total.load(std::sync::atomic::Ordering::SeqCst) < want {
+    let (mut seen, mut last_progress) = (0, Instant::now());
+    loop {
+        let got = arrivals.total.load(std::sync::atomic::Ordering::SeqCst);
+        if got >= want {
+            return Ok(Instant::now());
+        }
+        if got != seen {
+            (seen, last_progress) = (got, Instant::now());
+        }
         anyhow::ensure!(
-            start.elapsed() < timeout,
-            "{} of {want} deliveries arrived",
-            arrivals.total.load(std::sync::atomic::Ordering::SeqCst)
+            start.elapsed() < timeout && last_progress.elapsed() < STALLED,
+            "{got} of {want} deliveries arrived ({} s without one)",
+            last_progress.elapsed().as_secs()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    Ok(Instant::now())
 }
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
