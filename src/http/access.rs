@@ -95,15 +95,34 @@ pub(super) fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> 
     else {
         return Err(Refused::Unauthorized);
     };
-    let Some(role) = state.verified.check(&state.hub.settings.auth.users, &user, &password) else {
+    let Some((role, upgrade)) = state.verified.check(&state.hub.settings.auth.users, &user, &password) else {
         tracing::warn!(user = ?user, "refused: bad credentials");
         return Err(Refused::Unauthorized);
     };
+    if let Some(upgrade) = upgrade {
+        keep_upgrade(state, upgrade);
+    }
     if !right.allowed(role) {
         tracing::warn!(user = ?user, role = role.as_str(), ?right, "refused: role lacks the right");
         return Err(Refused::Forbidden(format!("{user} ({}) may not do this\n", role.as_str())));
     }
     Ok(Caller { user, role })
+}
+
+/// Keeps a rehash of a configured hash in the earlier format, so later processes check against
+/// it, and says the configuration should be updated.
+fn keep_upgrade(state: &AppState, upgrade: super::auth::Upgrade) {
+    tracing::warn!(
+        user = %upgrade.user,
+        "this user's configured password hash is in the earlier PBKDF2 format: rehashed with Argon2id and kept in \
+         the store; replace it in the configuration with the output of `tracker auth hash`"
+    );
+    let pool = state.hub.pool.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::store::credentials::keep(&pool, &upgrade.key, &upgrade.hash).await {
+            tracing::warn!(user = %upgrade.user, "the rehashed password was not kept (the old hash still works): {e}");
+        }
+    });
 }
 
 /// Actions come from our own pages: a cross-site form post is refused.

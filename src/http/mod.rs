@@ -29,8 +29,8 @@ use operator::{apart, api_conflicts, api_deadletter, api_deadletters, api_status
 use public::{health, metrics, ready, schema, schemas};
 use report_pages::{report, reports_list};
 
-pub fn router(hub: Arc<Hub>) -> Router {
-    let state = Arc::new(AppState { hub, verified: Verified::default(), throttle: Default::default() });
+pub fn router(hub: Arc<Hub>, verified: Verified) -> Router {
+    let state = Arc::new(AppState { hub, verified, throttle: Default::default() });
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -62,9 +62,18 @@ pub fn router(hub: Arc<Hub>) -> Router {
 
 /// Serves until `shutdown` turns true.
 pub async fn serve(hub: Arc<Hub>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
-    axum::serve(listener, router(hub).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    // Passwords rehashed from the earlier format at earlier logins (a store that cannot be read
+    // now only means the configured hashes are checked).
+    let upgrades = crate::store::credentials::all(&hub.pool).await.unwrap_or_else(|e| {
+        tracing::warn!("rehashed passwords not read; the configured hashes are checked: {e}");
+        Vec::new()
+    });
+    axum::serve(
+        listener,
+        router(hub, Verified::with_upgrades(upgrades)).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    })
+    .await
 }

@@ -6,6 +6,7 @@ pub mod consents;
 pub mod consultations;
 pub mod corrections;
 pub mod court;
+pub mod credentials;
 pub mod dead_letters;
 pub mod disclosure_log;
 pub mod erasures;
@@ -110,6 +111,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "retention", include_str!("../../migrations/0019_retention.sql")),
     (20, "restrictions", include_str!("../../migrations/0020_restrictions.sql")),
     (21, "identity signatures", include_str!("../../migrations/0021_identity_signatures.sql")),
+    (22, "password upgrades", include_str!("../../migrations/0022_password_upgrades.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
