@@ -25,6 +25,11 @@ pub enum ReportCommand {
         agency: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: render::Format,
+        /// Write the report into this directory under its file name (number, name, period,
+        /// scope) instead of printing it; a CSV also gets a JSON sidecar (`….csv.json`) saying
+        /// what it is.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
         /// List the records behind the figures instead (an auditor's view, kept in the
         /// consultation log with --by).
         #[arg(long)]
@@ -41,7 +46,7 @@ pub async fn run(settings: &Settings, command: ReportCommand) -> anyhow::Result<
                 println!("{:>2}  {:<28} {}", r.number, r.name, r.title);
             }
         }
-        ReportCommand::Run { name, from, to, court, agency, format, detail, actor } => {
+        ReportCommand::Run { name, from, to, court, agency, format, out, detail, actor } => {
             let pool = super::store(settings).await?;
             let params = Params { from, to, court, agency };
             let report = if detail {
@@ -55,7 +60,20 @@ pub async fn run(settings: &Settings, command: ReportCommand) -> anyhow::Result<
             } else {
                 reports::run(&pool, &name, params).await?
             };
-            print!("{}", render::render(&report, format));
+            match out {
+                None => print!("{}", render::render(&report, format)),
+                Some(dir) => {
+                    let path = dir.join(render::file_name(&report, format));
+                    std::fs::write(&path, render::render(&report, format))
+                        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                    if format == render::Format::Csv {
+                        let sidecar = path.with_extension("csv.json");
+                        std::fs::write(&sidecar, serde_json::to_string_pretty(&render::metadata(&report))? + "\n")
+                            .map_err(|e| anyhow::anyhow!("writing {}: {e}", sidecar.display()))?;
+                    }
+                    println!("{}", path.display());
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

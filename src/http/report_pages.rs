@@ -70,7 +70,17 @@ pub(super) async fn report(
                 Format::Json => "application/json",
                 Format::Html => "text/html; charset=utf-8",
             };
-            ([(header::CONTENT_TYPE, content_type)], render(&report, format)).into_response()
+            // What the report is and its period travel in the file name (CSV holds only the table).
+            let disposition = format!(
+                "{}; filename=\"{}\"",
+                if format == Format::Csv { "attachment" } else { "inline" },
+                crate::reports::render::file_name(&report, format)
+            );
+            (
+                [(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)],
+                render(&report, format),
+            )
+                .into_response()
         }
         Err(e @ crate::reports::ReportError::Unknown(_)) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
         Err(e @ crate::reports::ReportError::Period { .. }) => {

@@ -6,8 +6,12 @@
 /// How a report is best pictured in HTML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chart {
-    /// Bars of the first numeric column, one per row.
-    Bars,
+    /// One bar per row: the length from the `value` column, labelled by the `labels` columns
+    /// (joined), the value written beside it.
+    Bars {
+        value: &'static str,
+        labels: &'static [&'static str],
+    },
     None,
 }
 
@@ -37,7 +41,7 @@ pub const REPORTS: &[ReportDef] = &[
                      round(avg(days), 1)::text AS mean_days,
                      percentile_cont(0.9) WITHIN GROUP (ORDER BY days)::text AS p90_days
               FROM c GROUP BY force ORDER BY force",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "median_days", labels: &["force"] },
     },
     ReportDef {
         number: 2,
@@ -55,7 +59,7 @@ pub const REPORTS: &[ReportDef] = &[
               SELECT court, count(*)::text AS charges, percentile_cont(0.5) WITHIN GROUP (ORDER BY days)::text AS median_days,
                      round(avg(days), 1)::text AS mean_days
               FROM c GROUP BY court ORDER BY court",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "median_days", labels: &["court"] },
     },
     ReportDef {
         number: 7,
@@ -66,7 +70,7 @@ pub const REPORTS: &[ReportDef] = &[
                      round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY court), 1)::text AS percent
               FROM hearings WHERE hearing_type = 'TRIAL' AND hearing_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR court = $3)
               GROUP BY court, trial_status ORDER BY court, status",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "trials", labels: &["court", "status"] },
     },
     ReportDef {
         number: 8,
@@ -82,7 +86,7 @@ pub const REPORTS: &[ReportDef] = &[
               SELECT court, count(*)::text AS cases, count(*) FILTER (WHERE guilty)::text AS guilty_plea,
                      round(100.0 * count(*) FILTER (WHERE guilty) / count(*), 1)::text AS percent
               FROM cases GROUP BY court ORDER BY court",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "percent", labels: &["court"] },
     },
     ReportDef {
         number: 10,
@@ -115,7 +119,7 @@ pub const REPORTS: &[ReportDef] = &[
               FROM bail_decisions WHERE status IS NOT NULL AND (decided_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2
                 AND ($3::text IS NULL OR court = $3)
               GROUP BY decided_by, status ORDER BY decided_by, status",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "decisions", labels: &["decided_by", "status"] },
     },
     ReportDef {
         number: 13,
@@ -126,7 +130,7 @@ pub const REPORTS: &[ReportDef] = &[
                                  WHEN 'FINE' THEN 'fine' ELSE 'discharge' END AS disposal, count(*)::text AS orders
               FROM orders WHERE order_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR court = $3)
               GROUP BY 1, 2 ORDER BY 1, 2",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "orders", labels: &["court", "disposal"] },
     },
     ReportDef {
         number: 15,
@@ -137,7 +141,7 @@ pub const REPORTS: &[ReportDef] = &[
               FROM orders o JOIN order_requirements r USING (event_id)
               WHERE o.order_type IN ('CO', 'SSO') AND o.order_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR o.court = $3)
               GROUP BY r.requirement ORDER BY r.requirement",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "orders", labels: &["requirement"] },
     },
     ReportDef {
         number: 17,
@@ -158,7 +162,7 @@ pub const REPORTS: &[ReportDef] = &[
         definition: "Orders terminated, by reason (completed, revoked, breach resentenced, transferred); period by termination date.",
         sql: "SELECT coalesce(reason, 'NOT RECORDED') AS reason, count(*)::text AS terminations
               FROM order_terminations WHERE termination_date BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "terminations", labels: &["reason"] },
     },
     ReportDef {
         number: 22,
@@ -195,7 +199,7 @@ pub const REPORTS: &[ReportDef] = &[
               FROM drug_tests WHERE setting = 'arrest' AND (tested_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2
                 AND ($4::text IS NULL OR $4 LIKE 'police-%' AND left(place, 2) = right($4, 2))
               GROUP BY place ORDER BY place",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "tests", labels: &["custody_suite"] },
     },
     ReportDef {
         number: 33,
@@ -205,7 +209,7 @@ pub const REPORTS: &[ReportDef] = &[
         sql: "SELECT register_type, count(*) FILTER (WHERE action = 'added')::text AS added,
                      count(*) FILTER (WHERE action = 'removed')::text AS removed
               FROM risk_registrations WHERE registration_date BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "added", labels: &["register_type"] },
     },
     ReportDef {
         number: 35,
@@ -281,7 +285,7 @@ pub const REPORTS: &[ReportDef] = &[
               FROM sentenced s JOIN first f USING (case_urn, court)
               WHERE s.hearing_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR s.court = $3)
               GROUP BY s.court ORDER BY s.court",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "median_days", labels: &["court"] },
     },
     ReportDef {
         number: 4,
@@ -295,7 +299,7 @@ pub const REPORTS: &[ReportDef] = &[
                      round(avg(days), 1)::text AS mean_days
               FROM convicted WHERE conviction_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR court = $3)
               GROUP BY court ORDER BY court",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "median_days", labels: &["court"] },
     },
     ReportDef {
         number: 5,
@@ -310,7 +314,7 @@ pub const REPORTS: &[ReportDef] = &[
               SELECT court, CASE WHEN trial THEN 'trial' ELSE 'non-trial' END AS cases_of_kind, count(*)::text AS cases,
                      round(avg(hearings), 2)::text AS hearings_per_case
               FROM per_case GROUP BY 1, 2 ORDER BY 1, 2",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "hearings_per_case", labels: &["court", "cases_of_kind"] },
     },
     ReportDef {
         number: 6,
@@ -323,7 +327,7 @@ pub const REPORTS: &[ReportDef] = &[
                      round(count(*)::numeric / (SELECT count(DISTINCT (case_urn, court)) FROM a), 2)::text AS per_case,
                      round(avg(days), 1)::text AS mean_days_to_next
               FROM a GROUP BY reason ORDER BY reason",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "adjournments", labels: &["reason"] },
     },
     ReportDef {
         number: 9,
@@ -337,7 +341,7 @@ pub const REPORTS: &[ReportDef] = &[
                      round(100.0 * count(*) FILTER (WHERE outcome IN ('sentenced', 'acquitted', 'withdrawn')) / count(*), 1)::text AS percent
               FROM first WHERE hearing_date BETWEEN $1 AND $2 AND ($3::text IS NULL OR court = $3)
               GROUP BY court ORDER BY court",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "percent", labels: &["court"] },
     },
     ReportDef {
         number: 12,
@@ -369,7 +373,7 @@ pub const REPORTS: &[ReportDef] = &[
               SELECT court, CASE WHEN $2 - first_date <= 28 THEN '0-28' WHEN $2 - first_date <= 56 THEN '29-56'
                                  WHEN $2 - first_date <= 91 THEN '57-91' ELSE '92+' END AS age_days, count(*)::text AS open_cases
               FROM c WHERE NOT disposed AND ($3::text IS NULL OR court = $3) AND $1 <= $2 GROUP BY 1, 2 ORDER BY 1, 2",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "open_cases", labels: &["court", "age_days"] },
     },
     ReportDef {
         number: 16,
@@ -512,7 +516,7 @@ pub const REPORTS: &[ReportDef] = &[
                         SELECT 1 FROM hearings h WHERE h.subject_id = t.subject_id AND h.hearing_date BETWEEN t.event_date AND t.event_date + 28))::text
                        AS unplanned_then_court_within_28_days
               FROM treatment_episodes t WHERE episode_event = 'DIS' AND event_date BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "discharges", labels: &["reason"] },
     },
     ReportDef {
         number: 30,
@@ -595,7 +599,7 @@ pub const REPORTS: &[ReportDef] = &[
                      count(*) FILTER (WHERE decision = 'G' AND coalesce(effective_date, $2) <= $2 AND coalesce(expiry_date, $2) >= $2)::text AS covered,
                      round(100.0 * count(*) FILTER (WHERE decision = 'G' AND coalesce(effective_date, $2) <= $2 AND coalesce(expiry_date, $2) >= $2) / count(*), 1)::text AS percent
               FROM latest GROUP BY scope ORDER BY scope",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "percent", labels: &["scope"] },
     },
     ReportDef {
         number: 37,
@@ -611,7 +615,7 @@ pub const REPORTS: &[ReportDef] = &[
                           AND expiry_date > $2 AND expiry_date <= $2 + 30) c
               WHERE (SELECT count(*) FROM consents WHERE effective_date BETWEEN $1 AND $2 OR expiry_date BETWEEN $1 AND $2 + 30) > 0
               ORDER BY n",
-        chart: Chart::Bars,
+        chart: Chart::Bars { value: "consents", labels: &["change"] },
     },
     ReportDef {
         number: 39,

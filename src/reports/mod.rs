@@ -91,9 +91,19 @@ async fn run_query(pool: &PgPool, name: &str, params: Params, detail: bool) -> R
         .fetch_all(pool)
         .await
         .map_err(|source| ReportError::Query { name: def.name, source })?;
+    // With no rows, the statement's description still names the columns (a CSV or table of
+    // nothing keeps its header).
     let columns: Vec<String> = match rows.first() {
         Some(r) => r.columns().iter().map(|c| c.name().to_string()).collect(),
-        None => Vec::new(),
+        None => {
+            use sqlx::{Executor, Statement};
+            let types = ["date", "date", "text", "text"].map(sqlx::postgres::PgTypeInfo::with_name);
+            let statement = pool
+                .prepare_with(sqlx::SqlStr::from_static(sql), &types)
+                .await
+                .map_err(|source| ReportError::Query { name: def.name, source })?;
+            statement.columns().iter().map(|c| c.name().to_string()).collect()
+        }
     };
     let rows = rows
         .iter()
