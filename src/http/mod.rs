@@ -26,7 +26,7 @@ use crate::http::auth::Verified;
 use crate::hub::Hub;
 use access::{AppState, guard};
 use operator::{apart, api_conflicts, api_deadletter, api_deadletters, api_status, console, link, purge, replay};
-use public::{health, metrics, ready, schema, schemas};
+use public::{health, metrics, not_found, ready, schema, schemas};
 use report_pages::{report, reports_list};
 
 pub fn router(hub: Arc<Hub>, verified: Verified) -> Router {
@@ -56,6 +56,7 @@ pub fn router(hub: Arc<Hub>, verified: Verified) -> Router {
         .route("/console/deadletters/{id}/purge", post(purge))
         .route("/console/identity/{id}/link", post(link))
         .route("/console/identity/{id}/apart", post(apart))
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }

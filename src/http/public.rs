@@ -108,3 +108,18 @@ pub(super) async fn schema(
             .into_response(),
     }
 }
+
+/// Any path the hub does not serve: a JSON 404 in the shape the API's errors take (code,
+/// message, details), naming the path (cut to 200 characters).
+pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
+    let path: String = uri.path().chars().take(200).collect();
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({
+            "code": "not_found",
+            "message": "the hub serves nothing at this path",
+            "details": {"path": path},
+        })),
+    )
+        .into_response()
+}

@@ -242,6 +242,14 @@ async fn every_format_states_the_definition_and_html_has_a_chart() {
             http("GET", &format!("{base}/reports/no-such?from=2026-10-01&to=2026-11-30"), Some("ana"), None).0,
             404
         );
+        // A path the hub does not serve: a JSON 404 naming it, with or without credentials.
+        for user in [None, Some("ana")] {
+            let (status, body) = http("GET", &format!("{base}/no/such/path"), user, None);
+            assert_eq!(status, 404);
+            let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            assert_eq!(body["code"], "not_found");
+            assert_eq!(body["details"]["path"], "/no/such/path");
+        }
         let (status, html) = http(
             "GET",
             &format!("{base}/reports/drug-test-on-arrest?from=2026-10-01&to=2026-11-30"),
