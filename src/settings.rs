@@ -268,6 +268,21 @@ pub struct AlertSettings {
 pub struct HttpSettings {
     /// Address `tracker run` serves HTTP on; empty turns the server off.
     pub listen: String,
+    /// Failed logins for one user name within a minute before it is refused (429) for the rest
+    /// of the minute.
+    #[serde(default = "default_login_failures_per_name")]
+    pub login_failures_per_name: u32,
+    /// Failed logins from one address within a minute before it is refused.
+    #[serde(default = "default_login_failures_per_address")]
+    pub login_failures_per_address: u32,
+}
+
+fn default_login_failures_per_name() -> u32 {
+    crate::http::throttle::FAILURES_ALLOWED
+}
+
+fn default_login_failures_per_address() -> u32 {
+    crate::http::throttle::ADDRESS_FAILURES_ALLOWED
 }
 
 #[derive(Debug, Clone, Deserialize)]

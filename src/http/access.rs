@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use tracing::Instrument;
+
 use crate::http::auth::{Caller, Right, Verified, basic_credentials};
+use crate::http::errors::ApiError;
 use crate::hub::Hub;
 
 pub struct AppState {
@@ -31,20 +34,28 @@ pub(super) async fn guard(
         .and_then(|v| v.to_str().ok())
         .and_then(basic_credentials)
         .map(|(user, _)| user);
-    let cacheable = req.uri().path() == "/health" || req.uri().path().starts_with("/schemas");
-    let now = std::time::Instant::now();
+    let path = req.uri().path();
+    let cacheable = path == "/health"
+        || path.starts_with("/schemas")
+        || path.starts_with("/api/v1/schemas")
+        || path == "/api/v1/openapi.json";
+    let request_id = crate::http::errors::request_id(req.headers().get("x-request-id"));
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path.chars().take(200).collect::<String>());
+    let started = std::time::Instant::now();
+    let now = started;
     // Only logins are throttled: a request without credentials is refused (401) in any case.
     let locked = user.as_deref().and_then(|u| state.throttle.locked(Some(u), address, now));
     let mut res = if let Some(wait) = locked {
-        tracing::warn!(user = ?user, ?address, "refused: too many failed logins");
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
-            "too many failed logins: wait and try again\n",
-        )
-            .into_response()
+        span.in_scope(|| tracing::warn!(user = ?user, ?address, "refused: too many failed logins"));
+        let mut res = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many failed logins: wait and try again")
+            .with_details(serde_json::json!({"retry_after_seconds": wait.as_secs().max(1)}))
+            .into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
     } else {
-        let res = next.run(req).await;
+        let res = crate::http::errors::uniform(next.run(req).instrument(span.clone()).await).await;
         if let Some(user) = &user {
             if res.status() == StatusCode::UNAUTHORIZED {
                 state.throttle.failed(user, address, now);
@@ -54,7 +65,19 @@ pub(super) async fn guard(
         }
         res
     };
+    span.in_scope(|| {
+        let status = res.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(status, ms, "answered");
+        } else {
+            tracing::debug!(status, ms, "answered");
+        }
+    });
     let headers = res.headers_mut();
+    if let Ok(id) = header::HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", id);
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
     headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("frame-ancestors 'none'"));
@@ -77,13 +100,16 @@ pub enum Refused {
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
-            Refused::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"tracker\", charset=\"UTF-8\"")],
-                "credentials required\n",
-            )
-                .into_response(),
-            Refused::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
+            Refused::Unauthorized => {
+                let mut res =
+                    ApiError::new(StatusCode::UNAUTHORIZED, "credentials required (HTTP Basic)").into_response();
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Basic realm=\"tracker\", charset=\"UTF-8\""),
+                );
+                res
+            }
+            Refused::Forbidden(why) => ApiError::forbidden(why).into_response(),
         }
     }
 }
@@ -104,7 +130,7 @@ pub(super) fn authorize(state: &AppState, headers: &HeaderMap, right: Right) -> 
     }
     if !right.allowed(role) {
         tracing::warn!(user = ?user, role = role.as_str(), ?right, "refused: role lacks the right");
-        return Err(Refused::Forbidden(format!("{user} ({}) may not do this\n", role.as_str())));
+        return Err(Refused::Forbidden(format!("{user} ({}) may not do this", role.as_str())));
     }
     Ok(Caller { user, role })
 }
@@ -131,17 +157,17 @@ pub(super) fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
-        return Err(Refused::Forbidden("cross-site request refused\n".into()));
+        return Err(Refused::Forbidden("cross-site request refused".into()));
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) if origin.split("://").nth(1) != Some(host) => {
-            Err(Refused::Forbidden("cross-site request refused\n".into()))
+            Err(Refused::Forbidden("cross-site request refused".into()))
         }
         _ => Ok(()),
     }
 }
 
 pub(super) fn failure(e: anyhow::Error) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}\n")).into_response()
+    ApiError::internal(&e).into_response()
 }

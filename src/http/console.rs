@@ -82,7 +82,7 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
             let last = dead.last().map_or(0, |d| d.id);
             let _ = write!(
                 h,
-                "</table><p>The rest, page by page: <a href=\"/api/deadletters?after={last}&amp;limit=500\">/api/deadletters?after={last}</a></p>"
+                "</table><p>The rest, page by page: <a href=\"/api/v1/deadletters?after={last}&amp;limit=500\">/api/v1/deadletters?after={last}</a></p>"
             );
         }
         h.push_str("<table><tr><th>#</th><th>refused</th><th>connector</th><th>message</th><th>item</th><th>reason</th><th></th></tr>");

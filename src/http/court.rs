@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::access::{AppState, Refused, authorize, failure};
+use super::errors::ApiError;
 use crate::court::pdf::PdfError;
 use crate::court::{self, CourtUser, View};
 use crate::http::auth::Right;
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Purpose {
     /// The purpose the user gives, or the hearing the view is for.
     #[serde(default)]
@@ -28,16 +30,17 @@ fn court_user(state: &AppState, headers: &HeaderMap) -> Result<CourtUser, Refuse
     match court {
         Some(court) => Ok(CourtUser { user: caller.user, court }),
         // The settings check at start refuses a court user without a court; kept as a refusal.
-        None => Err(Refused::Forbidden("no court is configured for this user\n".into())),
+        None => Err(Refused::Forbidden("no court is configured for this user".into())),
     }
 }
 
 fn refused(viewer: &CourtUser) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        format!("not a defendant of {} that this court has records of; the attempt is logged\n", viewer.court),
-    )
-        .into_response()
+    ApiError::forbidden(format!(
+        "not a defendant of {} that this court has records of; the attempt is logged",
+        viewer.court
+    ))
+    .with_details(serde_json::json!({"court": viewer.court}))
+    .into_response()
 }
 
 pub(super) async fn summary_page(
@@ -88,6 +91,7 @@ async fn summary(state: &AppState, headers: &HeaderMap, subject: Uuid, purpose: 
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Sitting {
     /// The sitting day (YYYY-MM-DD); the hub's today when absent.
     date: Option<chrono::NaiveDate>,
@@ -162,7 +166,7 @@ async fn pdf(state: &AppState, page: &str, filename: &str) -> Response {
             .into_response(),
         Err(e @ (PdfError::NoBrowser | PdfError::TimedOut(_))) => {
             tracing::warn!(error = %e, "PDF refused");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+            ApiError::unavailable(e.to_string()).into_response()
         }
         Err(e) => failure(e.into()),
     }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::access::{AppState, authorize, failure, same_origin};
+use super::errors::ApiError;
 use crate::http::auth::Right;
 
 pub(super) async fn console(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -35,6 +36,7 @@ pub(super) async fn api_status(State(state): State<Arc<AppState>>, headers: Head
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PageQuery {
     #[serde(default)]
     after: i64,
@@ -60,7 +62,9 @@ pub(super) async fn api_deadletters(
     match crate::ops::deadletters::page(&state.hub, q.after, limit).await {
         Ok(list) => {
             let next = (list.len() as i64 == limit)
-                .then(|| list.last().map(|d| format!("</api/deadletters?after={}&limit={limit}>; rel=\"next\"", d.id)))
+                .then(|| {
+                    list.last().map(|d| format!("</api/v1/deadletters?after={}&limit={limit}>; rel=\"next\"", d.id))
+                })
                 .flatten();
             let mut res = Json(list).into_response();
             if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
@@ -72,6 +76,7 @@ pub(super) async fn api_deadletters(
     }
 }
 
+/// One dead letter as JSON: the refusal, how its message arrived, and where its bytes are.
 pub(super) async fn api_deadletter(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -80,10 +85,46 @@ pub(super) async fn api_deadletter(
     if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
         return r.into_response();
     }
-    match crate::ops::deadletters::show(&state.hub, id).await {
-        Ok(text) => text.into_response(),
-        Err(e) => (StatusCode::NOT_FOUND, format!("{e:#}\n")).into_response(),
+    match crate::ops::deadletters::detail(&state.hub, id).await {
+        Ok(Some((detail, _))) => {
+            let mut body = serde_json::to_value(&detail).unwrap_or_default();
+            body["payload_url"] = format!("/api/v1/deadletters/{id}/payload").into();
+            Json(body).into_response()
+        }
+        Ok(None) => no_dead_letter(id),
+        Err(e) => failure(e),
     }
+}
+
+/// The refused bytes of a dead letter, exactly as they arrived (never rendered: they may be
+/// anything an agency's system sent).
+pub(super) async fn api_deadletter_payload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
+        return r.into_response();
+    }
+    match crate::ops::deadletters::detail(&state.hub, id).await {
+        Ok(Some((detail, raw))) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"dead-letter-{id}-{}.bin\"", detail.row.connector),
+                ),
+            ],
+            raw,
+        )
+            .into_response(),
+        Ok(None) => no_dead_letter(id),
+        Err(e) => failure(e),
+    }
+}
+
+fn no_dead_letter(id: i64) -> Response {
+    ApiError::not_found(format!("no dead letter {id}")).with_details(serde_json::json!({"id": id})).into_response()
 }
 
 pub(super) async fn api_conflicts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -111,8 +152,17 @@ where
             tracing::info!(user = %caller.user, "{done}");
             Redirect::to("/console").into_response()
         }
-        Err(e) => failure(e),
+        Err(e) if is_infrastructure(&e) => failure(e),
+        // The rest are the request itself (no such dead letter, a conflict already decided):
+        // nothing was changed, and the caller is told why.
+        Err(e) => ApiError::new(axum::http::StatusCode::CONFLICT, format!("{e:#}")).into_response(),
     }
+}
+
+/// Whether an action failed because the store or broker did (rather than because of what
+/// was asked).
+fn is_infrastructure(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<sqlx::Error>() || c.is::<lapin::Error>() || c.is::<std::io::Error>())
 }
 
 pub(super) async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{AppState, authorize};
+use super::errors::ApiError;
 use crate::http::auth::Right;
 
 pub(super) async fn health() -> &'static str {
@@ -46,7 +47,9 @@ pub(super) async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap
     if missing.is_empty() {
         (StatusCode::OK, "ready\n".to_string()).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", missing.join("; "))).into_response()
+        ApiError::unavailable(format!("not ready: {}", missing.join("; ")))
+            .with_details(serde_json::json!({"missing": missing}))
+            .into_response()
     }
 }
 
@@ -56,7 +59,10 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
     }
     match crate::http::metrics::render(&state.hub).await {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("metrics unavailable: {e}\n")).into_response(),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "metrics unavailable");
+            ApiError::unavailable("metrics unavailable: the store did not answer").into_response()
+        }
     }
 }
 
@@ -101,10 +107,8 @@ pub(super) async fn schema(
     });
     match found {
         Some(json) => ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            format!("no schema with fingerprint {fingerprint}; this hub writes {}\n", schemas.fingerprint_hex()),
-        )
+        None => ApiError::not_found(format!("no schema with fingerprint {fingerprint}"))
+            .with_details(serde_json::json!({"writes": schemas.fingerprint_hex()}))
             .into_response(),
     }
 }
@@ -113,13 +117,62 @@ pub(super) async fn schema(
 /// message, details), naming the path (cut to 200 characters).
 pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
     let path: String = uri.path().chars().take(200).collect();
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({
-            "code": "not_found",
-            "message": "the hub serves nothing at this path",
-            "details": {"path": path},
-        })),
-    )
+    ApiError::not_found("the hub serves nothing at this path")
+        .with_details(serde_json::json!({"path": path}))
         .into_response()
+}
+
+/// The OpenAPI document of everything the hub serves over HTTP (answered to anyone: it says
+/// what the routes are, not what they hold).
+pub(super) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Checked against the router by a test, and against the live hub by schemathesis.
+pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// (method, path) of every route the router declares, read from its source.
+    fn routed() -> BTreeSet<(String, String)> {
+        let source = include_str!("mod.rs");
+        let mut out = BTreeSet::new();
+        for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+            let path = line.trim_start_matches(".route(\"").split('"').next().unwrap().to_string();
+            for method in ["get", "post", "put", "delete", "patch"] {
+                if line.contains(&format!("{method}(")) {
+                    out.insert((method.to_string(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_openapi_document_names_every_route_and_no_other() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("the document is JSON");
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let routed = routed();
+        assert!(routed.len() > 20, "the router's routes were read: {routed:?}");
+        assert_eq!(documented, routed, "documented (left) and routed (right) differ");
+    }
+
+    #[test]
+    fn every_error_the_document_names_is_the_one_shape() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        for (name, response) in doc["components"]["responses"].as_object().unwrap() {
+            assert_eq!(
+                response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+                "{name} is not an Error"
+            );
+        }
+    }
 }

@@ -3,12 +3,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{AppState, authorize, failure};
+use super::errors::ApiError;
 use crate::http::auth::Right;
 
+/// The catalogue: each report's number, name, title, definition and where to run it.
 pub(super) async fn reports_list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Right::ReadReports) {
         return r.into_response();
@@ -18,7 +20,8 @@ pub(super) async fn reports_list(State(state): State<Arc<AppState>>, headers: He
             .iter()
             .map(|r| {
                 serde_json::json!({"number": r.number, "name": r.name, "title": r.title, "definition": r.definition,
-                                        "url": format!("/reports/{}", r.name)})
+                                        "url": format!("/api/v1/reports/{}", r.name),
+                                        "page": format!("/reports/{}", r.name)})
             })
             .collect::<Vec<_>>(),
     )
@@ -26,6 +29,7 @@ pub(super) async fn reports_list(State(state): State<Arc<AppState>>, headers: He
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ReportQuery {
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
@@ -37,19 +41,40 @@ pub(super) struct ReportQuery {
     detail: bool,
 }
 
-pub(super) async fn report(
+/// A report as a page (HTML unless `format` says otherwise).
+pub(super) async fn report_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(name): Path<String>,
     axum::extract::Query(q): axum::extract::Query<ReportQuery>,
 ) -> Response {
+    report(&state, &headers, name, q, crate::reports::render::Format::Html).await
+}
+
+/// A report as data (JSON unless `format` says otherwise).
+pub(super) async fn report_api(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    report(&state, &headers, name, q, crate::reports::render::Format::Json).await
+}
+
+async fn report(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: String,
+    q: ReportQuery,
+    default_format: crate::reports::render::Format,
+) -> Response {
     use crate::reports::render::{Format, render};
     let right = if q.detail { Right::ReadDetail } else { Right::ReadReports };
-    let caller = match authorize(&state, &headers, right) {
+    let caller = match authorize(state, headers, right) {
         Ok(caller) => caller,
         Err(r) => return r.into_response(),
     };
-    let format = q.format.unwrap_or(Format::Html);
+    let format = q.format.unwrap_or(default_format);
     let params = crate::reports::Params { from: q.from, to: q.to, court: q.court, agency: q.agency };
     let result = if q.detail {
         let looker = crate::consultations::Looker {
@@ -82,10 +107,10 @@ pub(super) async fn report(
             )
                 .into_response()
         }
-        Err(e @ crate::reports::ReportError::Unknown(_)) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
-        Err(e @ crate::reports::ReportError::Period { .. }) => {
-            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
-        }
+        Err(e @ crate::reports::ReportError::Unknown(_)) => ApiError::not_found(e.to_string())
+            .with_details(serde_json::json!({"catalogue": "/api/v1/reports"}))
+            .into_response(),
+        Err(e @ crate::reports::ReportError::Period { .. }) => ApiError::bad_request(e.to_string()).into_response(),
         Err(e) => failure(e.into()),
     }
 }

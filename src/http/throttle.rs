@@ -15,10 +15,17 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// Names and addresses remembered at most (a flood of made-up names cannot grow memory).
 const REMEMBERED: usize = 10_000;
 
-#[derive(Default)]
 pub struct Throttle {
     by_user: Mutex<HashMap<String, Failures>>,
     by_address: Mutex<HashMap<IpAddr, Failures>>,
+    per_name: u32,
+    per_address: u32,
+}
+
+impl Default for Throttle {
+    fn default() -> Throttle {
+        Throttle::new(FAILURES_ALLOWED, ADDRESS_FAILURES_ALLOWED)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -28,10 +35,15 @@ struct Failures {
 }
 
 impl Throttle {
+    /// Locks a name after `per_name` failures within the window, an address after `per_address`.
+    pub fn new(per_name: u32, per_address: u32) -> Throttle {
+        Throttle { by_user: Default::default(), by_address: Default::default(), per_name, per_address }
+    }
+
     /// How long the caller must wait, if the name or the address is locked out now.
     pub fn locked(&self, user: Option<&str>, address: Option<IpAddr>, now: Instant) -> Option<Duration> {
-        let by_user = user.and_then(|u| wait(&self.by_user, u, FAILURES_ALLOWED, now));
-        let by_address = address.and_then(|a| wait(&self.by_address, &a, ADDRESS_FAILURES_ALLOWED, now));
+        let by_user = user.and_then(|u| wait(&self.by_user, u, self.per_name, now));
+        let by_address = address.and_then(|a| wait(&self.by_address, &a, self.per_address, now));
         by_user.max(by_address)
     }
 

@@ -38,15 +38,46 @@ use crate::store::dead_letters::FullDeadLetter;
 /// How much of a refused payload `show` prints (a hostile one can be megabytes).
 const SHOWN_BYTES: usize = 65_536;
 
-/// One dead letter in full: the refusal, its raw bytes, and how the message arrived.
-pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
-    let full = rows::full(&hub.pool, id).await?;
-    let Some(FullDeadLetter { row, raw, routing_key, resolution }) = full else {
-        anyhow::bail!("no dead letter {id}");
+/// One dead letter as data: the refusal, how its message arrived, and how large the refused
+/// bytes are (they are fetched on their own: [`payload`]).
+#[derive(Debug, Serialize)]
+pub struct DeadLetterDetail {
+    #[serde(flatten)]
+    pub row: DeadLetterRow,
+    /// "the whole payload" or "item N".
+    pub refused: String,
+    pub routing_key: String,
+    /// The AMQP headers the message arrived with, as archived.
+    pub headers: serde_json::Value,
+    pub payload_bytes: usize,
+    /// How it was resolved (replayed, purged), if it was.
+    pub resolution: Option<String>,
+}
+
+/// One dead letter and its refused bytes, if there is one with this id.
+pub async fn detail(hub: &Hub, id: i64) -> anyhow::Result<Option<(DeadLetterDetail, Vec<u8>)>> {
+    let Some(FullDeadLetter { row, raw, routing_key, resolution }) = rows::full(&hub.pool, id).await? else {
+        return Ok(None);
     };
     let headers = crate::store::archive::latest_headers(&hub.pool, &row.agency, &row.message_id).await?;
-    let at =
+    let refused =
         if row.item_position == 0 { "the whole payload".to_string() } else { format!("item {}", row.item_position) };
+    let detail = DeadLetterDetail {
+        row,
+        refused,
+        routing_key,
+        headers: headers.unwrap_or(serde_json::Value::Null),
+        payload_bytes: raw.len(),
+        resolution,
+    };
+    Ok(Some((detail, raw)))
+}
+
+/// One dead letter in full, as text: the refusal, its raw bytes, and how the message arrived.
+pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
+    let Some((d, raw)) = detail(hub, id).await? else {
+        anyhow::bail!("no dead letter {id}");
+    };
     let shown = &raw[..raw.len().min(SHOWN_BYTES)];
     let cut = if raw.len() > shown.len() {
         format!("\n… {} more bytes not shown (the whole payload is in the raw archive)", raw.len() - shown.len())
@@ -54,15 +85,17 @@ pub async fn show(hub: &Hub, id: i64) -> anyhow::Result<String> {
         String::new()
     };
     Ok(format!(
-        "Dead letter {}: {} {} ({at})\nreason ({}): {}\nrefused at {}{}\nrouting key {routing_key}; arrived with {}\nraw ({} bytes):\n{}{cut}\n",
-        row.id,
-        row.connector,
-        row.message_id,
-        row.code,
-        row.reason,
-        row.refused_at,
-        resolution.map(|r| format!("; resolved: {r}")).unwrap_or_default(),
-        headers.unwrap_or_default(),
+        "Dead letter {}: {} {} ({})\nreason ({}): {}\nrefused at {}{}\nrouting key {}; arrived with {}\nraw ({} bytes):\n{}{cut}\n",
+        d.row.id,
+        d.row.connector,
+        d.row.message_id,
+        d.refused,
+        d.row.code,
+        d.row.reason,
+        d.row.refused_at,
+        d.resolution.map(|r| format!("; resolved: {r}")).unwrap_or_default(),
+        d.routing_key,
+        d.headers,
         raw.len(),
         String::from_utf8_lossy(shown)
     ))

@@ -270,28 +270,6 @@ async fn with_agency_users_a_message_must_carry_its_agencys_user_id() {
     hub.finish().await;
 }
 
-/// An HTTP request with extra headers: (status, headers, body).
-fn request(
-    method: &str,
-    url: &str,
-    auth: Option<(&str, &str)>,
-    extra: &[(&str, &str)],
-) -> (u16, ureq::http::HeaderMap, String) {
-    use base64::Engine;
-    let mut req = ureq::http::Request::builder().method(method).uri(url);
-    if let Some((user, password)) = auth {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        req = req.header("Authorization", format!("Basic {token}"));
-    }
-    for (k, v) in extra {
-        req = req.header(*k, *v);
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-    let mut res = agent.run(req.body(()).unwrap()).unwrap();
-    let headers = res.headers().clone();
-    (res.status().as_u16(), headers, res.body_mut().read_to_string().unwrap_or_default())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_side_throttles_guessing_frames_nothing_and_stays_small_under_a_dead_letter_flood() {
     let hub = TestHub::start().await;
@@ -304,7 +282,8 @@ async fn the_web_side_throttles_guessing_frames_nothing_and_stays_small_under_a_
     let base2 = base.clone();
     tokio::task::spawn_blocking(move || {
         let base = base2;
-        let (status, headers, page) = request("GET", &format!("{base}/console"), Some(("op", "op-secret")), &[]);
+        let (status, headers, page) =
+            crate::support::request_with_headers("GET", &format!("{base}/console"), Some(("op", "op-secret")), &[]);
         assert_eq!(status, 200);
         assert!(page.len() < 100_000, "the console is {} bytes with 5,000 dead letters", page.len());
         assert!(page.contains("id=dead-summary") && page.contains("5000"), "the flood is summarised");
@@ -313,17 +292,26 @@ async fn the_web_side_throttles_guessing_frames_nothing_and_stays_small_under_a_
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["cache-control"], "no-store");
         // The API pages: 100 by default, a Link to the next page.
-        let (_, headers, list) = request("GET", &format!("{base}/api/deadletters"), Some(("aud", "aud-secret")), &[]);
+        let (_, headers, list) = crate::support::request_with_headers(
+            "GET",
+            &format!("{base}/api/v1/deadletters"),
+            Some(("aud", "aud-secret")),
+            &[],
+        );
         let list: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
         assert_eq!(list.len(), 100);
         let next = headers["link"].to_str().unwrap().to_string();
-        assert!(next.starts_with(&format!("</api/deadletters?after={}&limit=100>", list[99]["id"])), "{next}");
-        let (_, _, last) =
-            request("GET", &format!("{base}/api/deadletters?after=0&limit=100000"), Some(("aud", "aud-secret")), &[]);
+        assert!(next.starts_with(&format!("</api/v1/deadletters?after={}&limit=100>", list[99]["id"])), "{next}");
+        let (_, _, last) = crate::support::request_with_headers(
+            "GET",
+            &format!("{base}/api/v1/deadletters?after=0&limit=100000"),
+            Some(("aud", "aud-secret")),
+            &[],
+        );
         assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&last).unwrap().len(), 500);
 
         // A cross-site form post that sends no Origin is still refused.
-        let (status, _, _) = request(
+        let (status, _, _) = crate::support::request_with_headers(
             "POST",
             &format!("{base}/console/deadletters/1/purge"),
             Some(("op", "op-secret")),
@@ -332,12 +320,25 @@ async fn the_web_side_throttles_guessing_frames_nothing_and_stays_small_under_a_
         assert_eq!(status, 403);
 
         // A newline in a user name is not written raw into the log (it is refused like any other).
-        assert_eq!(request("GET", &format!("{base}/console"), Some(("x\nforged log line", "p")), &[]).0, 401);
+        assert_eq!(
+            crate::support::request_with_headers(
+                "GET",
+                &format!("{base}/console"),
+                Some(("x\nforged log line", "p")),
+                &[]
+            )
+            .0,
+            401
+        );
         // Guessing: after five wrong passwords the name is locked, even with the right one.
         for _ in 0..5 {
-            assert_eq!(request("GET", &format!("{base}/console"), Some(("op", "guess")), &[]).0, 401);
+            assert_eq!(
+                crate::support::request_with_headers("GET", &format!("{base}/console"), Some(("op", "guess")), &[]).0,
+                401
+            );
         }
-        let (status, headers, _) = request("GET", &format!("{base}/console"), Some(("op", "op-secret")), &[]);
+        let (status, headers, _) =
+            crate::support::request_with_headers("GET", &format!("{base}/console"), Some(("op", "op-secret")), &[]);
         assert_eq!(status, 429);
         assert!(headers.contains_key("retry-after"));
     })

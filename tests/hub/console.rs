@@ -66,9 +66,9 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
             "/metrics",
             "/schemas",
             "/console",
-            "/api/status",
-            "/api/deadletters",
-            "/api/identity/conflicts",
+            "/api/v1/status",
+            "/api/v1/deadletters",
+            "/api/v1/identity/conflicts",
         ];
         for (i, path) in paths.iter().enumerate() {
             assert_eq!(http("GET", &format!("{base}{path}"), None, None).0, 401, "{path} without credentials");
@@ -98,7 +98,7 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
         );
         let (status, _) = http("POST", &format!("{base}/console/deadletters/{id}/purge"), Some("op"), None);
         assert_eq!(status, 303);
-        let (_, list) = http("GET", &format!("{base}/api/deadletters"), Some("aud"), None);
+        let (_, list) = http("GET", &format!("{base}/api/v1/deadletters"), Some("aud"), None);
         assert_eq!(list.trim(), "[]");
     })
     .await

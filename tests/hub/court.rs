@@ -44,7 +44,8 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
         let base = base.clone();
         tokio::task::spawn_blocking(move || {
             let page = http("GET", &format!("{base}/court/people/{daniel}?purpose=sentence+review"), Some("lv"), None);
-            let json = http("GET", &format!("{base}/api/court/people/{daniel}?purpose=case+system"), Some("lv"), None);
+            let json =
+                http("GET", &format!("{base}/api/v1/court/people/{daniel}?purpose=case+system"), Some("lv"), None);
             (page, json)
         })
         .await
@@ -90,10 +91,10 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
         let base = base.clone();
         tokio::task::spawn_blocking(move || {
             (
-                http("GET", &format!("{base}/api/court/list?date=2026-11-17"), Some("lv"), None),
+                http("GET", &format!("{base}/api/v1/court/list?date=2026-11-17"), Some("lv"), None),
                 http("GET", &format!("{base}/court/list?date=2026-11-17"), Some("lv"), None),
-                http("GET", &format!("{base}/api/court/list?date=2026-11-16"), Some("bd"), None),
-                http("GET", &format!("{base}/api/court/list"), Some("lv"), None),
+                http("GET", &format!("{base}/api/v1/court/list?date=2026-11-16"), Some("bd"), None),
+                http("GET", &format!("{base}/api/v1/court/list"), Some("lv"), None),
             )
         })
         .await
@@ -123,7 +124,7 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
             http("GET", &format!("{base}/court/people/{chloe}?purpose=trial"), Some("lv"), None),
             http("GET", &format!("{base}/court/people/{aisha}"), Some("lv"), None),
             http("GET", &format!("{base}/court/people/{daniel}?purpose=curious"), Some("bd"), None),
-            http("GET", &format!("{base}/api/court/people/{aisha}"), Some("bd"), None),
+            http("GET", &format!("{base}/api/v1/court/people/{aisha}"), Some("bd"), None),
             http("GET", &format!("{base}/court/people/{daniel}"), Some("op"), None),
         )
     })
@@ -258,7 +259,7 @@ async fn the_list_and_a_summary_in_chromium_each_print_on_one_a4_page() {
         let summary =
             http_bytes("GET", &format!("{base}/court/people/{daniel}/pdf?purpose={purpose}"), Some("lv"), None);
         let pack = http_bytes("GET", &format!("{base}/court/list/pack.pdf?date={busiest}"), Some("lv"), None);
-        let list = http("GET", &format!("{base}/api/court/list?date={busiest}"), Some("lv"), None);
+        let list = http("GET", &format!("{base}/api/v1/court/list?date={busiest}"), Some("lv"), None);
         let list: serde_json::Value = serde_json::from_str(&list.1).unwrap();
         (summary, pack, list["defendants"].as_array().unwrap().len())
     })

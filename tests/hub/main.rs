@@ -1,5 +1,6 @@
 //! Tracker's integration tests, one binary (one link of the whole crate): each module drives a
 //! real hub against the real RabbitMQ and PostgreSQL.
+mod api;
 mod attacks;
 mod connectors;
 mod console;

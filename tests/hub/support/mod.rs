@@ -111,6 +111,28 @@ fn request(method: &str, url: &str, user: Option<&str>, origin: Option<&str>, fo
     (res.status().as_u16(), res.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap_or_default())
 }
 
+/// An HTTP request with extra headers: (status, headers, body).
+pub fn request_with_headers(
+    method: &str,
+    url: &str,
+    auth: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
+) -> (u16, ureq::http::HeaderMap, String) {
+    use base64::Engine;
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some((user, password)) = auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        req = req.header("Authorization", format!("Basic {token}"));
+    }
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut res = agent.run(req.body(()).unwrap()).unwrap();
+    let headers = res.headers().clone();
+    (res.status().as_u16(), headers, res.body_mut().read_to_string().unwrap_or_default())
+}
+
 /// The hub's HTTP interface on a free port; stops when the returned sender sends true.
 /// Serves the HTTP interface of a hub that is not a sandbox's (an idle one, say) through an
 /// application of its own; `shutdown` it when done.
