@@ -60,3 +60,4 @@ pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod trace_context;

@@ -240,6 +240,7 @@ impl InHand {
                     routing_key: delivery.routing_key.to_string(),
                     message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
                     user_id: delivery.properties.user_id().as_ref().map(|u| u.to_string()),
+                    traceparent: crate::runtime::message::traceparent(delivery.properties.headers().as_ref()),
                     body: delivery.data,
                 },
                 earlier,

@@ -13,6 +13,8 @@ pub struct Inbound {
     pub routing_key: String,
     pub message_id: Option<String>,
     pub user_id: Option<String>,
+    /// The W3C `traceparent` header it came with, if it is a valid one.
+    pub traceparent: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -34,7 +36,12 @@ impl Inbound {
 
     /// What the archive keeps beside the body.
     pub fn archive_headers(&self) -> Json {
-        json!({ "user_id": self.user_id.as_deref().map(storable), "routing_key": storable(&self.routing_key) })
+        let mut headers =
+            json!({ "user_id": self.user_id.as_deref().map(storable), "routing_key": storable(&self.routing_key) });
+        if let Some(tp) = &self.traceparent {
+            headers["traceparent"] = tp.as_str().into();
+        }
+        headers
     }
 }
 
@@ -52,6 +59,18 @@ pub fn message_id(msg: &Inbound) -> MessageId {
             format!("sha256:{}", hex::encode(h.finalize())).into()
         }
     }
+}
+
+/// The `traceparent` header of a message, if it holds a valid one (anything else is ignored:
+/// the message starts a trace of its own).
+pub fn traceparent(headers: Option<&lapin::types::FieldTable>) -> Option<String> {
+    use lapin::types::AMQPValue;
+    let text = match headers?.inner().get("traceparent")? {
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        AMQPValue::ShortString(s) => s.as_str().to_string(),
+        _ => return None,
+    };
+    crate::trace_context::TraceParent::parse(&text).map(|tp| tp.to_string())
 }
 
 /// Text from a header, fit for a text column: NUL replaced by U+FFFD.

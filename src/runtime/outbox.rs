@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable};
+
+use crate::trace_context::TraceParent;
 use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -276,6 +278,10 @@ fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate
     if let Some(refers_to) = row.refers_to.or(row.corrects) {
         headers.insert("tracker-refers-to".into(), AMQPValue::LongString(refers_to.to_string().into()));
     }
+    // The trace of the agency's message this update came in, with a span of this delivery's.
+    let trace = TraceParent::of_message(&row.source_agency, &row.source_message_id, row.inbound_traceparent.as_deref())
+        .child(row.message_id.as_bytes());
+    headers.insert("traceparent".into(), AMQPValue::LongString(trace.to_string().into()));
     let props = BasicProperties::default()
         .with_message_id(row.message_id.to_string().into())
         .with_type(event_type.into())

@@ -324,6 +324,7 @@ impl Hub {
             routing_key,
             message_id: Some(archived_id),
             user_id: headers.get("user_id").and_then(Json::as_str).map(str::to_owned),
+            traceparent: headers.get("traceparent").and_then(Json::as_str).map(str::to_owned),
             body,
         };
         let env = msg.envelope();

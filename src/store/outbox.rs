@@ -263,6 +263,11 @@ pub struct Pending {
     /// fields the recipient may see.
     pub corrects: Option<Uuid>,
     pub corrected_fields: Option<Vec<String>>,
+    /// The agency and message the update came in (its trace context is the message's).
+    pub source_agency: String,
+    pub source_message_id: String,
+    /// The `traceparent` the message came with, as archived, if it had one.
+    pub inbound_traceparent: Option<String>,
 }
 
 /// Up to `limit` rows not yet confirmed nor withheld at publish, in the order decided, each with
@@ -274,7 +279,9 @@ pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> 
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
                 o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.schema_fingerprint, e.event_type, e.data_class,
                 o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL AND r.published_at IS NULL, false) AS nothing_sent,
-                o.corrects, o.corrected_fields
+                o.corrects, o.corrected_fields, e.agency AS source_agency, e.message_id AS source_message_id,
+                (SELECT a.headers->>'traceparent' FROM inbox i JOIN raw_archive a ON a.id = i.archive_id
+                 WHERE i.agency = e.agency AND i.message_id = e.message_id) AS inbound_traceparent
          FROM outbox o JOIN events e USING (event_id)
          LEFT JOIN outbox r ON r.message_id = o.refers_to
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL

@@ -307,6 +307,7 @@ fn stored_id(c: &Case, message_id: &str) -> String {
         routing_key: c.key.to_string(),
         message_id: Some(message_id.to_string()),
         user_id: None,
+        traceparent: None,
         body: c.body.clone(),
     })
     .to_string()

@@ -251,6 +251,7 @@ fn read_file(dir: &Path, p: &PlannedSend) -> anyhow::Result<File> {
         routing_key: format!("{}.{}", p.agency, p.connector),
         message_id: Some(name.clone()),
         user_id: None,
+        traceparent: None,
         body,
     };
     Ok(File { name, msg })

@@ -70,6 +70,7 @@ fn inbound(dir: &Path, p: &tracker::tools::demo::PlannedSend) -> Inbound {
         routing_key: format!("{}.{}", p.agency, p.connector),
         message_id: Some(p.file.clone()),
         user_id: None,
+        traceparent: None,
         body: std::fs::read(dir.join(&p.file)).unwrap(),
     }
 }

@@ -456,3 +456,79 @@ fn a_load_names_what_it_needs() {
         ("police-05", "police-custody", "x.csv")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivery_carries_the_trace_context_of_the_message_it_came_in() {
+    use lapin::BasicProperties;
+    use lapin::types::FieldTable;
+    use tracker::trace_context::TraceParent;
+    const SENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let traced = "police-custody-05CL-20261030-1000.csv";
+    let hub = TestHub::start().await;
+    for p in tracker::tools::demo::send_plan(Path::new(SAMPLES)).unwrap() {
+        if p.file != traced {
+            hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
+            continue;
+        }
+        // The force's adapter sends its own trace context with the file.
+        let mut headers = FieldTable::default();
+        headers.insert("traceparent".into(), AMQPValue::LongString(SENT.into()));
+        let props =
+            BasicProperties::default().with_message_id(traced.into()).with_delivery_mode(2).with_headers(headers);
+        let body = std::fs::read(Path::new(SAMPLES).join(traced)).unwrap();
+        let before = hub.acknowledged();
+        tracker::broker::publish::publish_confirmed(
+            &hub.ch,
+            &hub.names.inbound_exchange(),
+            &format!("{}.{}", p.agency, p.connector),
+            &body,
+            props,
+        )
+        .await
+        .unwrap();
+        hub.wait_acknowledged(before + 1).await;
+    }
+    tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+    // Which message each delivery came from, as the store says.
+    let sources: BTreeMap<String, (String, String)> = sqlx::query_as::<_, (String, String, String)>(
+        "SELECT o.message_id::text, e.agency, e.message_id FROM outbox o JOIN events e USING (event_id)
+         WHERE o.published_at IS NOT NULL",
+    )
+    .fetch_all(hub.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(delivery, agency, message)| (delivery, (agency, message)))
+    .collect();
+    let mut from_traced = 0;
+    let mut spans = std::collections::BTreeSet::new();
+    let mut deliveries = 0;
+    for agency in hub.hub.settings.agencies.keys().map(|a| a.to_string()).collect::<Vec<_>>() {
+        for m in hub.drain(&hub.names.outbound_queue(&agency)).await {
+            let id = m.delivery.properties.message_id().as_ref().unwrap().to_string();
+            let tp = TraceParent::parse(&header_text(&m, "traceparent")).expect("a valid traceparent");
+            let (source_agency, source_message) = &sources[&id];
+            let expected = if source_message == traced {
+                from_traced += 1;
+                TraceParent::parse(SENT).unwrap()
+            } else {
+                TraceParent::of_message(source_agency, source_message, None)
+            };
+            assert_eq!(tp.trace_id, expected.trace_id, "delivery {id} from {source_message}");
+            assert_ne!(tp.parent_id, expected.parent_id, "each delivery is a span of its own");
+            assert!(spans.insert(tp.parent_id), "one span per delivery");
+            deliveries += 1;
+        }
+    }
+    assert_eq!(deliveries, sources.len(), "every published delivery was read");
+    assert!(from_traced >= 1, "the traced file was delivered somewhere");
+    // The context is kept with the message in the archive, where a replay finds it.
+    let archived: Option<String> =
+        sqlx::query_scalar("SELECT headers->>'traceparent' FROM raw_archive WHERE message_id = $1")
+            .bind(traced)
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(archived.as_deref(), Some(SENT));
+    hub.finish().await;
+}
