@@ -85,15 +85,16 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
                 "</table><p>The rest, page by page: <a href=\"/api/v1/deadletters?after={last}&amp;limit=500\">/api/v1/deadletters?after={last}</a></p>"
             );
         }
-        h.push_str("<table><tr><th>#</th><th>refused</th><th>connector</th><th>message</th><th>item</th><th>reason</th><th></th></tr>");
+        h.push_str("<table><tr><th>#</th><th>refused (UTC)</th><th>connector</th><th>message</th><th>item</th><th>reason</th><th></th></tr>");
         for d in &dead {
             let item = if d.item_position == 0 { "whole".to_string() } else { d.item_position.to_string() };
             let _ = write!(
                 h,
-                "<tr id=\"dead-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{item}</td><td class=reason>{}</td><td>",
+                "<tr id=\"dead-{0}\"><td><a href=\"/api/v1/deadletters/{0}\" title=\"the dead letter as JSON\">{0}</a></td>\
+                 <td>{1}</td><td>{2}</td><td>{3}</td><td>{item}</td><td class=reason>{4}</td><td>\
+                 <a id=\"payload-{0}\" href=\"/api/v1/deadletters/{0}/payload\" title=\"the refused bytes, as they arrived\">payload</a> ",
                 d.id,
-                d.id,
-                d.refused_at.format("%d/%m %H:%M"),
+                d.refused_at.format("%Y-%m-%d %H:%M:%S"),
                 esc(&d.connector),
                 esc(&d.message_id),
                 esc(&shorten(&d.reason, 300))
@@ -102,7 +103,9 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
                 let _ = write!(
                     h,
                     "<form method=post action=\"/console/deadletters/{0}/replay\"><button id=\"replay-{0}\">Replay</button></form> \
-                     <form method=post action=\"/console/deadletters/{0}/purge\"><button class=danger id=\"purge-{0}\">Purge</button></form>",
+                     <form method=post action=\"/console/deadletters/{0}/purge\" \
+                     onsubmit=\"return confirm('Purge dead letter {0}? Its message will not be applied; this cannot be undone.')\">\
+                     <button class=danger id=\"purge-{0}\">Purge</button></form>",
                     d.id
                 );
             }
@@ -167,12 +170,14 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     }
     h.push_str("</section>");
 
-    h.push_str("<section id=actions><h2>Recent actions</h2><table><tr><th>when</th><th>who</th><th>what</th></tr>");
+    h.push_str(
+        "<section id=actions><h2>Recent actions</h2><table><tr><th>when (UTC)</th><th>who</th><th>what</th></tr>",
+    );
     for (at, actor, action, target) in &actions {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{} {}</td></tr>",
-            at.format("%d/%m %H:%M"),
+            at.format("%Y-%m-%d %H:%M:%S"),
             esc(actor),
             esc(action),
             esc(target)

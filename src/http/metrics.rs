@@ -115,5 +115,59 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
         "Time from an update's receipt and decision to its delivery's confirm (real clock only).",
         &mut out,
     );
+    build_and_process(&mut out);
     Ok(out)
+}
+
+/// `tracker_build_info` and the standard `process_*` metrics (as Prometheus client libraries
+/// name them), read from `/proc/self` on Linux; elsewhere only the build.
+fn build_and_process(out: &mut String) {
+    family(out, "tracker_build_info", "gauge", "The running build: always 1, its version as a label.");
+    let _ = writeln!(out, "tracker_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    let Some(p) = ProcessFigures::read() else { return };
+    family(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.");
+    let _ = writeln!(out, "process_cpu_seconds_total {}", p.cpu_seconds);
+    family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    let _ = writeln!(out, "process_resident_memory_bytes {}", p.resident_bytes);
+    family(out, "process_open_fds", "gauge", "Open file descriptors.");
+    let _ = writeln!(out, "process_open_fds {}", p.open_fds);
+    family(out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
+    let _ = writeln!(out, "process_start_time_seconds {}", p.start_time_seconds);
+}
+
+struct ProcessFigures {
+    cpu_seconds: f64,
+    resident_bytes: u64,
+    open_fds: usize,
+    start_time_seconds: f64,
+}
+
+impl ProcessFigures {
+    /// From `/proc/self/stat` (CPU ticks and start in ticks after boot), `/proc/stat` (boot
+    /// time), `/proc/self/statm` (resident pages) and `/proc/self/fd`.
+    fn read() -> Option<ProcessFigures> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok());
+        // SAFETY: sysconf only reads a system constant.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        if ticks <= 0.0 || page == 0 {
+            return None;
+        }
+        let boot: f64 = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|b| b.trim().parse().ok())?;
+        let resident_pages: u64 =
+            std::fs::read_to_string("/proc/self/statm").ok()?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(ProcessFigures {
+            cpu_seconds: (field(14)? + field(15)?) / ticks,
+            resident_bytes: resident_pages * page,
+            open_fds: std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
+            start_time_seconds: boot + field(22)? / ticks,
+        })
+    }
 }

@@ -141,6 +141,15 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
         .sum();
     let confirmed: f64 = series.iter().filter(|(n, _, _)| n == "tracker_deliveries_confirmed_total").map(|s| s.2).sum();
     assert_eq!(decided, confirmed);
+    // The build and the process, as Prometheus client libraries name them.
+    assert_eq!(value("tracker_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+    let resident = value("process_resident_memory_bytes", &[]);
+    assert!(resident > 1e6 && resident < 4e9, "{resident}");
+    assert!(value("process_cpu_seconds_total", &[]) > 0.0);
+    assert!(value("process_open_fds", &[]) >= 3.0);
+    let started = value("process_start_time_seconds", &[]);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!(started <= now + 1.0 && started > now - 3600.0, "started {started}, now {now}");
     assert_eq!(ready, 200);
     assert_eq!(value("tracker_alert", &[("rule", "dead_letters")]), 1.0, "5 dead letters open, alert above 0");
 
