@@ -82,17 +82,13 @@ pub(super) async fn api_deadletter(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
-        return r.into_response();
-    }
-    match crate::ops::deadletters::detail(&state.hub, id).await {
-        Ok(Some((detail, _))) => {
+    match dead_letter(&state, &headers, id).await {
+        Ok((detail, _)) => {
             let mut body = serde_json::to_value(&detail).unwrap_or_default();
             body["payload_url"] = format!("/api/v1/deadletters/{id}/payload").into();
             Json(body).into_response()
         }
-        Ok(None) => no_dead_letter(id),
-        Err(e) => failure(e),
+        Err(refused) => refused,
     }
 }
 
@@ -103,23 +99,27 @@ pub(super) async fn api_deadletter_payload(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = authorize(&state, &headers, Right::ViewConsole) {
-        return r.into_response();
+    match dead_letter(&state, &headers, id).await {
+        Ok((detail, raw)) => {
+            let file = format!("attachment; filename=\"dead-letter-{id}-{}.bin\"", detail.row.connector);
+            ([(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, file)], raw)
+                .into_response()
+        }
+        Err(refused) => refused,
     }
+}
+
+/// A dead letter and its bytes, for a caller who may see it; otherwise the refusal.
+async fn dead_letter(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+) -> Result<(crate::ops::deadletters::DeadLetterDetail, Vec<u8>), Response> {
+    authorize(state, headers, Right::ViewConsole).map_err(IntoResponse::into_response)?;
     match crate::ops::deadletters::detail(&state.hub, id).await {
-        Ok(Some((detail, raw))) => (
-            [
-                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"dead-letter-{id}-{}.bin\"", detail.row.connector),
-                ),
-            ],
-            raw,
-        )
-            .into_response(),
-        Ok(None) => no_dead_letter(id),
-        Err(e) => failure(e),
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(no_dead_letter(id)),
+        Err(e) => Err(failure(e)),
     }
 }
 
