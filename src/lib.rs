@@ -59,5 +59,7 @@ pub mod sharing;
 pub mod stats;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod tools;
 pub mod trace_context;
+pub mod words;

@@ -41,7 +41,7 @@ pub async fn run(settings: &Settings, command: PersonCommand) -> anyhow::Result<
         PersonCommand::Export { key, out, actor } => {
             let key = person::parse_key(&key)?;
             let pool = super::store(settings).await?;
-            let doc = crate::export::export(&pool, &key, &out, &actor.by, super::now(settings)?).await?;
+            let doc = crate::export::export(&pool, settings, &key, &out, &actor.by, super::now(settings)?).await?;
             println!(
                 "wrote {} and {} ({} events, {} disclosure log entries)",
                 out.display(),

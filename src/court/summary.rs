@@ -13,6 +13,7 @@ use crate::domain::identifiers::Scheme;
 use crate::settings::AgencyKind;
 use crate::sharing::copy::identifier_visible;
 use crate::store::court::SeenRecord;
+use crate::words::{headline, reason_in_words, result_in_words, text};
 
 /// The four parts, in the order a bench reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -229,10 +230,6 @@ impl BenchSummary {
     }
 }
 
-fn text<'a>(details: &'a BTreeMap<String, Json>, field: &str) -> Option<&'a str> {
-    details.get(field).and_then(Json::as_str)
-}
-
 fn count_compliance(c: &mut Compliance, event_type: &str, details: &BTreeMap<String, Json>) {
     match event_type {
         "AppointmentOutcome" => {
@@ -265,122 +262,10 @@ fn drug_test(r: &SeenRecord, details: &BTreeMap<String, Json>) -> Option<DrugTes
     Some(DrugTest { date: r.occurred_at.date_naive(), source: r.agency.clone(), results, positive })
 }
 
-/// A test result as the feeds code it (police POS/NEG/NT, treatment P/N/X), in words; `None`
-/// for not tested.
-fn result_in_words(code: &str) -> Option<&'static str> {
-    match code {
-        "POS" | "P" => Some("positive"),
-        "NEG" | "N" => Some("negative"),
-        _ => None,
-    }
-}
-
-/// A feed's code in words, where the summary knows it; otherwise the code as sent.
-fn in_words(field: &str, code: &str) -> String {
-    let words = match (field, code) {
-        ("episode_event", "REF") => "referred",
-        ("episode_event", "TRI") => "triage",
-        ("episode_event", "STA") => "treatment started",
-        ("episode_event", "DIS") => "discharged",
-        ("modality", "PHA") => "pharmacological",
-        ("modality", "PSY") => "psychosocial",
-        ("modality", "RES") => "residential",
-        ("bail_status" | "remand", "UB") => "unconditional bail",
-        ("bail_status" | "remand", "CB") => "conditional bail",
-        ("bail_status" | "remand", "RIC") => "remanded in custody",
-        _ => return pretty_date(code).unwrap_or_else(|| code.to_string()),
-    };
-    words.to_string()
-}
-
-/// 2026-11-03 as 03 Nov 2026.
-fn pretty_date(text: &str) -> Option<String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.format("%d %b %Y").to_string())
-}
-
-/// One line per update, from the fields the court has (a withheld field is simply absent).
-fn headline(event_type: &str, d: &BTreeMap<String, Json>) -> String {
-    let t = |f: &str| text(d, f).map(|v| in_words(f, v)).unwrap_or_else(|| "?".to_string());
-    let opt = |f: &str, before: &str| text(d, f).map(|v| format!("{before}{}", in_words(f, v))).unwrap_or_default();
-    match event_type {
-        "Arrested" => format!("Arrested{}{}", opt("station", " at "), opt("offence_code", " for ")),
-        "Charged" => format!("Charged{}{}", opt("offence_code", " with "), opt("next_court_date", "; to appear ")),
-        "BailDecision" => format!("Bail: {}{}", t("bail_status"), opt("next_court_date", "; next court ")),
-        "ReleasedNoFurtherAction" => "Released, no further action".to_string(),
-        "PreSentenceReport" => format!("Pre-sentence report {}", t("status")),
-        "HearingResulted" => {
-            let offences = d.get("offences").and_then(Json::as_array).map(|o| {
-                o.iter()
-                    .map(|o| {
-                        format!(
-                            "{}{}{}",
-                            o["code"].as_str().unwrap_or("?"),
-                            o["plea"].as_str().map(|p| format!(" plea {p}")).unwrap_or_default(),
-                            o["verdict"].as_str().map(|v| format!(" verdict {v}")).unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            });
-            format!(
-                "{} hearing{}: {}{}{}{}",
-                t("hearing_type"),
-                opt("court", " at "),
-                t("outcome"),
-                offences.map(|o| format!(" ({o})")).unwrap_or_default(),
-                opt("remand", "; remand "),
-                opt("next_hearing_date", "; next hearing ")
-            )
-        }
-        "OrderMade" => format!(
-            "Order made: {}{}",
-            t("order_type"),
-            d.get("length_months").map(|m| format!(", {m} months")).unwrap_or_default()
-        ),
-        "OrderTerminated" => format!("Order ended{}", opt("reason", ": ")),
-        "SupervisionStarted" => format!("Supervision started: {}{}", t("order_type"), opt("team", ", team ")),
-        "AppointmentOutcome" => {
-            let kept = d.get("attended").and_then(Json::as_bool) == Some(true)
-                && d.get("complied").and_then(Json::as_bool) != Some(false);
-            format!(
-                "Appointment{}{}: {}",
-                opt("appointment_type", " "),
-                opt("appointment_date", " on "),
-                if kept { "kept" } else { "missed or not complied" }
-            )
-        }
-        "BreachInitiated" => format!("Breach proceedings{}{}", opt("court", " at "), opt("reason", ": ")),
-        "WarrantIssued" => format!("Warrant issued{}{}", opt("warrant_type", " "), opt("reason", ": ")),
-        "WarrantExecuted" => "Warrant executed (arrested on warrant)".to_string(),
-        "DrugTestOnArrest" | "DrugTestResult" => {
-            let results: Vec<String> = ["opiates", "cocaine", "amphetamine", "cannabis", "benzodiazepines"]
-                .iter()
-                .filter_map(|s| Some(format!("{s} {}", result_in_words(text(d, s)?)?)))
-                .collect();
-            format!("Drug test: {}", if results.is_empty() { "results not shared".into() } else { results.join(", ") })
-        }
-        "TreatmentEpisode" => format!("Treatment: {}{}", t("episode_event"), opt("modality", ", ")),
-        "RiskRegistration" => format!("Risk register: {} {}", t("action"), t("register_type")),
-        other => other.to_string(),
-    }
-}
-
 fn describe_withheld(event_type: &str, data_class: &str) -> String {
     match (event_type, data_class) {
         (_, "health") => "treatment details".to_string(),
         (t, _) => format!("{t} updates"),
-    }
-}
-
-fn reason_in_words(code: &str) -> String {
-    match code {
-        "no_consent" => "no consent".into(),
-        "no_agreement" => "no agreement covers it".into(),
-        "condition_not_met" => "the agreement's condition does not hold".into(),
-        "denied" => "an agreement's rule denies it".into(),
-        "wrong_person" => "it belonged to another person".into(),
-        "" => "withheld".into(),
-        other => other.replace('_', " "),
     }
 }
 

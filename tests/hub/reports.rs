@@ -336,7 +336,8 @@ async fn a_subject_access_export_holds_everything_and_every_disclosure_and_is_re
     hub.send_sample_plan().await;
     let out = std::env::temp_dir().join(format!("sar-{}.json", uuid::Uuid::new_v4().simple()));
     let key = tracker::person::parse_key("PNC:2021/0456789D").unwrap();
-    let doc = tracker::export::export(hub.pool(), &key, &out, "dpo", hub.hub.clock.now()).await.unwrap();
+    let doc =
+        tracker::export::export(hub.pool(), &hub.hub.settings, &key, &out, "dpo", hub.hub.clock.now()).await.unwrap();
     let looked: Vec<(String, Option<uuid::Uuid>, String)> =
         sqlx::query_as("SELECT viewer, subject_id, view FROM consultation_log").fetch_all(hub.pool()).await.unwrap();
     let subject: uuid::Uuid = doc["person"]["subject_id"].as_str().unwrap().parse().unwrap();
@@ -351,6 +352,21 @@ async fn a_subject_access_export_holds_everything_and_every_disclosure_and_is_re
     assert_eq!(disclosures.iter().filter(|d| d["reason"] == "no_consent").count(), 3);
     let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
     assert!(html.contains("Who was told what") && html.contains("TRK0004502"));
+    // Readable by the person it is about: their name and date of birth first, identifiers and
+    // agencies in words, no raw JSON, every decision in words.
+    let name = doc["person"]["details"][0]["name"].as_str().unwrap();
+    let born =
+        chrono::NaiveDate::parse_from_str(doc["person"]["details"][0]["date_of_birth"].as_str().unwrap(), "%Y-%m-%d")
+            .unwrap()
+            .format("%-d %B %Y")
+            .to_string();
+    let top = &html[..html.find("The numbers that identify you").unwrap()];
+    assert!(top.contains(&tracker::html::esc(name)) && top.contains(&format!("born {born}")), "{top}");
+    assert!(html.contains("Police National Computer number"), "identifiers explained");
+    assert!(!html.contains("{&quot;") && !html.contains("{\"") && !html.contains("\":"), "no raw JSON");
+    assert!(!html.contains(">police-05<") && !html.contains(">withhold<"), "agencies by name, decisions in words");
+    assert!(html.contains("not shared") && html.contains("no consent"), "withheld for want of consent, in words");
+    assert_eq!(html.matches("class=\"record\"").count(), 11, "every record");
     let params = Params { from: day("2026-11-01"), to: day("2026-11-30"), court: None, agency: None };
     let sar = rows(&hub, "subject-access", params).await;
     assert_eq!(sar.len(), 1);

@@ -1,0 +1,46 @@
+//! Pages rendered from templates (`templates/*.html`, compiled into the binary) with minijinja:
+//! every value is HTML-escaped on the way in unless a template says otherwise, so a page cannot
+//! be broken by what an agency's feed held. The subject-access page is rendered here; the
+//! console, report and court pages are still written in code with `html::esc` (moving them is
+//! open work).
+use std::sync::OnceLock;
+
+use minijinja::Environment;
+
+/// Every template, by name (the extension picks the escaping: `.html` is HTML-escaped).
+const TEMPLATES: &[(&str, &str)] = &[("subject_access.html", include_str!("../templates/subject_access.html"))];
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            // A template that does not parse is a defect of this build, caught by the tests.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!("template {name} does not parse: {e}");
+            }
+        }
+        env
+    })
+}
+
+/// `name` rendered with `view` (anything serialisable).
+pub fn render(name: &str, view: &impl serde::Serialize) -> Result<String, minijinja::Error> {
+    environment().get_template(name)?.render(minijinja::value::Serde(view))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses_and_escapes_what_it_is_given() {
+        for (name, _) in super::TEMPLATES {
+            super::environment().get_template(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let page = super::render(
+            "subject_access.html",
+            &serde_json::json!({"person": {"name": "<script>alert(1)</script>"}, "records": [], "disclosures": []}),
+        )
+        .unwrap();
+        assert!(page.contains("&lt;script&gt;") && !page.contains("<script>alert"), "{page}");
+    }
+}
