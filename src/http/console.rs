@@ -18,7 +18,8 @@ h2{font-size:15px;margin:4px 0 8px}table{border-collapse:collapse;width:100%}th,
 th{font-weight:600;color:#52606d;font-size:12px;text-transform:uppercase}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .alert{background:#fde2e1;color:#8a1c1c;border-radius:6px;padding:6px 10px;margin:4px 0}.ok{color:#2d6a4f}
 button{border:0;border-radius:4px;padding:3px 10px;cursor:pointer;background:#457b9d;color:#fff}button.danger{background:#b23a48}
-form{display:inline}.reason{font-family:ui-monospace,monospace;font-size:12px}.muted{color:#7b8794}";
+form{display:inline}.reason{font-family:ui-monospace,monospace;font-size:12px}.muted{color:#7b8794}
+tr.flagged td{background:#fff4e5}td.flag{color:#8a4b00;font-weight:600}";
 
 /// Dead letters shown on the console page: it stays small however many are open.
 const CONSOLE_DEAD_LETTERS: i64 = 50;
@@ -33,6 +34,22 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
+/// What an operator should look at in a queue: nobody reading it, or more arriving than leaving
+/// while messages wait (the broker's rates over its last sample).
+fn queue_flags(q: &crate::ops::status::QueueDepth) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if q.consumers == 0 {
+        flags.push("no consumer");
+    }
+    if let (Some(publish), Some(deliver)) = (q.publish_rate, q.deliver_rate)
+        && q.messages > 0
+        && publish > deliver + 0.1
+    {
+        flags.push("backlog growing");
+    }
+    flags
+}
+
 pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     let now = hub.clock.now();
     let status = crate::ops::status::gather(&hub.settings, &hub.pool).await?;
@@ -41,6 +58,10 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     let dead_summary = crate::ops::deadletters::summary(hub).await?;
     let conflicts = crate::ops::identity::list(hub, true).await?;
     let actions = crate::store::operator_actions::latest(&hub.pool, 10).await?;
+    let since = crate::http::console_chart::since(now);
+    let hourly_events: Vec<_> =
+        crate::store::inbox::hourly(&hub.pool, since).await?.into_iter().map(|(h, _, events)| (h, events)).collect();
+    let hourly_refusals = crate::store::refusals::hourly(&hub.pool, since).await?;
     let can_act = caller.role == Role::Operator;
     let mut h = String::new();
     let _ = write!(
@@ -115,6 +136,15 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
     }
     h.push_str("</section>");
 
+    let _ = write!(
+        h,
+        "<section class=wide id=over-time><h2>Over the last {} hours (UTC, by the hub's clock)</h2>\
+         <p class=muted><span style=\"color:#457b9d\">■</span> events applied \
+         <span style=\"color:#b23a48\">■</span> refusals — per hour; hover a column for its figure</p>{}</section>",
+        crate::http::console_chart::HOURS,
+        crate::http::console_chart::svg(now, &hourly_events, &hourly_refusals)
+    );
+
     h.push_str("<section id=throughput><h2>Messages per connector</h2><table><tr><th>connector</th><th>received</th><th>applied</th><th>refused</th></tr>");
     for (c, received, applied, refused) in &status.received {
         let _ = write!(
@@ -129,14 +159,19 @@ pub async fn page(hub: &Hub, caller: &Caller) -> anyhow::Result<String> {
         status.outbox_backlog
     );
 
-    h.push_str("<section id=queues><h2>Queues</h2><table><tr><th>queue</th><th>messages</th><th>consumers</th></tr>");
+    h.push_str(
+        "<section id=queues><h2>Queues</h2><table><tr><th>queue</th><th>messages</th><th>consumers</th><th></th></tr>",
+    );
     for q in &status.queues {
+        let flags = queue_flags(q);
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            "<tr{}><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=flag>{}</td></tr>",
+            if flags.is_empty() { "" } else { " class=flagged" },
             esc(&q.queue),
             q.messages,
-            q.consumers
+            q.consumers,
+            flags.join(", ")
         );
     }
     h.push_str("</table></section>");
@@ -219,4 +254,21 @@ async fn consultations(h: &mut String, hub: &Hub) -> anyhow::Result<()> {
          all of them: <code>tracker audit consultations</code>.</p></section>",
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::status::QueueDepth;
+
+    fn queue(messages: u32, consumers: u32, publish: f64, deliver: f64) -> QueueDepth {
+        QueueDepth { queue: "q".into(), messages, consumers, publish_rate: Some(publish), deliver_rate: Some(deliver) }
+    }
+
+    #[test]
+    fn a_queue_nobody_reads_or_that_grows_is_flagged() {
+        assert!(super::queue_flags(&queue(10, 1, 5.0, 5.0)).is_empty());
+        assert_eq!(super::queue_flags(&queue(0, 0, 0.0, 0.0)), ["no consumer"]);
+        assert_eq!(super::queue_flags(&queue(500, 1, 80.0, 20.0)), ["backlog growing"]);
+        assert!(super::queue_flags(&queue(0, 1, 80.0, 20.0)).is_empty(), "nothing waits: keeping up");
+    }
 }

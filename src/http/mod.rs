@@ -8,6 +8,7 @@
 mod access;
 pub mod auth;
 pub mod console;
+mod console_chart;
 mod court;
 pub mod errors;
 pub mod metrics;

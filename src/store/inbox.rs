@@ -162,3 +162,14 @@ pub async fn insert_new_many(
     }
     Ok(out)
 }
+
+/// Messages and events processed per hour since `since` (hours with none are absent).
+pub async fn hourly(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT date_trunc('hour', processed_at), count(*), coalesce(sum(events), 0)::bigint
+         FROM inbox WHERE processed_at >= $1 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

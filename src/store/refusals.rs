@@ -202,3 +202,13 @@ pub async fn reject_identifier(
     .await?;
     Ok(())
 }
+
+/// Refusals (of whole payloads and of items) per hour since `since`.
+pub async fn hourly(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT date_trunc('hour', refused_at), count(*) FROM refusals WHERE refused_at >= $1 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

@@ -90,6 +90,9 @@ async fn nothing_but_health_answers_without_credentials_and_roles_are_enforced()
         let (status, page) = http("GET", &format!("{base}/console"), Some("aud"), None);
         assert_eq!(status, 200);
         assert!(page.contains("column 247") && !page.contains("replay-"), "auditors see reasons, not actions");
+        // The chart over time holds the refusal in the hour it was made (the hub's clock).
+        assert!(page.contains("id=throughput-chart") && page.contains("2026-11-28 00:00 UTC: 1 refusals"), "{page}");
+        assert!(page.contains(&format!("href=\"/api/v1/deadletters/{id}/payload\"")), "the refused bytes are linked");
         assert_eq!(http("POST", &format!("{base}/console/deadletters/{id}/purge"), Some("aud"), None).0, 403);
         // An operator's action from another site is refused; from the console it is done.
         assert_eq!(
