@@ -16,7 +16,8 @@ pub fn link(prev: &str, content: &str) -> String {
 }
 
 /// What verification found: the first broken link, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum Verified {
     Intact {
         entries: usize,

@@ -13,7 +13,10 @@ use crate::sharing::log;
 pub enum AuditCommand {
     /// Check the hash chains of the disclosure log and the consultation log: says which entry was
     /// edited, deleted or reordered.
-    Verify,
+    Verify {
+        #[command(flatten)]
+        output: super::Output,
+    },
     /// List consultations (who viewed whose record, for which court and purpose, and attempts
     /// refused), newest first.
     Consultations {
@@ -68,12 +71,19 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<E
                 Err(e) => return Err(e.into()),
             }
         }
-        AuditCommand::Verify => {
+        AuditCommand::Verify { output } => {
             let mut intact = true;
-            for (name, verified) in [
-                ("disclosure log", log::verify(&pool).await?),
-                ("consultation log", crate::consultations::verify(&pool).await?),
-            ] {
+            let logs = [
+                ("disclosure_log", log::verify(&pool).await?),
+                ("consultation_log", crate::consultations::verify(&pool).await?),
+            ];
+            if output.json {
+                output.print(&logs.iter().cloned().collect::<std::collections::BTreeMap<_, _>>())?;
+                let broken = logs.iter().any(|(_, v)| !matches!(v, Verified::Intact { .. }));
+                return Ok(if broken { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+            }
+            for (name, verified) in logs {
+                let name = name.replace('_', " ");
                 match verified {
                     Verified::Intact { entries } => println!("{name} intact: {entries} entries"),
                     broken => {

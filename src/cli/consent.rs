@@ -41,7 +41,11 @@ pub enum ConsentCommand {
         actor: Actor,
     },
     /// Show a person's consent records in the order applied.
-    Show { key: String },
+    Show {
+        key: String,
+        #[command(flatten)]
+        output: super::Output,
+    },
 }
 
 /// The person a key (e.g. `PNC:2019/0012345G`) names.
@@ -77,7 +81,11 @@ pub async fn run(settings: &Settings, command: ConsentCommand) -> anyhow::Result
             crate::consent::record(&pool, &change, now).await?;
             println!("consent withdrawn for {}: nothing not yet published will be sent", scope.code());
         }
-        ConsentCommand::Show { key } => {
+        ConsentCommand::Show { key, output } if output.json => {
+            let subject = subject_of(&pool, &key).await?;
+            output.print(&crate::store::consents::history(&pool, subject).await?)?;
+        }
+        ConsentCommand::Show { key, .. } => {
             print!("{}", crate::consent::show(&pool, subject_of(&pool, &key).await?).await?)
         }
     }

@@ -15,6 +15,8 @@ pub enum IdentityCommand {
     Conflicts {
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        output: super::Output,
     },
     /// Link the people of a conflict as one person.
     Link {
@@ -33,8 +35,13 @@ pub enum IdentityCommand {
 pub async fn run(settings: Settings, command: IdentityCommand) -> anyhow::Result<ExitCode> {
     let hub = Hub::build(settings).await?;
     match command {
-        IdentityCommand::Conflicts { all } => {
-            for c in list(&hub, !all).await? {
+        IdentityCommand::Conflicts { all, output } => {
+            let conflicts = list(&hub, !all).await?;
+            if output.json {
+                output.print(&conflicts)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for c in conflicts {
                 println!(
                     "{:>5}  {}  {} {}  identifiers {}  subjects {:?}  {}{}",
                     c.id,

@@ -135,6 +135,22 @@ pub struct Actor {
     pub by: String,
 }
 
+/// How a listing is printed: lines for a person, or with `--json` one JSON document on stdout for
+/// a program (what is said on stderr stays text).
+#[derive(Debug, Clone, Args)]
+pub struct Output {
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Output {
+    pub fn print(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}
+
 /// The store, connected and with its schema up to date.
 async fn store(settings: &Settings) -> anyhow::Result<PgPool> {
     let pool = crate::store::connect(&settings.database.url, 2).await?;

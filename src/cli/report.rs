@@ -9,7 +9,10 @@ use crate::settings::Settings;
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// The reports there are.
-    List,
+    List {
+        #[command(flatten)]
+        output: super::Output,
+    },
     /// Run one report.
     Run {
         name: String,
@@ -25,6 +28,9 @@ pub enum ReportCommand {
         agency: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: render::Format,
+        /// The same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
         /// Write the report into this directory under its file name (number, name, period,
         /// scope) instead of printing it; a CSV also gets a JSON sidecar (`….csv.json`) saying
         /// what it is.
@@ -41,12 +47,19 @@ pub enum ReportCommand {
 
 pub async fn run(settings: &Settings, command: ReportCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ReportCommand::List => {
+        ReportCommand::List { output } if output.json => output.print(
+            &reports::REPORTS
+                .iter()
+                .map(|r| serde_json::json!({"number": r.number, "name": r.name, "title": r.title, "definition": r.definition}))
+                .collect::<Vec<_>>(),
+        )?,
+        ReportCommand::List { .. } => {
             for r in reports::REPORTS {
                 println!("{:>2}  {:<28} {}", r.number, r.name, r.title);
             }
         }
-        ReportCommand::Run { name, from, to, court, agency, format, out, detail, actor } => {
+        ReportCommand::Run { name, from, to, court, agency, format, json, out, detail, actor } => {
+            let format = if json { render::Format::Json } else { format };
             let pool = super::store(settings).await?;
             let params = Params { from, to, court, agency };
             let report = if detail {

@@ -55,7 +55,7 @@ pub async fn insert_operator_record(
 }
 
 /// One consent record as a person's history shows it.
-#[derive(sqlx::FromRow)]
+#[derive(serde::Serialize, sqlx::FromRow)]
 pub struct ConsentRow {
     pub source: String,
     pub decision: String,

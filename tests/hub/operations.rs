@@ -287,3 +287,60 @@ async fn identity_review_links_or_keeps_apart_and_what_follows_is_resolved_the_s
     );
     hub.finish().await;
 }
+
+/// Every listing answers a program with `--json` (one JSON document on stdout), and a replay
+/// that still refuses says so in its exit status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_print_json_for_programs_and_a_replay_still_refused_exits_1() {
+    let hub = TestHub::start().await;
+    hub.send_sample_plan().await;
+    let settings = hub.hub.settings.clone();
+    let cli = move |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracker"))
+            .args(args)
+            .env("TRACKER_ENV", "test")
+            .env("TRACKER__DATABASE__URL", &settings.database.url)
+            .env("TRACKER__BROKER__URL", &settings.broker.url)
+            .env("TRACKER__BROKER__PREFIX", &settings.broker.prefix)
+            .output()
+            .expect("tracker runs");
+        let json = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code(), json)
+    };
+    let open = hub.count("SELECT count(*) FROM refusals WHERE resolved_at IS NULL").await;
+    tokio::task::spawn_blocking(move || {
+        let (code, list) = cli(&["deadletters", "list", "--json"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(list.as_array().unwrap().len() as i64, open);
+        let first = &list[0];
+        let id = first["id"].as_i64().unwrap().to_string();
+        let (_, shown) = cli(&["deadletters", "show", &id, "--json"]);
+        use base64::Engine;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(shown["payload_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(bytes.len() as u64, shown["payload_bytes"].as_u64().unwrap());
+        assert_eq!(shown["connector"], first["connector"]);
+        // Nothing was fixed: replaying reads it again, refuses it again, and says so.
+        let (code, replayed) = cli(&["deadletters", "replay", &id, "--json", "--by", "test"]);
+        assert_eq!(code, Some(1), "{replayed}");
+        assert!(replayed[0]["still_refused"].as_u64().unwrap() > 0);
+        let (_, reports) = cli(&["report", "list", "--json"]);
+        assert_eq!(reports.as_array().unwrap().len(), 42);
+        let (code, report) =
+            cli(&["report", "run", "sentencing-mix", "--from", "2026-10-01", "--to", "2026-11-30", "--json"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(report["name"], "sentencing-mix");
+        let (_, conflicts) = cli(&["identity", "conflicts", "--all", "--json"]);
+        assert!(conflicts.is_array());
+        let (_, consents) = cli(&["consent", "show", "PNC:2021/0456789D", "--json"]);
+        assert!(consents.as_array().is_some_and(|c| !c.is_empty()), "{consents}");
+        let (code, verified) = cli(&["audit", "verify", "--json"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(verified["disclosure_log"]["state"], "intact");
+        assert!(verified["disclosure_log"]["entries"].as_u64().unwrap() > 0);
+    })
+    .await
+    .unwrap();
+    hub.finish().await;
+}
