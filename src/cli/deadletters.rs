@@ -99,7 +99,7 @@ pub async fn run(settings: Settings, command: DeadlettersCommand) -> anyhow::Res
         DeadlettersCommand::Replay { ids, all, actor, output } => {
             let ids = if all { deadletters::list(&hub).await?.iter().map(|d| d.id).collect() } else { ids };
             let results = deadletters::replay(&hub, &ids, &actor.by).await?;
-            return Ok(print_results(&results, &output)?);
+            return print_results(&results, &output);
         }
         DeadlettersCommand::Purge { ids, all, actor, output } => {
             let n = deadletters::purge(&hub, &ids, all, &actor.by).await?;
