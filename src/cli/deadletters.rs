@@ -128,7 +128,8 @@ fn print_results(results: &[deadletters::ReplayResult], output: &Output) -> anyh
 pub async fn reprocess(settings: Settings, args: ReprocessArgs) -> anyhow::Result<ExitCode> {
     let hub = Hub::build(settings).await?;
     let archives = deadletters::archived_since(&hub, &args.connector, args.since).await?;
-    let results = deadletters::reprocess_archived(&hub, &archives).await?;
+    let mut progress = crate::tools::progress::Progress::new("reprocessing", "messages", archives.len());
+    let results = deadletters::reprocess_archived(&hub, &archives, |done| progress.tick(done, None)).await?;
     let code = print_results(&results, &args.output)?;
     if !args.output.json {
         println!("{} messages of {} since {} reprocessed", archives.len(), args.connector, args.since);

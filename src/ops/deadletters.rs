@@ -121,7 +121,7 @@ pub async fn replay(hub: &Hub, ids: &[i64], by: &str) -> anyhow::Result<Vec<Repl
     tx.commit().await?;
     let archives = crate::store::archive::latest_of_refusals(&hub.pool, ids).await?;
     anyhow::ensure!(!archives.is_empty(), "no dead letter among {ids:?} has an archived message");
-    reprocess_archived(hub, &archives).await
+    reprocess_archived(hub, &archives, |_| {}).await
 }
 
 /// The latest archived copy of every message of a connector received at or after `since`, as
@@ -135,7 +135,12 @@ pub async fn archived_since(
 }
 
 /// Reprocesses archived messages, publishes any new dead letters, then syncs the dead queue.
-pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -> anyhow::Result<Vec<ReplayResult>> {
+/// `each_done` is told how many are done after each one (for a progress line).
+pub async fn reprocess_archived(
+    hub: &Hub,
+    archives: &[(i64, String, String)],
+    mut each_done: impl FnMut(usize),
+) -> anyhow::Result<Vec<ReplayResult>> {
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
     let names = Names::new(&hub.settings.broker.prefix);
@@ -151,6 +156,7 @@ pub async fn reprocess_archived(hub: &Hub, archives: &[(i64, String, String)]) -
         crate::store::dead_letters::mark_dead_lettered(&hub.pool, &ids, hub.clock.now()).await?;
         let still = rows::open_of_message(&hub.pool, message_id).await?;
         results.push(ReplayResult { message_id: message_id.clone(), events, still_refused: still as usize });
+        each_done(results.len());
     }
     sync_dead_queue(hub, &ch, &names).await?;
     crate::broker::close(&conn, "replayed").await;

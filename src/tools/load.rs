@@ -107,7 +107,7 @@ pub async fn load(
     dead: &DeadLetters<'_>,
 ) -> anyhow::Result<Loaded> {
     let start = Instant::now();
-    let mut progress = Progress::new(plan.len());
+    let mut progress = crate::tools::progress::Progress::new("loading", "files", plan.len());
     let (tx, mut rx) = mpsc::channel::<anyhow::Result<Vec<File>>>(2);
     let dir = dir.to_path_buf();
     let reader = tokio::task::spawn_blocking(move || {
@@ -135,48 +135,11 @@ pub async fn load(
         stored?;
         next = read_next?;
         statistics.keep_up(&hub.pool, loaded.events).await?;
-        progress.report(&loaded);
+        progress.tick(loaded.files, Some(("events", loaded.events)));
     }
     reader.await.context("the file reader stopped")?;
     loaded.took = start.elapsed();
     Ok(loaded)
-}
-
-/// A line on stderr every `EVERY` while a load runs: files done of all, events, the rate over the
-/// load so far and the time left at that rate (a backload can run for many minutes).
-struct Progress {
-    total: usize,
-    start: Instant,
-    last: Instant,
-}
-
-impl Progress {
-    const EVERY: Duration = Duration::from_secs(10);
-
-    fn new(total: usize) -> Progress {
-        Progress { total, start: Instant::now(), last: Instant::now() }
-    }
-
-    fn report(&mut self, loaded: &Loaded) {
-        if self.last.elapsed() < Self::EVERY || loaded.files >= self.total {
-            return;
-        }
-        self.last = Instant::now();
-        eprintln!("{}", progress_line(loaded.files, self.total, loaded.events, self.start.elapsed()));
-    }
-}
-
-/// "loading: 1200 of 8658 files (13.9 %), 3811 events, 1906 events/s, about 62 s left".
-fn progress_line(files: usize, total: usize, events: usize, took: Duration) -> String {
-    let secs = took.as_secs_f64().max(1e-9);
-    let files_per_sec = files as f64 / secs;
-    let left = if files_per_sec > 0.0 { (total.saturating_sub(files)) as f64 / files_per_sec } else { f64::INFINITY };
-    format!(
-        "loading: {files} of {total} files ({:.1} %), {events} events, {:.0} events/s, about {} left",
-        100.0 * files as f64 / total.max(1) as f64,
-        events as f64 / secs,
-        if left.is_finite() { format!("{:.0} s", left) } else { "an unknown time".to_string() }
-    )
 }
 
 /// Archives and reads a batch of files (nothing stored yet).
@@ -288,18 +251,4 @@ async fn settle(hub: &Hub, applied: &[Applied], dead: &DeadLetters<'_>, loaded: 
         hub.publisher_wakeup.notify_one();
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_says_how_far_how_fast_and_how_long_is_left() {
-        assert_eq!(
-            progress_line(1000, 4000, 3000, Duration::from_secs(10)),
-            "loading: 1000 of 4000 files (25.0 %), 3000 events, 300 events/s, about 30 s left"
-        );
-        assert!(progress_line(0, 10, 0, Duration::from_secs(10)).ends_with("about an unknown time left"));
-    }
 }

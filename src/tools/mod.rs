@@ -7,4 +7,5 @@ pub mod demo;
 pub mod fuzzing;
 pub mod generate;
 pub mod load;
+pub mod progress;
 pub mod sandbox;

@@ -81,10 +81,13 @@ impl Sandbox {
         self.hub.stats.acknowledged.load(Ordering::SeqCst)
     }
 
-    /// Waits until the hub has acknowledged `n` messages in all.
+    /// Waits until the hub has acknowledged `n` messages in all (saying how far it is every ten
+    /// seconds of a long wait: a benchmark's).
     pub async fn wait_acknowledged(&self, n: u64, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
+        let mut progress = crate::tools::progress::Progress::new("processing", "messages", n as usize);
         while self.acknowledged() < n {
+            progress.tick(self.acknowledged() as usize, None);
             anyhow::ensure!(start.elapsed() < timeout, "the hub acknowledged {} of {n} messages", self.acknowledged());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -38,7 +38,7 @@ async fn a_fixed_connector_replays_its_dead_letters_and_nothing_is_lost_or_doubl
     // Replaying again, or reprocessing the connector's archive, applies nothing twice.
     let archives: Vec<(i64, String, String)> =
         sqlx::query_as("SELECT id, agency, message_id FROM raw_archive").fetch_all(hub.pool()).await.unwrap();
-    let again = tracker::ops::deadletters::reprocess_archived(&fixed, &archives).await.unwrap();
+    let again = tracker::ops::deadletters::reprocess_archived(&fixed, &archives, |_| {}).await.unwrap();
     assert_eq!(again[0].events, 0);
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 2);
     assert_eq!(

@@ -211,8 +211,10 @@ pub(crate) async fn wait_total(arrivals: &Arrivals, want: usize, timeout: Durati
     const STALLED: Duration = Duration::from_secs(60);
     let start = Instant::now();
     let (mut seen, mut last_progress) = (0, Instant::now());
+    let mut progress = crate::tools::progress::Progress::new("delivering", "deliveries", want);
     loop {
         let got = arrivals.total.load(std::sync::atomic::Ordering::SeqCst);
+        progress.tick(got, None);
         if got >= want {
             return Ok(Instant::now());
         }

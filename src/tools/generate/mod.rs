@@ -26,7 +26,9 @@ pub fn generate(people: usize, months: u32, seed: u64, out: &Path) -> anyhow::Re
     let end = start + Duration::days(i64::from(months) * 30);
     let mut feeds = Feeds::default();
     let mut people_made = Vec::with_capacity(people);
+    let mut progress = crate::tools::progress::Progress::new("generating", "people", people);
     for n in 0..people {
+        progress.tick(n, None);
         let mut rng = Rng::new(seed ^ (n as u64).wrapping_mul(0x0100_0000_01b3));
         let force = if rng.chance(70) { "05" } else { "13" };
         let p = Person {
