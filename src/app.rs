@@ -55,7 +55,19 @@ impl App {
         self.start_publisher().await;
     }
 
+    /// Loads the store's totals into the metrics counters before any work is counted (once; a
+    /// store that does not answer now leaves it to the first scrape).
+    async fn restore_counters(&self) {
+        if self.hub.stats.counters.restored.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if let Err(e) = crate::http::metrics::restore(&self.hub).await {
+            tracing::warn!("metrics counters not restored from the store yet (the first scrape will): {e:#}");
+        }
+    }
+
     pub async fn start_consumers(&self) {
+        self.restore_counters().await;
         let (hub, stopped) = (self.hub.clone(), self.stop.subscribe());
         self.tasks
             .lock()
@@ -105,6 +117,7 @@ impl App {
     }
 
     pub async fn start_publisher(&self) {
+        self.restore_counters().await;
         let (hub, stopped) = (self.hub.clone(), self.stop.subscribe());
         self.tasks
             .lock()

@@ -22,6 +22,44 @@ pub struct Stats {
     pub publishing: Histogram,
     /// From an update's decision (at receipt) to its delivery's confirm.
     pub delivery: Histogram,
+    /// Work counted by label (connector, reason, recipient…), for `/metrics`.
+    pub counters: Counters,
+}
+
+/// Counters of work by label, kept in the process: restored from the store's totals when the
+/// hub starts, then added to as this process commits work, so a scrape reads memory rather than
+/// counting whole tables. The decisions family is read forward from the disclosure log instead
+/// (see `http::metrics`), the entries after the last one read.
+#[derive(Debug, Default)]
+pub struct Counters {
+    families: std::sync::Mutex<std::collections::BTreeMap<&'static str, std::collections::BTreeMap<Vec<String>, u64>>>,
+    /// Set once the store's totals are in (until then a scrape restores them first).
+    pub restored: std::sync::atomic::AtomicBool,
+    /// The last disclosure-log entry counted into the decisions family.
+    pub decisions_read_up_to: tokio::sync::Mutex<i64>,
+}
+
+impl Counters {
+    pub fn add(&self, family: &'static str, labels: &[&str], n: u64) {
+        if let Ok(mut f) = self.families.lock() {
+            *f.entry(family).or_default().entry(labels.iter().map(|l| l.to_string()).collect()).or_default() += n;
+        }
+    }
+
+    /// Replaces a family with the store's totals (at start).
+    pub fn restore(&self, family: &'static str, totals: impl IntoIterator<Item = (Vec<String>, u64)>) {
+        if let Ok(mut f) = self.families.lock() {
+            f.insert(family, totals.into_iter().collect());
+        }
+    }
+
+    /// A family's counts by labels, in label order.
+    pub fn read(&self, family: &str) -> Vec<(Vec<String>, u64)> {
+        self.families
+            .lock()
+            .map(|f| f.get(family).map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default())
+            .unwrap_or_default()
+    }
 }
 
 /// A fixed-bucket latency histogram (seconds).

@@ -1,5 +1,8 @@
-//! Prometheus metrics. Counters of work done are read from the store when scraped, so they
-//! always match it and survive restarts; latency histograms are kept in the process; queue
+//! Prometheus metrics. Counters of work are kept in the process: restored from the store's
+//! totals when the hub starts (or at the first scrape, if the store did not answer then) and
+//! added to as work commits, so a scrape reads memory, not whole tables, and a restart does not
+//! drop them to zero; sharing decisions are read forward from the disclosure log. Latency
+//! histograms count since this process started (`process_start_time_seconds` says when). Queue
 //! depths come from the broker. Labels are bounded (connector, reason, recipient, decision,
 //! queue), never per person.
 use std::fmt::Write as _;
@@ -16,53 +19,90 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// The counter families: (name in the store-backed counters, metric, help, label names).
+const COUNTED: &[(&str, &str, &str, &[&str])] = &[
+    ("messages_received", "tracker_messages_received_total", "Messages processed per connector.", &["connector"]),
+    (
+        "messages_applied",
+        "tracker_messages_applied_total",
+        "Messages applied in whole or part per connector.",
+        &["connector"],
+    ),
+    (
+        "refusals",
+        "tracker_refusals_total",
+        "Refused payloads and items per connector and reason.",
+        &["connector", "reason"],
+    ),
+    (
+        "decisions",
+        "tracker_decisions_total",
+        "Sharing decisions per recipient: deliver, redact or withhold.",
+        &["recipient", "decision"],
+    ),
+    (
+        "deliveries_confirmed",
+        "tracker_deliveries_confirmed_total",
+        "Deliveries confirmed by the broker per recipient.",
+        &["recipient"],
+    ),
+    (
+        "notices_confirmed",
+        "tracker_notices_confirmed_total",
+        "Notices about earlier deliveries (retractions) confirmed by the broker per recipient.",
+        &["recipient", "kind"],
+    ),
+];
+
+/// Loads the store's totals into the process's counters (at start; a scrape does it first if
+/// the start could not). With several hub processes, each counts from the totals at its start
+/// plus its own work: sum `rate()` over instances, not the totals.
+pub async fn restore(hub: &Hub) -> anyhow::Result<()> {
+    let c = &hub.stats.counters;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let per_connector = store::inbox::per_connector(&hub.pool).await?;
+    c.restore("messages_received", per_connector.iter().map(|(k, received, _)| (vec![k.clone()], n(*received))));
+    c.restore("messages_applied", per_connector.iter().map(|(k, _, applied)| (vec![k.clone()], n(*applied))));
+    let refusals = store::refusals::per_connector_and_code(&hub.pool).await?;
+    c.restore("refusals", refusals.into_iter().map(|(k, code, v)| (vec![k, code], n(v))));
+    let published = store::outbox::confirmed_deliveries(&hub.pool).await?;
+    c.restore("deliveries_confirmed", published.into_iter().map(|(r, v)| (vec![r], n(v))));
+    let notices = store::outbox::confirmed_notices(&hub.pool).await?;
+    c.restore("notices_confirmed", notices.into_iter().map(|(r, k, v)| (vec![r, k], n(v))));
+    let mut read_up_to = c.decisions_read_up_to.lock().await;
+    c.restore("decisions", []);
+    *read_up_to = 0;
+    read_decisions(hub, &mut read_up_to).await?;
+    c.restored.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Adds the disclosure-log entries written since `read_up_to` to the decisions family. Entries
+/// are appended under a lock held until their transaction commits, so ids become visible in
+/// order: nothing below the highest visible id can still appear.
+async fn read_decisions(hub: &Hub, read_up_to: &mut i64) -> anyhow::Result<()> {
+    let (top, counts) = store::disclosure_log::decisions_since(&hub.pool, *read_up_to).await?;
+    for (recipient, decision, n) in counts {
+        hub.stats.counters.add("decisions", &[&recipient, &decision], u64::try_from(n).unwrap_or(0));
+    }
+    *read_up_to = top.max(*read_up_to);
+    Ok(())
+}
+
 /// The whole exposition, in Prometheus text format.
 pub async fn render(hub: &Hub) -> anyhow::Result<String> {
+    if !hub.stats.counters.restored.load(Ordering::SeqCst) {
+        restore(hub).await?;
+    } else {
+        read_decisions(hub, &mut *hub.stats.counters.decisions_read_up_to.lock().await).await?;
+    }
     let mut out = String::new();
-    let per_connector = store::inbox::per_connector(&hub.pool).await?;
-    family(&mut out, "tracker_messages_received_total", "counter", "Messages processed per connector.");
-    for (c, received, _) in &per_connector {
-        let _ = writeln!(out, "tracker_messages_received_total{{connector=\"{}\"}} {received}", label(c));
-    }
-    family(&mut out, "tracker_messages_applied_total", "counter", "Messages applied in whole or part per connector.");
-    for (c, _, applied) in &per_connector {
-        let _ = writeln!(out, "tracker_messages_applied_total{{connector=\"{}\"}} {applied}", label(c));
-    }
-    let refusals = store::refusals::per_connector_and_code(&hub.pool).await?;
-    family(&mut out, "tracker_refusals_total", "counter", "Refused payloads and items per connector and reason.");
-    for (c, reason, n) in &refusals {
-        let _ = writeln!(out, "tracker_refusals_total{{connector=\"{}\",reason=\"{}\"}} {n}", label(c), label(reason));
-    }
-    let decisions = store::disclosure_log::decisions_per_recipient(&hub.pool).await?;
-    family(
-        &mut out,
-        "tracker_decisions_total",
-        "counter",
-        "Sharing decisions per recipient: deliver, redact or withhold.",
-    );
-    for (r, d, n) in &decisions {
-        let _ = writeln!(out, "tracker_decisions_total{{recipient=\"{}\",decision=\"{}\"}} {n}", label(r), label(d));
-    }
-    let published = store::outbox::confirmed_deliveries(&hub.pool).await?;
-    family(
-        &mut out,
-        "tracker_deliveries_confirmed_total",
-        "counter",
-        "Deliveries confirmed by the broker per recipient.",
-    );
-    for (r, n) in &published {
-        let _ = writeln!(out, "tracker_deliveries_confirmed_total{{recipient=\"{}\"}} {n}", label(r));
-    }
-    let notices = store::outbox::confirmed_notices(&hub.pool).await?;
-    family(
-        &mut out,
-        "tracker_notices_confirmed_total",
-        "counter",
-        "Notices about earlier deliveries (retractions) confirmed by the broker per recipient.",
-    );
-    for (r, k, n) in &notices {
-        let _ =
-            writeln!(out, "tracker_notices_confirmed_total{{recipient=\"{}\",kind=\"{}\"}} {n}", label(r), label(k));
+    for (family_name, metric, help, labels) in COUNTED {
+        family(&mut out, metric, "counter", help);
+        for (values, n) in hub.stats.counters.read(family_name) {
+            let pairs: Vec<String> = labels.iter().zip(&values).map(|(k, v)| format!("{k}=\"{}\"", label(v))).collect();
+            let _ = writeln!(out, "{metric}{{{}}} {n}", pairs.join(","));
+        }
     }
     let backlog = store::outbox::backlog(&hub.pool).await?;
     let dead = store::refusals::open(&hub.pool).await?;
@@ -102,12 +142,12 @@ pub async fn render(hub: &Hub) -> anyhow::Result<String> {
     let _ = writeln!(out, "tracker_batches_committed_total {}", hub.stats.batches.load(Ordering::Relaxed));
     hub.stats.processing.render(
         "tracker_message_processing_seconds",
-        "Time from a message's receipt to its acknowledgement.",
+        "Time from a message's receipt to its acknowledgement, since this process started.",
         &mut out,
     );
     hub.stats.publishing.render(
         "tracker_delivery_publish_seconds",
-        "Time from a delivery being taken from the outbox to the broker's confirm.",
+        "Time from a delivery being taken from the outbox to the broker's confirm, since this process started.",
         &mut out,
     );
     hub.stats.delivery.render(

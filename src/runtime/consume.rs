@@ -317,12 +317,28 @@ async fn finish(hub: &Hub, names: &Names, dead_ch: &Channel, batch: InHand) -> R
         }
     }
     let took = received.elapsed();
-    for _ in &outcomes {
+    for ((msg, _), outcome) in msgs.iter().zip(&outcomes) {
         hub.stats.processing.observe(took);
+        count(hub, msg, outcome);
     }
     hub.stats.batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     hub.stats.acknowledged.fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::SeqCst);
     Ok(())
+}
+
+/// Counts a committed message for `/metrics` as the inbox records it: received, applied (in
+/// whole or part, or kept), and its refusals by reason. A message seen before counts nothing.
+fn count(hub: &Hub, msg: &Inbound, outcome: &Result<Applied, impl std::fmt::Display>) {
+    let Ok(Applied::Stored { events, kept, dead_letters, .. }) = outcome else { return };
+    let connector = msg.envelope().connector;
+    let counters = &hub.stats.counters;
+    counters.add("messages_received", &[&connector], 1);
+    if *events > 0 || *kept > 0 {
+        counters.add("messages_applied", &[&connector], 1);
+    }
+    for d in dead_letters {
+        counters.add("refusals", &[&connector, &d.code], 1);
+    }
 }
 
 /// Publishes a message's dead letters, confirmed, and marks them so.

@@ -109,7 +109,7 @@ async fn pending(hub: &Hub, partitions: &[i32], of: i32) -> Result<Vec<Pending>,
 async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {
     let now = hub.clock.now();
     let started = std::time::Instant::now();
-    let mut in_flight: Vec<(i64, PublisherConfirm)> = Vec::with_capacity(batch.len());
+    let mut in_flight: Vec<InFlight> = Vec::with_capacity(batch.len());
     let mut decided = Vec::with_capacity(batch.len());
     // Deliveries withheld in this batch: a notice about one of them has nothing to name.
     let mut withheld_now: Vec<Uuid> = Vec::new();
@@ -143,7 +143,7 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
             .basic_publish(names.outbound_exchange().into(), row.recipient.as_str().into(), opts, &body, props)
             .await
             .map_err(BrokerError::from)?;
-        in_flight.push((row.id, confirm));
+        in_flight.push(InFlight { id: row.id, recipient: row.recipient.to_string(), kind: row.kind.clone(), confirm });
         decided.push(row.decided_at);
     }
     confirm_all(hub, in_flight, now).await?;
@@ -159,12 +159,21 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
     Ok(())
 }
 
+/// A row published and waiting for its confirm, with what `/metrics` counts it by.
+struct InFlight {
+    id: i64,
+    recipient: String,
+    kind: String,
+    confirm: PublisherConfirm,
+}
+
 /// Waits for each confirm in order; marks the confirmed prefix published; fails at the first
 /// nack or return so the rest is retried.
-async fn confirm_all(hub: &Hub, in_flight: Vec<(i64, PublisherConfirm)>, now: DateTime<Utc>) -> Result<(), RunError> {
+async fn confirm_all(hub: &Hub, in_flight: Vec<InFlight>, now: DateTime<Utc>) -> Result<(), RunError> {
     let mut confirmed = Vec::with_capacity(in_flight.len());
+    let mut counted = Vec::with_capacity(in_flight.len());
     let mut failure = None;
-    for (id, confirm) in in_flight {
+    for InFlight { id, recipient, kind, confirm } in in_flight {
         let confirm = match tokio::time::timeout(Duration::from_secs(30), confirm).await {
             Ok(result) => result,
             Err(_) => {
@@ -176,6 +185,7 @@ async fn confirm_all(hub: &Hub, in_flight: Vec<(i64, PublisherConfirm)>, now: Da
             Ok(c) => {
                 if c.is_ack() && c.take_message().is_none() {
                     confirmed.push(id);
+                    counted.push((recipient, kind));
                 } else {
                     failure = Some(BrokerError::Refused {
                         what: format!("outbox row {id}"),
@@ -194,6 +204,12 @@ async fn confirm_all(hub: &Hub, in_flight: Vec<(i64, PublisherConfirm)>, now: Da
         crate::store::outbox::mark_published(&hub.pool, &confirmed, now)
             .await
             .map_err(crate::store::StoreError::from)?;
+        for (recipient, kind) in &counted {
+            match kind.as_str() {
+                "delivery" => hub.stats.counters.add("deliveries_confirmed", &[recipient], 1),
+                notice => hub.stats.counters.add("notices_confirmed", &[recipient, notice], 1),
+            }
+        }
     }
     match failure {
         Some(e) => Err(e.into()),

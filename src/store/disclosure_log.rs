@@ -194,14 +194,19 @@ pub async fn decided_pairs(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::E
         .await
 }
 
-/// (recipient, decision, decisions) over every decision and re-decision.
-pub async fn decisions_per_recipient(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+/// The highest entry id visible now, and the decisions (recipient, decision, entries) logged
+/// after entry `after` up to it — the stages that decide (decided, redecided, retracted).
+pub async fn decisions_since(pool: &PgPool, after: i64) -> Result<(i64, Vec<(String, String, i64)>), sqlx::Error> {
+    let top: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM disclosure_log").fetch_one(pool).await?;
+    let counts = sqlx::query_as(
         "SELECT recipient, decision, count(*) FROM disclosure_log
-         WHERE stage IN ('decided', 'redecided', 'retracted') GROUP BY 1, 2 ORDER BY 1, 2",
+         WHERE id > $1 AND id <= $2 AND stage IN ('decided', 'redecided', 'retracted') GROUP BY 1, 2 ORDER BY 1, 2",
     )
+    .bind(after)
+    .bind(top)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok((top, counts))
 }
 
 /// (reason, entries) of every withholding logged.

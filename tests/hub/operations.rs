@@ -156,14 +156,32 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     // A hub that is not consuming is alive but not ready, and says why.
     let idle = std::sync::Arc::new(tracker::hub::Hub::build(hub.hub.settings.clone()).await.unwrap());
     let (base, idle_app) = crate::support::serve_http(idle.clone()).await;
-    let (health, not_ready) = tokio::task::spawn_blocking(move || {
+    let (health, not_ready, restarted) = tokio::task::spawn_blocking(move || {
         (
             crate::support::http("GET", &format!("{base}/health"), None, None).0,
             crate::support::http("GET", &format!("{base}/ready"), Some("op"), None),
+            crate::support::http("GET", &format!("{base}/metrics"), Some("aud"), None).1,
         )
     })
     .await
     .unwrap();
+    // Counters are kept in the process: a process started later reads the store's totals once,
+    // so it says what the first says (and what the store holds).
+    let counted = |text: &str| {
+        let mut families: Vec<(String, Vec<(String, String)>, f64)> = parse_exposition(text)
+            .into_iter()
+            .filter(|(n, _, _)| {
+                n.ends_with("_total")
+                    && !n.starts_with("process_")
+                    && !n.contains("acknowledged")
+                    && !n.contains("batches")
+            })
+            .collect();
+        families.sort_by(|a, b| format!("{:?}", (&a.0, &a.1)).cmp(&format!("{:?}", (&b.0, &b.1))));
+        families
+    };
+    assert!(counted(&metrics).len() > 10, "{metrics}");
+    assert_eq!(counted(&restarted), counted(&metrics));
     assert_eq!(health, 200);
     assert_eq!(not_ready.0, 503);
     assert!(
