@@ -168,7 +168,7 @@ async fn metrics_parse_and_match_the_store_and_ready_reports_what_is_missing() {
     // Counters are kept in the process: a process started later reads the store's totals once,
     // so it says what the first says (and what the store holds).
     let counted = |text: &str| {
-        let mut families: Vec<(String, Vec<(String, String)>, f64)> = parse_exposition(text)
+        let mut families: Vec<Series> = parse_exposition(text)
             .into_iter()
             .filter(|(n, _, _)| {
                 n.ends_with("_total")
