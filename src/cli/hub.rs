@@ -17,6 +17,7 @@ pub struct ProvisionArgs {
 
 pub async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
     super::store(settings).await?;
+    tracing::info!("the store's schema is up to date");
     println!("migrations applied");
     Ok(ExitCode::SUCCESS)
 }
