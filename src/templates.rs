@@ -1,14 +1,18 @@
 //! Pages rendered from templates (`templates/*.html`, compiled into the binary) with minijinja:
 //! every value is HTML-escaped on the way in unless a template says otherwise, so a page cannot
-//! be broken by what an agency's feed held. The subject-access page is rendered here; the
-//! console, report and court pages are still written in code with `html::esc` (moving them is
-//! open work).
+//! be broken by what an agency's feed held. The subject-access page, the report pages and the recall form
+//! are rendered here; the console and the court pages are still written in code with `html::esc` (moving
+//! them is open work).
 use std::sync::OnceLock;
 
 use minijinja::Environment;
 
 /// Every template, by name (the extension picks the escaping: `.html` is HTML-escaped).
-const TEMPLATES: &[(&str, &str)] = &[("subject_access.html", include_str!("../templates/subject_access.html"))];
+const TEMPLATES: &[(&str, &str)] = &[
+    ("subject_access.html", include_str!("../templates/subject_access.html")),
+    ("report.html", include_str!("../templates/report.html")),
+    ("recall.html", include_str!("../templates/recall.html")),
+];
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();

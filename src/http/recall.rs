@@ -14,10 +14,6 @@ use crate::html::esc;
 use crate::http::auth::Right;
 use crate::ops::recall::{RecallError, RecallReason, Recalled};
 
-const PAGE_STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2em;max-width:44em;color:#1f2933}\
-label{display:block;margin:.8em 0 .2em}input,select{font:inherit;padding:.2em;width:100%}\
-button{margin-top:1em;font:inherit;padding:.3em 1em;background:#b42318;color:#fff;border:0;border-radius:4px}";
-
 pub(super) async fn form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match authorize(&state, &headers, Right::Recall) {
         Ok(_) => Html(page("")).into_response(),
@@ -68,20 +64,10 @@ pub(super) async fn recall(
     }
 }
 
+/// The form, with what was done (or why not) above it (`templates/recall.html`).
 fn page(said: &str) -> String {
-    let said = if said.is_empty() { String::new() } else { format!("<p id=said><strong>{}</strong></p>", esc(said)) };
-    format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Recall a disclosure</title><style>{PAGE_STYLE}</style>\
-         </head><body><p><a href=\"/console\">← console</a></p><h1>Recall a disclosure</h1>{said}\
-         <p>When a delivery should not have been made — it was unlawful, or sent in error — its recipient must be told \
-         without delay (DPA 2018 s.38(5)(c)). The recipient is sent an erasure notice naming the delivery by its message \
-         id; the recall is logged in the disclosure log and with your name, and the update is not sent to them again.</p>\
-         <form method=post action=\"/console/recall\">\
-         <label for=message_id>The delivery's message id</label><input id=message_id name=message_id required \
-         placeholder=\"e.g. 5f0c…\">\
-         <label for=reason>Why</label><select id=reason name=reason><option value=unlawful>Unlawful: no agreement allowed it</option>\
-         <option value=mistaken>Mistaken: sent in error</option></select>\
-         <label for=note>What was wrong (kept with the action, not sent)</label><input id=note name=note maxlength=500>\
-         <button id=recall>Recall and notify the recipient</button></form></body></html>"
-    )
+    crate::templates::render("recall.html", &serde_json::json!({ "said": said })).unwrap_or_else(|e| {
+        tracing::error!("the recall page did not render: {e}");
+        format!("<!doctype html><p>{}</p>", esc(said))
+    })
 }

@@ -181,49 +181,34 @@ pub fn bar_chart(r: &Report) -> Option<String> {
     Some(svg)
 }
 
+/// The report as a page (`templates/report.html`): its definition, period and scope, its chart
+/// and its table, numbers right-aligned.
 fn html(r: &Report) -> String {
-    let mut h = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>{} — Tracker report {}</title><style>\
-         body{{font:15px/1.5 system-ui,sans-serif;color:#1d2733;max-width:960px;margin:32px auto;padding:0 16px}}\
-         h1{{font-size:22px;margin-bottom:4px}}.def{{color:#52606d}}.period{{color:#52606d;font-size:13px}}\
-         table{{border-collapse:collapse;margin:16px 0}}th,td{{padding:6px 12px;border-bottom:1px solid #e4e8ec;text-align:left}}\
-         th{{font-size:12px;text-transform:uppercase;color:#52606d}}td.n{{text-align:right;font-variant-numeric:tabular-nums}}\
-         footer{{color:#7b8794;font-size:12px;margin-top:24px}}</style></head><body>",
-        esc(r.title),
-        r.number
-    );
-    let _ = write!(h, "<h1>{}. {}</h1><p class=def>{}</p>", r.number, esc(r.title), esc(r.definition));
-    let scope = scope(r);
-    let _ = write!(
-        h,
-        "<p class=period>Period {} to {}{}</p>",
-        r.params.from,
-        r.params.to,
-        if scope.is_empty() { String::new() } else { format!(" · {}", esc(&scope)) }
-    );
-    if r.rows.is_empty() {
-        h.push_str("<p><em>Nothing in this period.</em></p>");
-    } else {
-        if let Some(svg) = bar_chart(r) {
-            h.push_str(&svg);
-        }
-        h.push_str("<table><tr>");
-        for c in &r.columns {
-            let _ = write!(h, "<th>{}</th>", esc(&c.replace('_', " ")));
-        }
-        h.push_str("</tr>");
-        for row in &r.rows {
-            h.push_str("<tr>");
-            for cell in row {
-                let class = if cell.parse::<f64>().is_ok() { " class=n" } else { "" };
-                let _ = write!(h, "<td{class}>{}</td>", esc(cell));
-            }
-            h.push_str("</tr>");
-        }
-        h.push_str("</table>");
+    #[derive(serde::Serialize)]
+    struct Cell<'a> {
+        text: &'a str,
+        number: bool,
     }
-    h.push_str("<footer>Produced by Tracker from its store of canonical events.</footer></body></html>\n");
-    h
+    let rows: Vec<Vec<Cell>> = r
+        .rows
+        .iter()
+        .map(|row| row.iter().map(|c| Cell { text: c, number: c.parse::<f64>().is_ok() }).collect())
+        .collect();
+    let view = serde_json::json!({
+        "number": r.number,
+        "title": r.title,
+        "definition": r.definition,
+        "from": r.params.from,
+        "to": r.params.to,
+        "scope": scope(r),
+        "chart": bar_chart(r),
+        "columns": r.columns.iter().map(|c| c.replace('_', " ")).collect::<Vec<_>>(),
+        "rows": rows,
+    });
+    crate::templates::render("report.html", &view).unwrap_or_else(|e| {
+        tracing::error!("the report page did not render: {e}");
+        format!("<!doctype html><p>The report page did not render: {}</p>", esc(&e.to_string()))
+    })
 }
 
 #[cfg(test)]

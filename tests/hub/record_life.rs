@@ -83,7 +83,7 @@ async fn a_recalled_disclosure_sends_its_recipient_one_erasure_notice_and_nothin
     .await
     .unwrap();
     assert_eq!(page.0, 200);
-    assert!(page.1.contains("name=message_id"), "{}", page.1);
+    assert!(page.1.contains("name=\"message_id\""), "{}", page.1);
     assert_eq!(as_court.0, 403);
     assert_eq!(posted.0, 200, "{}", posted.1);
     assert!(posted.1.contains("erasure notice"), "{}", posted.1);
