@@ -1,8 +1,8 @@
 //! Pages rendered from templates (`templates/*.html`, compiled into the binary) with minijinja:
 //! every value is HTML-escaped on the way in unless a template says otherwise, so a page cannot
-//! be broken by what an agency's feed held. The subject-access page, the report pages and the recall form
-//! are rendered here; the console and the court pages are still written in code with `html::esc` (moving
-//! them is open work).
+//! be broken by what an agency's feed held. The subject-access page, the report pages, the recall form
+//! and the console are rendered here; the court's pages are still written in code with
+//! `html::esc` (moving them is open work).
 use std::sync::OnceLock;
 
 use minijinja::Environment;
@@ -12,6 +12,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("subject_access.html", include_str!("../templates/subject_access.html")),
     ("report.html", include_str!("../templates/report.html")),
     ("recall.html", include_str!("../templates/recall.html")),
+    ("console.html", include_str!("../templates/console.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {
