@@ -1,8 +1,8 @@
 //! Pages rendered from templates (`templates/*.html`, compiled into the binary) with minijinja:
 //! every value is HTML-escaped on the way in unless a template says otherwise, so a page cannot
-//! be broken by what an agency's feed held. The subject-access page, the report pages, the recall form
-//! and the console are rendered here; the court's pages are still written in code with
-//! `html::esc` (moving them is open work).
+//! be broken by what an agency's feed held. Every page the hub serves or writes is rendered here:
+//! the console, the recall form, the report pages, the court's pages and the subject-access
+//! page.
 use std::sync::OnceLock;
 
 use minijinja::Environment;
@@ -13,6 +13,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("report.html", include_str!("../templates/report.html")),
     ("recall.html", include_str!("../templates/recall.html")),
     ("console.html", include_str!("../templates/console.html")),
+    ("court_style.html", include_str!("../templates/court_style.html")),
+    ("court_summary_body.html", include_str!("../templates/court_summary_body.html")),
+    ("court_summary.html", include_str!("../templates/court_summary.html")),
+    ("court_pack.html", include_str!("../templates/court_pack.html")),
+    ("court_list.html", include_str!("../templates/court_list.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -1,137 +1,100 @@
-//! The bench summary as a page: one A4 sheet when printed (print CSS), readable on screen. Every
-//! value is escaped; nothing is shown that the summary does not hold.
+//! The court's pages: the bench summary (one A4 sheet when printed, readable on screen), the
+//! bench pack (every listed defendant's summary, a page each) and the court list — laid out by
+//! `templates/court_*.html`, which escape every value; nothing is shown that the summary does not
+//! hold. Here each summary is turned into what the pages show.
 use std::fmt::Write;
+
+use serde_json::{Value, json};
 
 use super::list::CourtList;
 use super::summary::{BenchSummary, DrugTest, Item, Part};
-use crate::html::esc;
 
-const STYLE: &str = "
-body{font:14px/1.35 system-ui,sans-serif;margin:1.5em;color:#111;max-width:60em}
-h1{font-size:1.3em;margin:0}h2{font-size:1.05em;margin:1em 0 .3em;border-bottom:1px solid #999}
-.who{margin:.3em 0}.flags span{display:inline-block;background:#fde2e2;border:1px solid #d88;border-radius:3px;padding:0 .4em;margin:.1em .3em .1em 0}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:top;padding:.1em .4em;border-bottom:1px solid #ddd}
-th{font-weight:600}.when{white-space:nowrap;width:1%}.from{width:18%}.mark{color:#555;font-size:.85em}
-.withheld{color:#733;font-style:italic;margin:.2em 0}.none{color:#666}footer{margin-top:1em;color:#555;font-size:.85em}
-@page{size:A4;margin:10mm}
-@media print{body{font-size:8.5pt;margin:0;max-width:none}h2{margin:.5em 0 .2em}td,th{padding:0 .3em}
-.noprint{display:none}svg{max-height:28mm}}
-";
+/// `view` through `template`; a template that fails (a defect) gives a page saying so.
+fn page(template: &str, view: &Value) -> String {
+    crate::templates::render(template, view).unwrap_or_else(|e| {
+        tracing::error!("the court page {template} did not render: {e}");
+        format!("<!doctype html><p>This page did not render: {}</p>", crate::html::esc(&e.to_string()))
+    })
+}
 
 /// The page for `s` at the court named `court_name`, shown to `user`, who gave `purpose` (carried
 /// to the page's PDF link, so the PDF's consultation is logged with it too).
 pub fn render(s: &BenchSummary, court_name: &str, user: &str, purpose: &str) -> String {
-    let name = s.name.as_deref().unwrap_or("(name not given)");
-    let mut h = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Bench summary: {}</title><style>{STYLE}</style></head><body>",
-        esc(name)
-    );
-    h.push_str(&summary_body(s, court_name));
-    h.push_str(&summary_footer(court_name, user, true));
-    let _ = write!(
-        h,
-        "<p class=\"noprint\"><a href=\"/court/people/{}/pdf?purpose={}\">This summary as PDF</a></p></body></html>",
-        s.subject_id,
-        crate::html::esc(&url_encode(purpose))
-    );
-    h
+    page(
+        "court_summary.html",
+        &json!({
+            "s": summary_view(s),
+            "court_name": court_name,
+            "user": user,
+            "on_screen": true,
+            "purpose_query": url_encode(purpose),
+        }),
+    )
 }
 
 /// The bench pack: every summary on its own printed page, in list order, for the sitting.
 pub fn render_pack(summaries: &[BenchSummary], sitting: chrono::NaiveDate, court_name: &str, user: &str) -> String {
-    let mut h = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Bench pack: {} {}</title>\
-         <style>{STYLE}article{{break-after:page}}article:last-of-type{{break-after:auto}}</style></head><body>",
-        esc(court_name),
-        sitting.format("%d %B %Y")
-    );
-    if summaries.is_empty() {
-        h.push_str("<p class=\"none\">No defendant this court has records of is listed for this day.</p>");
-    }
-    for s in summaries {
-        h.push_str("<article>");
-        h.push_str(&summary_body(s, court_name));
-        h.push_str(&summary_footer(court_name, user, false));
-        h.push_str("</article>");
-    }
-    h.push_str("</body></html>");
-    h
-}
-
-/// One person's summary: the header (who, flags) and the four parts.
-fn summary_body(s: &BenchSummary, court_name: &str) -> String {
-    let mut h = String::new();
-    let name = s.name.as_deref().unwrap_or("(name not given)");
-    let _ = write!(h, "<header><h1>Bench summary — {}</h1>", esc(name));
-    let dob = s.date_of_birth.map(|d| d.format("%d %b %Y").to_string()).unwrap_or_else(|| "not given".into());
-    let ids: Vec<String> = s.identifiers.iter().map(|(k, v)| format!("{} {}", esc(k), esc(v))).collect();
-    let _ = write!(
-        h,
-        "<p class=\"who\">Born {} · {} · for {} · as of {}</p>",
-        esc(&dob),
-        ids.join(" · "),
-        esc(court_name),
-        s.as_of.format("%d %b %Y %H:%M UTC")
-    );
-    if !s.flags.is_empty() {
-        h.push_str("<p class=\"flags\">");
-        for f in &s.flags {
-            let _ = write!(h, "<span>{}</span>", esc(f));
-        }
-        h.push_str("</p>");
-    }
-    h.push_str("</header>");
-    for part in Part::ALL {
-        let _ = write!(h, "<section id=\"{}\"><h2>{}</h2>", part_id(part), part.title());
-        if part == Part::Orders {
-            let c = &s.compliance;
-            let rate = c.rate_percent.map(|r| format!(" ({r} % kept)")).unwrap_or_default();
-            let _ = write!(
-                h,
-                "<p>Appointments {}: kept {}, missed {}{rate} · breaches {} · warrants issued {}, executed {}</p>",
-                c.appointments, c.kept, c.missed, c.breaches, c.warrants_issued, c.warrants_executed
-            );
-        }
-        if part == Part::Needs && !s.drug_tests.is_empty() {
-            h.push_str(&drug_test_chart(&s.drug_tests));
-        }
-        let items = s.parts.get(&part).map(Vec::as_slice).unwrap_or_default();
-        if items.is_empty() {
-            h.push_str("<p class=\"none\">Nothing this court has.</p>");
-        } else {
-            h.push_str("<table><tr><th>When</th><th>From</th><th>What</th></tr>");
-            for item in items {
-                h.push_str(&row(item));
-            }
-            h.push_str("</table>");
-        }
-        for w in s.withheld.iter().filter(|w| w.part == part) {
-            let _ = write!(
-                h,
-                "<p class=\"withheld\">{} withheld from this court: {} ({} update{}).</p>",
-                esc(&capitalise(&w.what)),
-                esc(&w.reason),
-                w.count,
-                if w.count == 1 { "" } else { "s" }
-            );
-        }
-        h.push_str("</section>");
-    }
-    h
-}
-
-fn summary_footer(court_name: &str, user: &str, on_screen: bool) -> String {
-    format!(
-        "<footer>Shown to {} for {}. Only what this court was sent and its own records; (c) marks history sent \
-         when the court became involved. This view is recorded in the consultation log (DPA 2018 s.62).{}</footer>",
-        esc(user),
-        esc(court_name),
-        if on_screen {
-            "<span class=\"noprint\"> Print this page (or take its PDF) for the bench pack.</span>"
-        } else {
-            ""
-        }
+    page(
+        "court_pack.html",
+        &json!({
+            "summaries": summaries.iter().map(summary_view).collect::<Vec<_>>(),
+            "sitting": sitting.format("%d %B %Y").to_string(),
+            "court_name": court_name,
+            "user": user,
+            "on_screen": false,
+        }),
     )
+}
+
+/// One person's summary as the page shows it: who, flags, and the four parts with their items,
+/// compliance, drug-test strip and what was withheld.
+fn summary_view(s: &BenchSummary) -> Value {
+    let parts: Vec<Value> = Part::ALL
+        .iter()
+        .map(|&part| {
+            let compliance = (part == Part::Orders).then(|| {
+                let c = &s.compliance;
+                let rate = c.rate_percent.map(|r| format!(" ({r} % kept)")).unwrap_or_default();
+                format!(
+                    "Appointments {}: kept {}, missed {}{rate} · breaches {} · warrants issued {}, executed {}",
+                    c.appointments, c.kept, c.missed, c.breaches, c.warrants_issued, c.warrants_executed
+                )
+            });
+            let chart = (part == Part::Needs && !s.drug_tests.is_empty()).then(|| drug_test_chart(&s.drug_tests));
+            let items = s.parts.get(&part).map(Vec::as_slice).unwrap_or_default();
+            let withheld: Vec<String> = s
+                .withheld
+                .iter()
+                .filter(|w| w.part == part)
+                .map(|w| {
+                    format!(
+                        "{} withheld from this court: {} ({} update{}).",
+                        capitalise(&w.what),
+                        w.reason,
+                        w.count,
+                        if w.count == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            json!({
+                "id": part_id(part),
+                "title": part.title(),
+                "compliance": compliance,
+                "chart": chart,
+                "items": items.iter().map(item_view).collect::<Vec<_>>(),
+                "withheld": withheld,
+            })
+        })
+        .collect();
+    json!({
+        "subject_id": s.subject_id,
+        "name": s.name.as_deref().unwrap_or("(name not given)"),
+        "born": s.date_of_birth.map(|d| d.format("%d %b %Y").to_string()).unwrap_or_else(|| "not given".into()),
+        "identifiers": s.identifiers.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>(),
+        "as_of": s.as_of.format("%d %b %Y %H:%M UTC").to_string(),
+        "flags": s.flags,
+        "parts": parts,
+    })
 }
 
 fn part_id(part: Part) -> &'static str {
@@ -143,26 +106,21 @@ fn part_id(part: Part) -> &'static str {
     }
 }
 
-fn row(item: &Item) -> String {
+/// One row: when, from whom, the headline, and marks (history, fields not shared).
+fn item_view(item: &Item) -> Value {
     let mut marks = Vec::new();
     if item.catch_up {
         marks.push("(c) history".to_string());
     }
-
     if !item.withheld_fields.is_empty() {
         marks.push(format!("not shared with this court: {}", item.withheld_fields.join(", ")));
     }
-    let marks = if marks.is_empty() {
-        String::new()
-    } else {
-        format!(" <span class=\"mark\">{}</span>", esc(&marks.join(" · ")))
-    };
-    format!(
-        "<tr><td class=\"when\">{}</td><td class=\"from\">{}</td><td>{}{marks}</td></tr>",
-        item.occurred_at.format("%d %b %Y"),
-        if item.own { "This court".to_string() } else { esc(&item.source_name) },
-        esc(&item.headline)
-    )
+    json!({
+        "when": item.occurred_at.format("%d %b %Y").to_string(),
+        "from": if item.own { "This court".to_string() } else { item.source_name.clone() },
+        "what": item.headline,
+        "marks": marks.join(" · "),
+    })
 }
 
 /// `s` as a URL query value.
@@ -204,57 +162,26 @@ fn drug_test_chart(tests: &[DrugTest]) -> String {
 /// The court list page: each defendant with why they are listed and their flags, linked to their
 /// bench summary (the purpose given as the sitting).
 pub fn render_list(list: &CourtList, court_name: &str, user: &str) -> String {
-    let mut h = String::new();
-    let day = list.sitting.format("%A %d %B %Y");
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Court list: {} {day}</title>\
-         <style>{STYLE}</style></head><body><header><h1>Court list — {} — {day}</h1>",
-        esc(court_name),
-        esc(court_name)
-    );
-    let prev = list.sitting.pred_opt().map(|d| d.to_string()).unwrap_or_default();
-    let next = list.sitting.succ_opt().map(|d| d.to_string()).unwrap_or_default();
-    let _ = write!(
-        h,
-        "<p class=\"who\">{} defendant{} · as of {} <span class=\"noprint\">· <a href=\"?date={prev}\">previous day</a> · \
-         <a href=\"?date={next}\">next day</a> · <a href=\"/court/list/pack.pdf?date={}\">bench pack (PDF)</a></span></p></header>",
-        list.defendants.len(),
-        if list.defendants.len() == 1 { "" } else { "s" },
-        list.as_of.format("%d %b %Y %H:%M UTC"),
-        list.sitting
-    );
-    if list.defendants.is_empty() {
-        h.push_str("<p class=\"none\">No defendant this court has records of is listed for this day.</p>");
-    } else {
-        h.push_str(
-            "<table><tr><th>Defendant</th><th>Born</th><th>PNC</th><th>Listed because</th><th>At a glance</th></tr>",
-        );
-        for d in &list.defendants {
-            let name = d.name.as_deref().unwrap_or("(name not given)");
-            let pnc = d.identifiers.iter().find(|(s, _)| s == "PNC").map(|(_, v)| v.as_str()).unwrap_or("");
-            let purpose = format!("hearing {}", list.sitting);
-            let flags: String = d.flags.iter().map(|f| format!("<span>{}</span>", esc(f))).collect();
-            let _ = write!(
-                h,
-                "<tr><td><a href=\"/court/people/{}?purpose={}\">{}</a></td><td class=\"when\">{}</td><td>{}</td>\
-                 <td>{}</td><td class=\"flags\">{flags}</td></tr>",
-                d.subject_id,
-                url_encode(&purpose),
-                esc(name),
-                d.date_of_birth.map(|b| b.format("%d %b %Y").to_string()).unwrap_or_default(),
-                esc(pnc),
-                esc(&d.why.join("; "))
-            );
-        }
-        h.push_str("</table>");
-    }
-    let _ = write!(
-        h,
-        "<footer>Shown to {} for {}. Found from this court's results and what it was sent; this view is recorded \
-         in the consultation log (DPA 2018 s.62).</footer></body></html>",
-        esc(user),
-        esc(court_name)
-    );
-    h
+    let purpose_query = url_encode(&format!("hearing {}", list.sitting));
+    page(
+        "court_list.html",
+        &json!({
+            "court_name": court_name,
+            "user": user,
+            "day": list.sitting.format("%A %d %B %Y").to_string(),
+            "sitting": list.sitting,
+            "prev": list.sitting.pred_opt().map(|d| d.to_string()).unwrap_or_default(),
+            "next": list.sitting.succ_opt().map(|d| d.to_string()).unwrap_or_default(),
+            "as_of": list.as_of.format("%d %b %Y %H:%M UTC").to_string(),
+            "defendants": list.defendants.iter().map(|d| json!({
+                "subject_id": d.subject_id,
+                "name": d.name.as_deref().unwrap_or("(name not given)"),
+                "born": d.date_of_birth.map(|b| b.format("%d %b %Y").to_string()).unwrap_or_default(),
+                "pnc": d.identifiers.iter().find(|(s, _)| s == "PNC").map(|(_, v)| v.as_str()).unwrap_or(""),
+                "why": d.why.join("; "),
+                "flags": d.flags,
+                "purpose_query": purpose_query,
+            })).collect::<Vec<_>>(),
+        }),
+    )
 }

@@ -56,7 +56,7 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
     for part in ["The case before the court", "The record", "Orders and compliance", "Needs and treatment"] {
         assert!(html.contains(part), "{part} in {html}");
     }
-    assert!(html.to_lowercase().contains("o&#39;hara"), "{html}");
+    assert!(html.to_lowercase().contains("o&#x27;hara"), "the apostrophe escaped: {html}");
     assert!(html.contains("Charged") && html.contains("(c) history"), "{html}");
     assert!(html.contains("<svg") && html.contains("@page{size:A4"), "a drug-test chart and an A4 print layout");
     assert_eq!(json.0, 200, "{}", json.1);
@@ -173,9 +173,9 @@ async fn a_court_sees_its_defendant_from_what_it_was_sent_and_never_a_withheld_f
     })
     .await
     .unwrap();
-    assert!(audit.1.contains("id=consultations") && audit.1.contains("sentence review"), "{}", audit.1);
+    assert!(audit.1.contains("id=\"consultations\"") && audit.1.contains("sentence review"), "{}", audit.1);
     assert!(audit.1.contains(&daniel.to_string()) && audit.1.contains("refused"));
-    assert!(ops.0 == 200 && !ops.1.contains("id=consultations"));
+    assert!(ops.0 == 200 && !ops.1.contains("id=\"consultations\""));
     // An entry edited afterwards is found.
     sqlx::query("UPDATE consultation_log SET purpose = 'nothing to see' WHERE viewer = 'bd'")
         .execute(hub.pool())
