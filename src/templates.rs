@@ -34,6 +34,15 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// A page: `name` rendered with `view`, or (a template that fails is a defect of this build,
+/// logged) a short page saying it did not render.
+pub fn page(name: &str, view: &impl serde::Serialize) -> String {
+    render(name, view).unwrap_or_else(|e| {
+        tracing::error!("the page {name} did not render: {e}");
+        format!("<!doctype html><p>This page did not render: {}</p>", crate::html::esc(&e.to_string()))
+    })
+}
+
 /// `name` rendered with `view` (anything serialisable).
 pub fn render(name: &str, view: &impl serde::Serialize) -> Result<String, minijinja::Error> {
     environment().get_template(name)?.render(minijinja::value::Serde(view))

@@ -9,18 +9,10 @@ use serde_json::{Value, json};
 use super::list::CourtList;
 use super::summary::{BenchSummary, DrugTest, Item, Part};
 
-/// `view` through `template`; a template that fails (a defect) gives a page saying so.
-fn page(template: &str, view: &Value) -> String {
-    crate::templates::render(template, view).unwrap_or_else(|e| {
-        tracing::error!("the court page {template} did not render: {e}");
-        format!("<!doctype html><p>This page did not render: {}</p>", crate::html::esc(&e.to_string()))
-    })
-}
-
 /// The page for `s` at the court named `court_name`, shown to `user`, who gave `purpose` (carried
 /// to the page's PDF link, so the PDF's consultation is logged with it too).
 pub fn render(s: &BenchSummary, court_name: &str, user: &str, purpose: &str) -> String {
-    page(
+    crate::templates::page(
         "court_summary.html",
         &json!({
             "s": summary_view(s),
@@ -34,7 +26,7 @@ pub fn render(s: &BenchSummary, court_name: &str, user: &str, purpose: &str) -> 
 
 /// The bench pack: every summary on its own printed page, in list order, for the sitting.
 pub fn render_pack(summaries: &[BenchSummary], sitting: chrono::NaiveDate, court_name: &str, user: &str) -> String {
-    page(
+    crate::templates::page(
         "court_pack.html",
         &json!({
             "summaries": summaries.iter().map(summary_view).collect::<Vec<_>>(),
@@ -163,7 +155,7 @@ fn drug_test_chart(tests: &[DrugTest]) -> String {
 /// bench summary (the purpose given as the sitting).
 pub fn render_list(list: &CourtList, court_name: &str, user: &str) -> String {
     let purpose_query = url_encode(&format!("hearing {}", list.sitting));
-    page(
+    crate::templates::page(
         "court_list.html",
         &json!({
             "court_name": court_name,

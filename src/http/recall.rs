@@ -10,7 +10,6 @@ use axum::response::{Html, IntoResponse, Response};
 use uuid::Uuid;
 
 use super::access::{AppState, authorize, failure, same_origin};
-use crate::html::esc;
 use crate::http::auth::Right;
 use crate::ops::recall::{RecallError, RecallReason, Recalled};
 
@@ -66,8 +65,5 @@ pub(super) async fn recall(
 
 /// The form, with what was done (or why not) above it (`templates/recall.html`).
 fn page(said: &str) -> String {
-    crate::templates::render("recall.html", &serde_json::json!({ "said": said })).unwrap_or_else(|e| {
-        tracing::error!("the recall page did not render: {e}");
-        format!("<!doctype html><p>{}</p>", esc(said))
-    })
+    crate::templates::page("recall.html", &serde_json::json!({ "said": said }))
 }

@@ -205,10 +205,7 @@ fn html(r: &Report) -> String {
         "columns": r.columns.iter().map(|c| c.replace('_', " ")).collect::<Vec<_>>(),
         "rows": rows,
     });
-    crate::templates::render("report.html", &view).unwrap_or_else(|e| {
-        tracing::error!("the report page did not render: {e}");
-        format!("<!doctype html><p>The report page did not render: {}</p>", esc(&e.to_string()))
-    })
+    crate::templates::page("report.html", &view)
 }
 
 #[cfg(test)]
