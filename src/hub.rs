@@ -27,6 +27,8 @@ pub struct Hub {
     pub sharing: crate::sharing::Sharing,
     /// Woken after each commit that queued deliveries.
     pub publisher_wakeup: tokio::sync::Notify,
+    /// Where the hub's spans go (`log.otlp_endpoint`), if anywhere.
+    pub spans: crate::otlp::Exporter,
 }
 
 impl Hub {
@@ -44,6 +46,7 @@ impl Hub {
         crate::store::migrate(&pool).await?;
         let clock = settings.fixed_clock()?.map_or(Clock::System, Clock::Fixed);
         let sharing = Sharing::new(&settings, Agreements::load(&settings.paths.agreements)?);
+        let spans = crate::otlp::Exporter::start(&settings.log.otlp_endpoint, "tracker");
         Ok(Hub {
             settings,
             connectors: std::sync::RwLock::new(Arc::new(connectors)),
@@ -53,6 +56,7 @@ impl Hub {
             stats: Default::default(),
             sharing,
             publisher_wakeup: Default::default(),
+            spans,
         })
     }
 

@@ -49,6 +49,7 @@ pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod ops;
+pub mod otlp;
 pub mod person;
 pub mod reports;
 pub mod retention;

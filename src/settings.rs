@@ -314,6 +314,9 @@ pub struct ClockSettings {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+    /// An OTLP/HTTP collector (`http://host:4318`) to send the hub's spans to; empty: none.
+    #[serde(default)]
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -320,6 +320,9 @@ async fn finish(hub: &Hub, names: &Names, dead_ch: &Channel, batch: InHand) -> R
     for ((msg, _), outcome) in msgs.iter().zip(&outcomes) {
         hub.stats.processing.observe(took);
         count(hub, msg, outcome);
+        if hub.spans.is_on() {
+            hub.spans.record(process_span(msg, outcome, took));
+        }
     }
     hub.stats.batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     hub.stats.acknowledged.fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::SeqCst);
@@ -338,6 +341,39 @@ fn count(hub: &Hub, msg: &Inbound, outcome: &Result<Applied, impl std::fmt::Disp
     }
     for d in dead_letters {
         counters.add("refusals", &[&connector, &d.code], 1);
+    }
+}
+
+/// The span the message was processed in (for the OTLP exporter), in its trace.
+fn process_span(
+    msg: &Inbound,
+    outcome: &Result<Applied, impl std::fmt::Display>,
+    took: std::time::Duration,
+) -> crate::otlp::Span {
+    let env = msg.envelope();
+    let trace = crate::trace_context::TraceParent::of_message(&env.agency, &env.message_id, msg.traceparent.as_deref());
+    let (span_id, parent) = crate::otlp::process_span(&trace, msg.traceparent.is_some());
+    let end = std::time::SystemTime::now();
+    let outcome = match outcome {
+        Ok(Applied::Stored { events, refused, .. }) => format!("stored {events} events, {refused} refused"),
+        Ok(Applied::Duplicate { .. }) => "seen before".to_string(),
+        Err(e) => format!("not stored: {e}"),
+    };
+    crate::otlp::Span {
+        trace_id: trace.trace_id,
+        span_id,
+        parent,
+        name: "tracker.process",
+        kind: crate::otlp::SpanKind::Consumer,
+        start: end - took,
+        end,
+        attributes: vec![
+            ("messaging.system", "rabbitmq".into()),
+            ("messaging.message.id", env.message_id.to_string()),
+            ("tracker.agency", env.agency.to_string()),
+            ("tracker.connector", env.connector.to_string()),
+            ("tracker.outcome", outcome),
+        ],
     }
 }
 

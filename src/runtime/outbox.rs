@@ -143,7 +143,15 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
             .basic_publish(names.outbound_exchange().into(), row.recipient.as_str().into(), opts, &body, props)
             .await
             .map_err(BrokerError::from)?;
-        in_flight.push(InFlight { id: row.id, recipient: row.recipient.to_string(), kind: row.kind.clone(), confirm });
+        in_flight.push(InFlight {
+            id: row.id,
+            recipient: row.recipient.to_string(),
+            kind: row.kind.clone(),
+            trace: delivery_trace(&row),
+            message_id: row.message_id,
+            sent: std::time::SystemTime::now(),
+            confirm,
+        });
         decided.push(row.decided_at);
     }
     confirm_all(hub, in_flight, now).await?;
@@ -164,7 +172,44 @@ struct InFlight {
     id: i64,
     recipient: String,
     kind: String,
+    /// The message's trace and the span of this delivery (as its `traceparent` header says).
+    trace: (TraceParent, TraceParent),
+    message_id: Uuid,
+    sent: std::time::SystemTime,
     confirm: PublisherConfirm,
+}
+
+/// The trace of the message an outbox row came from, and this delivery's span in it.
+fn delivery_trace(row: &Pending) -> (TraceParent, TraceParent) {
+    let message =
+        TraceParent::of_message(&row.source_agency, &row.source_message_id, row.inbound_traceparent.as_deref());
+    (message, message.child(row.message_id.as_bytes()))
+}
+
+/// The span of a confirmed delivery, under the span its message was processed in.
+fn deliver_span(
+    (message, delivery): (TraceParent, TraceParent),
+    message_id: Uuid,
+    recipient: &str,
+    kind: &str,
+    sent: std::time::SystemTime,
+) -> crate::otlp::Span {
+    let (process_span, _) = crate::otlp::process_span(&message, false);
+    crate::otlp::Span {
+        trace_id: delivery.trace_id,
+        span_id: delivery.parent_id,
+        parent: Some(process_span),
+        name: "tracker.deliver",
+        kind: crate::otlp::SpanKind::Producer,
+        start: sent,
+        end: std::time::SystemTime::now(),
+        attributes: vec![
+            ("messaging.system", "rabbitmq".into()),
+            ("messaging.message.id", message_id.to_string()),
+            ("tracker.recipient", recipient.to_string()),
+            ("tracker.kind", kind.to_string()),
+        ],
+    }
 }
 
 /// Waits for each confirm in order; marks the confirmed prefix published; fails at the first
@@ -172,8 +217,9 @@ struct InFlight {
 async fn confirm_all(hub: &Hub, in_flight: Vec<InFlight>, now: DateTime<Utc>) -> Result<(), RunError> {
     let mut confirmed = Vec::with_capacity(in_flight.len());
     let mut counted = Vec::with_capacity(in_flight.len());
+    let mut spans = Vec::new();
     let mut failure = None;
-    for InFlight { id, recipient, kind, confirm } in in_flight {
+    for InFlight { id, recipient, kind, trace, message_id, sent, confirm } in in_flight {
         let confirm = match tokio::time::timeout(Duration::from_secs(30), confirm).await {
             Ok(result) => result,
             Err(_) => {
@@ -185,6 +231,9 @@ async fn confirm_all(hub: &Hub, in_flight: Vec<InFlight>, now: DateTime<Utc>) ->
             Ok(c) => {
                 if c.is_ack() && c.take_message().is_none() {
                     confirmed.push(id);
+                    if hub.spans.is_on() {
+                        spans.push(deliver_span(trace, message_id, &recipient, &kind, sent));
+                    }
                     counted.push((recipient, kind));
                 } else {
                     failure = Some(BrokerError::Refused {
@@ -209,6 +258,9 @@ async fn confirm_all(hub: &Hub, in_flight: Vec<InFlight>, now: DateTime<Utc>) ->
                 "delivery" => hub.stats.counters.add("deliveries_confirmed", &[recipient], 1),
                 notice => hub.stats.counters.add("notices_confirmed", &[recipient, notice], 1),
             }
+        }
+        for span in spans {
+            hub.spans.record(span);
         }
     }
     match failure {
@@ -295,8 +347,7 @@ fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate
         headers.insert("tracker-refers-to".into(), AMQPValue::LongString(refers_to.to_string().into()));
     }
     // The trace of the agency's message this update came in, with a span of this delivery's.
-    let trace = TraceParent::of_message(&row.source_agency, &row.source_message_id, row.inbound_traceparent.as_deref())
-        .child(row.message_id.as_bytes());
+    let trace = delivery_trace(row).1;
     headers.insert("traceparent".into(), AMQPValue::LongString(trace.to_string().into()));
     let props = BasicProperties::default()
         .with_message_id(row.message_id.to_string().into())

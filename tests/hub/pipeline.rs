@@ -464,7 +464,10 @@ async fn every_delivery_carries_the_trace_context_of_the_message_it_came_in() {
     use tracker::trace_context::TraceParent;
     const SENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let traced = "police-custody-05CL-20261030-1000.csv";
-    let hub = TestHub::start().await;
+    // The hub also sends its spans to a collector (a stand-in that keeps what it is sent).
+    let collector = crate::support::Collector::start();
+    let endpoint = collector.url.clone();
+    let hub = TestHub::start_with(move |s| s.log.otlp_endpoint = endpoint).await;
     for p in tracker::tools::demo::send_plan(Path::new(SAMPLES)).unwrap() {
         if p.file != traced {
             hub.send(&p.agency, &p.connector, &Path::new(SAMPLES).join(&p.file)).await;
@@ -502,6 +505,7 @@ async fn every_delivery_carries_the_trace_context_of_the_message_it_came_in() {
     .collect();
     let mut from_traced = 0;
     let mut spans = std::collections::BTreeSet::new();
+    let mut traced_delivery_spans = std::collections::BTreeSet::new();
     let mut deliveries = 0;
     for agency in hub.hub.settings.agencies.keys().map(|a| a.to_string()).collect::<Vec<_>>() {
         for m in hub.drain(&hub.names.outbound_queue(&agency)).await {
@@ -510,6 +514,7 @@ async fn every_delivery_carries_the_trace_context_of_the_message_it_came_in() {
             let (source_agency, source_message) = &sources[&id];
             let expected = if source_message == traced {
                 from_traced += 1;
+                traced_delivery_spans.insert(hex::encode(tp.parent_id));
                 TraceParent::parse(SENT).unwrap()
             } else {
                 TraceParent::of_message(source_agency, source_message, None)
@@ -530,5 +535,21 @@ async fn every_delivery_carries_the_trace_context_of_the_message_it_came_in() {
             .await
             .unwrap();
     assert_eq!(archived.as_deref(), Some(SENT));
+
+    // The collector has the trace: the force's span, under it the hub's processing of the file,
+    // under that one span per delivery (the ids the deliveries' headers carry).
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let spans =
+        collector.spans_of(trace_id, |s| s.iter().filter(|s| s["name"] == "tracker.deliver").count() >= from_traced);
+    let process: Vec<_> = spans.iter().filter(|s| s["name"] == "tracker.process").collect();
+    assert_eq!(process.len(), 1, "{spans:?}");
+    assert_eq!(process[0]["parentSpanId"], "00f067aa0ba902b7", "under the force's span");
+    let delivered: std::collections::BTreeSet<String> = spans
+        .iter()
+        .filter(|s| s["name"] == "tracker.deliver")
+        .inspect(|s| assert_eq!(s["parentSpanId"], process[0]["spanId"], "under the processing span"))
+        .map(|s| s["spanId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(delivered, traced_delivery_spans, "each delivery's span is the one its header names");
     hub.finish().await;
 }

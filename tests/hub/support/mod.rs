@@ -256,3 +256,70 @@ pub fn treatment_referral_on(client: &str, crn: &str, pnc: &str, date: &str) -> 
     );
     format!("HDMERSDRG120261120000999\r\n{ep}\r\nTL00000001\r\n").into_bytes()
 }
+
+/// A stand-in OpenTelemetry collector: accepts OTLP/HTTP JSON posts on a free port and keeps
+/// the spans it is sent.
+pub struct Collector {
+    pub url: String,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Collector {
+    pub fn start() -> Collector {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = spans.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    loop {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        for rs in doc["resourceSpans"].as_array().into_iter().flatten() {
+                            for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+                                kept.lock().unwrap().extend(ss["spans"].as_array().into_iter().flatten().cloned());
+                            }
+                        }
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+                        );
+                    }
+                });
+            }
+        });
+        Collector { url, spans }
+    }
+
+    /// The spans of one trace, once `enough` says they have all come (within 30 s).
+    pub fn spans_of(&self, trace_id: &str, enough: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+        let start = std::time::Instant::now();
+        loop {
+            let spans: Vec<serde_json::Value> =
+                self.spans.lock().unwrap().iter().filter(|s| s["traceId"] == trace_id).cloned().collect();
+            if enough(&spans) || start.elapsed() > Duration::from_secs(30) {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
