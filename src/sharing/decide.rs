@@ -27,7 +27,7 @@ pub struct Recipient<'a> {
 
 /// What is known about the person: in event time (at the update's `occurred_at`) for the
 /// order and treatment, by the hub's clock for consent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Facts {
     pub active_order: bool,
     pub in_treatment: bool,

@@ -165,7 +165,7 @@ pub async fn decided_with_deliveries(
 }
 
 /// One entry as an operator's explanation lists it.
-#[derive(sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct PairEntry {
     pub stage: String,
     pub decision: String,

@@ -457,11 +457,19 @@ async fn explain_and_what_if_answer_without_changing_anything() {
     .await
     .unwrap();
     let now = hub.hub.clock.now();
-    let text = tracker::sharing::inspect::explain(hub.pool(), &hub.hub.sharing, dt, "treatment", now).await.unwrap();
+    let explained =
+        tracker::sharing::inspect::explain(hub.pool(), &hub.hub.sharing, dt, "treatment", now).await.unwrap();
+    let text = explained.text();
     assert!(text.contains("Logged (decided"), "{text}");
     assert!(text.contains("A3"), "{text}");
     assert!(text.contains("deliver under A3 with address"), "{text}");
-    let text = tracker::sharing::inspect::explain(hub.pool(), &hub.hub.sharing, dt, "police-13", now).await.unwrap();
+    // The same, for a program.
+    let json = serde_json::to_value(&explained).unwrap();
+    assert_eq!(json["logged"][0]["stage"], "decided");
+    assert!(json["rules"].as_array().unwrap().iter().any(|r| r["id"] == "A3"), "{json}");
+    assert!(json["decision_now"].as_str().unwrap().starts_with("deliver under A3"), "{json}");
+    let text =
+        tracker::sharing::inspect::explain(hub.pool(), &hub.hub.sharing, dt, "police-13", now).await.unwrap().text();
     assert!(text.contains("Logged: nothing"), "{text}");
 
     // Agreements without A3: both drug tests on arrest would no longer reach treatment.
@@ -473,7 +481,12 @@ async fn explain_and_what_if_answer_without_changing_anything() {
     let police = std::fs::read_to_string("config/agreements/police.toml").unwrap();
     let without_a3 = police.split("[[agreement]]\nid = \"A3\"").next().unwrap().to_string();
     std::fs::write(dir.join("police.toml"), without_a3).unwrap();
-    let text = tracker::sharing::inspect::what_if(hub.pool(), &hub.hub.sharing, &dir, now).await.unwrap();
+    let what_if = tracker::sharing::inspect::what_if(hub.pool(), &hub.hub.sharing, &dir, now).await.unwrap();
+    assert_eq!(
+        what_if.changes.iter().filter(|c| c.event_type == "DrugTestOnArrest" && c.recipient == "treatment").count(),
+        2
+    );
+    let text = what_if.text();
     assert_eq!(
         text.lines().filter(|l| l.starts_with("DrugTestOnArrest") && l.contains("-> treatment")).count(),
         2,
