@@ -104,7 +104,12 @@ pub async fn load(settings: Settings, args: LoadArgs) -> anyhow::Result<ExitCode
     for (file, error) in &loaded.failed {
         eprintln!("{file}: the store refused it: {error}");
     }
-    Ok(if loaded.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    if loaded.refused > 0 {
+        eprintln!("{} items refused, each with its reason: tracker deadletters list", loaded.refused);
+    }
+    // Anything refused — an item by its connector, a file by the store — is a non-zero exit, so
+    // a script that backloads knows to look.
+    Ok(if loaded.failed.is_empty() && loaded.refused == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 pub async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
