@@ -102,8 +102,21 @@ async fn balance(leases: &mut Leases, partitions: i32) -> Result<(), RunError> {
     Ok(())
 }
 
+/// The next rows to publish, each with the trace context its message came with.
 async fn pending(hub: &Hub, partitions: &[i32], of: i32) -> Result<Vec<Pending>, RunError> {
-    Ok(crate::store::outbox::pending(&hub.pool, BATCH, partitions, of).await.map_err(crate::store::StoreError::from)?)
+    let store = |e: sqlx::Error| RunError::from(crate::store::StoreError::from(e));
+    let mut rows = crate::store::outbox::pending(&hub.pool, BATCH, partitions, of).await.map_err(store)?;
+    let mut messages: Vec<(String, String)> =
+        rows.iter().map(|r| (r.source_agency.clone(), r.source_message_id.clone())).collect();
+    messages.sort();
+    messages.dedup();
+    let traced = crate::store::outbox::traceparents(&hub.pool, &messages).await.map_err(store)?;
+    if !traced.is_empty() {
+        for r in &mut rows {
+            r.inbound_traceparent = traced.get(&(r.source_agency.clone(), r.source_message_id.clone())).cloned();
+        }
+    }
+    Ok(rows)
 }
 
 async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {

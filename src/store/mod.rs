@@ -113,6 +113,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "identity signatures", include_str!("../../migrations/0021_identity_signatures.sql")),
     (22, "password upgrades", include_str!("../../migrations/0022_password_upgrades.sql")),
     (23, "console series", include_str!("../../migrations/0023_console_series.sql")),
+    (24, "traced messages", include_str!("../../migrations/0024_traced_messages.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
