@@ -155,6 +155,10 @@ pub struct BrokerSettings {
     /// holds a few, not `batch_size`).
     #[serde(default = "default_batch_max_bytes")]
     pub batch_max_bytes: usize,
+    /// The outbox publisher sends up to this many deliveries before the oldest is confirmed
+    /// (confirms are matched as they arrive; a row is marked published only once confirmed).
+    #[serde(default = "default_publish_window")]
+    pub publish_window: usize,
     pub management_url: String,
     /// Per-agency broker users are named this prefix followed by the agency id.
     pub user_prefix: String,
@@ -175,6 +179,10 @@ pub struct DatabaseSettings {
     pub maintenance: Maintenance,
     #[serde(default = "default_maintenance_interval")]
     pub maintenance_interval_secs: u64,
+}
+
+fn default_publish_window() -> usize {
+    1024
 }
 
 fn default_maintenance_interval() -> u64 {

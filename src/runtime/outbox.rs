@@ -26,7 +26,8 @@ use crate::sharing::decide::{ConsentScope, Grant};
 use crate::sharing::log::LogEntry;
 use crate::sharing::{facts, log, notice, today};
 
-const BATCH: i64 = 256;
+/// Rows read from the outbox at a time (fewer when the window has less room).
+const BATCH: usize = 256;
 
 use crate::store::leases::{Leases, Work};
 use crate::store::outbox::Pending;
@@ -45,39 +46,42 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
     let partitions = i32::from(hub.settings.scale.publisher_partitions.max(1));
     let every = Duration::from_secs(hub.settings.scale.check_secs.max(1));
     let mut checked = tokio::time::Instant::now() - every;
+    let mut window = Window::new(hub.settings.broker.publish_window);
     hub.stats.publisher_connected.store(true, std::sync::atomic::Ordering::SeqCst);
-    let result = loop {
-        if *shutdown.borrow() {
-            break Ok(());
-        }
-        // Between batches (nothing in flight): take this process's share, give up the rest.
-        if checked.elapsed() >= every {
-            if let Err(e) = balance(&mut leases, partitions).await {
-                break Err(e);
+    let result = async {
+        loop {
+            if *shutdown.borrow() {
+                return window.drain(hub).await;
             }
-            checked = tokio::time::Instant::now();
-        }
-        let held: Vec<i32> = leases.held().iter().copied().collect();
-        let batch: Vec<Pending> = if held.is_empty() {
-            Vec::new()
-        } else {
-            match pending(hub, &held, partitions).await {
-                Ok(b) => b,
-                Err(e) => break Err(e),
+            // Partitions change hands only with nothing in flight, so no row is published by two
+            // processes at once.
+            if checked.elapsed() >= every {
+                window.drain(hub).await?;
+                balance(&mut leases, partitions).await?;
+                checked = tokio::time::Instant::now();
             }
-        };
-        if batch.is_empty() {
+            window.settle_ready(hub).await?;
+            let held: Vec<i32> = leases.held().iter().copied().collect();
+            let room = window.room();
+            let batch: Vec<Pending> = if held.is_empty() || room == 0 {
+                Vec::new()
+            } else {
+                pending(hub, &held, partitions, room, &window.ids()).await?
+            };
+            if !batch.is_empty() {
+                publish_batch(hub, &ch, &names, batch, &mut window).await?;
+                continue;
+            }
+            // Nothing more to send for now: wait for the oldest confirm, new decisions or a tick.
             tokio::select! {
+                _ = window.oldest_confirmed(), if !window.is_empty() => {}
                 _ = hub.publisher_wakeup.notified() => {}
                 _ = tokio::time::sleep(every.min(Duration::from_secs(1))) => {}
                 _ = shutdown.changed() => {}
             }
-            continue;
         }
-        if let Err(e) = publish_batch(hub, &ch, &names, batch).await {
-            break Err(e);
-        }
-    };
+    }
+    .await;
     hub.stats.publisher_connected.store(false, std::sync::atomic::Ordering::SeqCst);
     leases.leave().await;
     crate::broker::close(&conn, "publisher stopping").await;
@@ -102,10 +106,18 @@ async fn balance(leases: &mut Leases, partitions: i32) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The next rows to publish, each with the trace context its message came with.
-async fn pending(hub: &Hub, partitions: &[i32], of: i32) -> Result<Vec<Pending>, RunError> {
+/// The next rows to publish (at most `limit`, none of those in flight), each with the trace
+/// context its message came with.
+async fn pending(
+    hub: &Hub,
+    partitions: &[i32],
+    of: i32,
+    limit: usize,
+    in_flight: &[i64],
+) -> Result<Vec<Pending>, RunError> {
     let store = |e: sqlx::Error| RunError::from(crate::store::StoreError::from(e));
-    let mut rows = crate::store::outbox::pending(&hub.pool, BATCH, partitions, of).await.map_err(store)?;
+    let limit = limit.min(BATCH) as i64;
+    let mut rows = crate::store::outbox::pending(&hub.pool, limit, partitions, of, in_flight).await.map_err(store)?;
     let mut messages: Vec<(String, String)> =
         rows.iter().map(|r| (r.source_agency.clone(), r.source_message_id.clone())).collect();
     messages.sort();
@@ -119,24 +131,30 @@ async fn pending(hub: &Hub, partitions: &[i32], of: i32) -> Result<Vec<Pending>,
     Ok(rows)
 }
 
-async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pending>) -> Result<(), RunError> {
+/// Publishes rows into the window, in order, without waiting for their confirms. A row whose
+/// decision changes at publish (consent withdrawn, nothing left to name, a copy that cannot be
+/// built) is withheld only once everything published before it is confirmed, so order and
+/// "published" stay true.
+async fn publish_batch(
+    hub: &Hub,
+    ch: &Channel,
+    names: &Names,
+    batch: Vec<Pending>,
+    window: &mut Window,
+) -> Result<(), RunError> {
     let now = hub.clock.now();
-    let started = std::time::Instant::now();
-    let mut in_flight: Vec<InFlight> = Vec::with_capacity(batch.len());
-    let mut decided = Vec::with_capacity(batch.len());
     // Deliveries withheld in this batch: a notice about one of them has nothing to name.
     let mut withheld_now: Vec<Uuid> = Vec::new();
     for row in batch {
         if row.kind != "delivery" && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r))) {
-            confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
+            window.drain(hub).await?;
             withhold_at_publish(hub, &row, "nothing_sent", now).await?;
             continue;
         }
         if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
             && !consent_still_covers(hub, row.subject_id, scope, now).await?
         {
-            // Confirm what is in flight first, so order and "published" stay true.
-            confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
+            window.drain(hub).await?;
             withhold_at_publish(hub, &row, "no_consent", now).await?;
             withheld_now.push(row.message_id);
             continue;
@@ -145,7 +163,7 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
-                confirm_all(hub, std::mem::take(&mut in_flight), now).await?;
+                window.drain(hub).await?;
                 withhold_at_publish(hub, &row, "error", now).await?;
                 withheld_now.push(row.message_id);
                 continue;
@@ -156,25 +174,139 @@ async fn publish_batch(hub: &Hub, ch: &Channel, names: &Names, batch: Vec<Pendin
             .basic_publish(names.outbound_exchange().into(), row.recipient.as_str().into(), opts, &body, props)
             .await
             .map_err(BrokerError::from)?;
-        in_flight.push(InFlight {
+        window.push(InFlight {
             id: row.id,
             recipient: row.recipient.to_string(),
             kind: row.kind.clone(),
             trace: delivery_trace(&row),
             message_id: row.message_id,
+            decided_at: row.decided_at,
             sent: std::time::SystemTime::now(),
+            taken: std::time::Instant::now(),
             confirm,
+            outcome: None,
         });
-        decided.push(row.decided_at);
     }
-    confirm_all(hub, in_flight, now).await?;
-    for decided_at in decided {
-        hub.stats.publishing.observe(started.elapsed());
+    Ok(())
+}
+
+/// How long a publish may wait for its confirm before the connection is judged broken.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Publishes awaiting their confirms, oldest first, at most `broker.publish_window` of them:
+/// the publisher sends the next rows while earlier ones are confirmed. Rows are marked published
+/// as their confirms arrive, in order and in batches; the first nack, return or timeout stops
+/// the publisher (what is not marked is published again, under the same message ids).
+struct Window {
+    size: usize,
+    in_flight: std::collections::VecDeque<InFlight>,
+}
+
+impl Window {
+    fn new(size: usize) -> Window {
+        Window { size: size.max(1), in_flight: std::collections::VecDeque::new() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// How many more rows may be published before the oldest is confirmed.
+    fn room(&self) -> usize {
+        self.size.saturating_sub(self.in_flight.len())
+    }
+
+    /// The outbox rows in flight (not to be read again until settled).
+    fn ids(&self) -> Vec<i64> {
+        self.in_flight.iter().map(|f| f.id).collect()
+    }
+
+    fn push(&mut self, f: InFlight) {
+        self.in_flight.push_back(f);
+    }
+
+    /// Resolves once the oldest publish has its answer (cancel-safe: nothing is lost if another
+    /// branch of a `select!` wins).
+    async fn oldest_confirmed(&mut self) {
+        if let Some(front) = self.in_flight.front_mut() {
+            front.wait().await;
+        }
+    }
+
+    /// Settles the oldest publishes that have their answers, without waiting for the others.
+    async fn settle_ready(&mut self, hub: &Hub) -> Result<(), RunError> {
+        let mut confirmed = Vec::new();
+        let mut failure = None;
+        while let Some(front) = self.in_flight.front_mut() {
+            if !front.answered_now() {
+                if front.taken.elapsed() > CONFIRM_TIMEOUT {
+                    failure = Some(BrokerError::Timeout(format!("the confirm of outbox row {}", front.id)));
+                }
+                break;
+            }
+            let Some(f) = self.in_flight.pop_front() else { break };
+            match f.outcome {
+                Some(Err(e)) => {
+                    failure = Some(match e {
+                        ConfirmFailure::Refused => BrokerError::Refused {
+                            what: format!("outbox row {}", f.id),
+                            why: "nacked or unroutable".into(),
+                        },
+                        ConfirmFailure::Broker(e) => BrokerError::from(e),
+                    });
+                    break;
+                }
+                _ => confirmed.push(f),
+            }
+        }
+        settle(hub, confirmed).await?;
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for every publish in flight and settles them.
+    async fn drain(&mut self, hub: &Hub) -> Result<(), RunError> {
+        while let Some(front) = self.in_flight.front_mut() {
+            if tokio::time::timeout(CONFIRM_TIMEOUT, front.wait()).await.is_err() {
+                return Err(BrokerError::Timeout(format!("the confirm of outbox row {}", front.id)).into());
+            }
+            self.settle_ready(hub).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a publish was not confirmed.
+enum ConfirmFailure {
+    /// Nacked, or returned unroutable.
+    Refused,
+    Broker(lapin::Error),
+}
+
+/// Marks confirmed rows published (one statement), then counts them and records their spans.
+async fn settle(hub: &Hub, confirmed: Vec<InFlight>) -> Result<(), RunError> {
+    if confirmed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = confirmed.iter().map(|f| f.id).collect();
+    crate::store::outbox::mark_published(&hub.pool, &ids, hub.clock.now())
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let real_clock = matches!(hub.clock, crate::clock::Clock::System);
+    for f in confirmed {
+        hub.stats.publishing.observe(f.taken.elapsed());
         // Receipt to confirmed delivery, when the hub runs on the real clock.
-        if matches!(hub.clock, crate::clock::Clock::System)
-            && let Ok(latency) = (Utc::now() - decided_at).to_std()
-        {
+        if real_clock && let Ok(latency) = (Utc::now() - f.decided_at).to_std() {
             hub.stats.delivery.observe(latency);
+        }
+        match f.kind.as_str() {
+            "delivery" => hub.stats.counters.add("deliveries_confirmed", &[&f.recipient], 1),
+            notice => hub.stats.counters.add("notices_confirmed", &[&f.recipient, notice], 1),
+        }
+        if hub.spans.is_on() {
+            hub.spans.record(deliver_span(f.trace, f.message_id, &f.recipient, &f.kind, f.sent));
         }
     }
     Ok(())
@@ -188,8 +320,45 @@ struct InFlight {
     /// The message's trace and the span of this delivery (as its `traceparent` header says).
     trace: (TraceParent, TraceParent),
     message_id: Uuid,
+    decided_at: DateTime<Utc>,
     sent: std::time::SystemTime,
+    taken: std::time::Instant,
     confirm: PublisherConfirm,
+    /// The broker's answer, once it came (a confirm can be read only once).
+    outcome: Option<Result<(), ConfirmFailure>>,
+}
+
+impl InFlight {
+    /// Whether the broker has answered, looking without waiting.
+    fn answered_now(&mut self) -> bool {
+        use futures_util::FutureExt;
+        if self.outcome.is_none()
+            && let Some(answer) = (&mut self.confirm).now_or_never()
+        {
+            self.outcome = Some(judge(answer));
+        }
+        self.outcome.is_some()
+    }
+
+    /// Waits for the broker's answer.
+    async fn wait(&mut self) {
+        if self.outcome.is_none() {
+            let answer = (&mut self.confirm).await;
+            self.outcome = Some(judge(answer));
+        }
+    }
+}
+
+/// A confirm as the outbox sees it: only an ack of a routed message counts as delivered.
+fn judge(answer: Result<lapin::Confirmation, lapin::Error>) -> Result<(), ConfirmFailure> {
+    match answer {
+        Ok(c) if c.is_ack() => match c.take_message() {
+            None => Ok(()),
+            Some(_) => Err(ConfirmFailure::Refused),
+        },
+        Ok(_) => Err(ConfirmFailure::Refused),
+        Err(e) => Err(ConfirmFailure::Broker(e)),
+    }
 }
 
 /// The trace of the message an outbox row came from, and this delivery's span in it.
@@ -222,63 +391,6 @@ fn deliver_span(
             ("tracker.recipient", recipient.to_string()),
             ("tracker.kind", kind.to_string()),
         ],
-    }
-}
-
-/// Waits for each confirm in order; marks the confirmed prefix published; fails at the first
-/// nack or return so the rest is retried.
-async fn confirm_all(hub: &Hub, in_flight: Vec<InFlight>, now: DateTime<Utc>) -> Result<(), RunError> {
-    let mut confirmed = Vec::with_capacity(in_flight.len());
-    let mut counted = Vec::with_capacity(in_flight.len());
-    let mut spans = Vec::new();
-    let mut failure = None;
-    for InFlight { id, recipient, kind, trace, message_id, sent, confirm } in in_flight {
-        let confirm = match tokio::time::timeout(Duration::from_secs(30), confirm).await {
-            Ok(result) => result,
-            Err(_) => {
-                failure = Some(BrokerError::Timeout(format!("the confirm of outbox row {id}")));
-                break;
-            }
-        };
-        match confirm {
-            Ok(c) => {
-                if c.is_ack() && c.take_message().is_none() {
-                    confirmed.push(id);
-                    if hub.spans.is_on() {
-                        spans.push(deliver_span(trace, message_id, &recipient, &kind, sent));
-                    }
-                    counted.push((recipient, kind));
-                } else {
-                    failure = Some(BrokerError::Refused {
-                        what: format!("outbox row {id}"),
-                        why: "nacked or unroutable".into(),
-                    });
-                    break;
-                }
-            }
-            Err(e) => {
-                failure = Some(e.into());
-                break;
-            }
-        }
-    }
-    if !confirmed.is_empty() {
-        crate::store::outbox::mark_published(&hub.pool, &confirmed, now)
-            .await
-            .map_err(crate::store::StoreError::from)?;
-        for (recipient, kind) in &counted {
-            match kind.as_str() {
-                "delivery" => hub.stats.counters.add("deliveries_confirmed", &[recipient], 1),
-                notice => hub.stats.counters.add("notices_confirmed", &[recipient, notice], 1),
-            }
-        }
-        for span in spans {
-            hub.spans.record(span);
-        }
-    }
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
     }
 }
 

@@ -275,7 +275,13 @@ pub struct Pending {
 /// its update's Avro encoding — of the outbox `partitions` (of `of`) only. A row's partition is
 /// its person's (a notice's, the person of the delivery it retracts), so one publisher sends
 /// everything about a person, in order.
-pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> Result<Vec<Pending>, sqlx::Error> {
+pub async fn pending(
+    pool: &PgPool,
+    limit: i64,
+    partitions: &[i32],
+    of: i32,
+    in_flight: &[i64],
+) -> Result<Vec<Pending>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
                 o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.schema_fingerprint, e.event_type, e.data_class,
@@ -287,11 +293,13 @@ pub async fn pending(pool: &PgPool, limit: i64, partitions: &[i32], of: i32) -> 
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
            AND get_byte(uuid_send(coalesce(r.subject_id, o.subject_id, '00000000-0000-0000-0000-000000000000')), 15) % $3
                = ANY($2)
+           AND o.id <> ALL($4)
          ORDER BY o.id LIMIT $1",
     )
     .bind(limit)
     .bind(partitions)
     .bind(of)
+    .bind(in_flight)
     .fetch_all(pool)
     .await
 }

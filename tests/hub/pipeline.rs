@@ -553,3 +553,59 @@ async fn every_delivery_carries_the_trace_context_of_the_message_it_came_in() {
     assert_eq!(delivered, traced_delivery_spans, "each delivery's span is the one its header names");
     hub.finish().await;
 }
+
+/// Each recipient's deliveries as its queue holds them, by message id, in arrival order.
+async fn received_in_order(hub: &TestHub) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for agency in hub.hub.settings.agencies.keys() {
+        let ids = hub
+            .drain(&hub.names.outbound_queue(agency))
+            .await
+            .iter()
+            .map(|m| m.delivery.properties.message_id().as_ref().expect("message id").to_string())
+            .collect();
+        out.insert(agency.to_string(), ids);
+    }
+    out
+}
+
+/// The publisher sends up to `broker.publish_window` deliveries before their confirms come back.
+/// With a backlog to drain (a month decided while no publisher ran), a window of one and a window
+/// of 1,024 put the same messages on every recipient's queue, each once and in decision (outbox)
+/// order, and every row marked published is a message on the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publisher_window_changes_neither_what_is_delivered_nor_its_order() {
+    let mut by_window = Vec::new();
+    for window in [1usize, 1024] {
+        let hub = TestHub::start_idle(|s| s.broker.publish_window = window).await;
+        hub.start_consumers().await;
+        hub.send_sample_plan().await;
+        let decided = hub.count("SELECT count(*) FROM outbox").await;
+        assert!(decided > 50, "the month queues deliveries: {decided}");
+        hub.start_publisher().await;
+        tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+        let received = received_in_order(&hub).await;
+        let order: BTreeMap<String, i64> =
+            sqlx::query_as::<_, (uuid::Uuid, i64)>("SELECT message_id, id FROM outbox WHERE published_at IS NOT NULL")
+                .fetch_all(hub.pool())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(m, id)| (m.to_string(), id))
+                .collect();
+        let mut on_queues = 0;
+        for (recipient, ids) in &received {
+            let rows: Vec<i64> =
+                ids.iter().map(|m| *order.get(m).expect("a queued message is a published row")).collect();
+            assert!(
+                rows.windows(2).all(|w| w[0] < w[1]),
+                "{recipient} (window {window}) received out of order: {rows:?}"
+            );
+            on_queues += ids.len();
+        }
+        assert_eq!(on_queues, order.len(), "window {window}: every published row is on a queue once");
+        by_window.push(received);
+        hub.finish().await;
+    }
+    assert_eq!(by_window[0], by_window[1]);
+}
