@@ -44,6 +44,13 @@ pub async fn look_after(pool: &PgPool, due: &Due) -> Result<(), sqlx::Error> {
     // The name comes from the catalogue, quoted as an identifier all the same.
     let table = format!("\"{}\"", due.table.replace('"', "\"\""));
     let statement = if due.vacuum { format!("VACUUM (ANALYZE) {table}") } else { format!("ANALYZE {table}") };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(pool).await?;
+    let mut conn = pool.acquire().await?;
+    // Paced as autovacuum paces itself (a short sleep after each batch of page reads), so that
+    // a pass over a big table spreads its work instead of taking a core from the message path
+    // at once. Reset afterwards: the connection goes back to the pool.
+    sqlx::raw_sql("SET vacuum_cost_delay = '2ms'").execute(&mut *conn).await?;
+    let done = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await;
+    sqlx::raw_sql("RESET vacuum_cost_delay").execute(&mut *conn).await?;
+    done?;
     Ok(())
 }

@@ -114,6 +114,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, "password upgrades", include_str!("../../migrations/0022_password_upgrades.sql")),
     (23, "console series", include_str!("../../migrations/0023_console_series.sql")),
     (24, "traced messages", include_str!("../../migrations/0024_traced_messages.sql")),
+    (25, "small statistics samples", include_str!("../../migrations/0025_small_statistics_samples.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -49,7 +49,9 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
 
     // Steady rate (below capacity).
     let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
-    let latencies = steady(&sandbox, &arrivals, updates, rate, 2).await?;
+    let timed = steady_timed(&sandbox, &arrivals, updates, rate, 2).await?;
+    let mut latencies: Vec<Duration> = timed.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
     println!(
         "hub at {rate} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
@@ -57,6 +59,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         latencies.len()
     );
+    print_stretches(&timed);
     // Two processes: a `tracker run` of this binary joins on the same database and broker prefix,
     // takes its share of the queues and outbox partitions, and the flat-out phase runs again.
     super::baseline::print_memory();
@@ -76,6 +79,38 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         w.abort();
     }
     sandbox.finish().await
+}
+
+/// Whether the slow deliveries of the steady phase came together (a stall: the hub's statistics
+/// refresh, a checkpoint) or are spread out: the phase by quarter-seconds of send time, the
+/// slowest and the median stretch.
+fn print_stretches(timed: &[(Duration, Duration)]) {
+    let mut stretches = stretches(timed, Duration::from_millis(250));
+    if stretches.len() < 2 {
+        return;
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let p50s = {
+        let mut p50s: Vec<Duration> = stretches.iter().map(|s| s.p50).collect();
+        p50s.sort();
+        p50s
+    };
+    stretches.sort_by_key(|s| std::cmp::Reverse(s.max));
+    let slowest = &stretches[0];
+    let maxes = {
+        let mut maxes: Vec<Duration> = stretches.iter().map(|s| s.max).collect();
+        maxes.sort();
+        maxes
+    };
+    println!(
+        "  by quarter-second sent ({} of them): median p50 {:.1} ms, median max {:.1} ms; slowest at {:.2} s: p50 {:.1} ms, max {:.1} ms",
+        stretches.len(),
+        ms(percentile(&p50s, 0.5)),
+        ms(percentile(&maxes, 0.5)),
+        slowest.from.as_secs_f64(),
+        ms(slowest.p50),
+        ms(slowest.max)
+    );
 }
 
 /// Starts a second hub process on the sandbox, waits until it holds a share of the work, then

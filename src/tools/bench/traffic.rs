@@ -128,6 +128,21 @@ pub(crate) async fn steady(
     rate: u32,
     phase: usize,
 ) -> anyhow::Result<Vec<Duration>> {
+    let mut latencies: Vec<Duration> =
+        steady_timed(sandbox, arrivals, updates, rate, phase).await?.into_iter().map(|(_, l)| l).collect();
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// The same as [`steady`], each latency with when its update was sent (from the first send), in
+/// no particular order: to see whether slow deliveries come together.
+pub(crate) async fn steady_timed(
+    sandbox: &Sandbox,
+    arrivals: &Arrivals,
+    updates: usize,
+    rate: u32,
+    phase: usize,
+) -> anyhow::Result<Vec<(Duration, Duration)>> {
     let mut sent_at: HashMap<String, Instant> = HashMap::new();
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut ticker = tokio::time::interval(interval);
@@ -151,16 +166,39 @@ pub(crate) async fn steady(
             .await?;
     }
     wait_total(arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
-    let mut latencies: Vec<Duration> = Vec::new();
+    let first = sent_at.values().min().copied().unwrap_or_else(Instant::now);
+    let mut latencies = Vec::new();
     if let Ok(at) = arrivals.at.lock() {
         for (id, sent) in &sent_at {
             for arrived in at.get(id).into_iter().flatten() {
-                latencies.push(arrived.saturating_duration_since(*sent));
+                latencies.push((sent.saturating_duration_since(first), arrived.saturating_duration_since(*sent)));
             }
         }
     }
-    latencies.sort();
     Ok(latencies)
+}
+
+/// A stretch of a steady phase: when it began (from the first send) and the median and slowest
+/// latency of the updates sent in it.
+pub(crate) struct Stretch {
+    pub(crate) from: Duration,
+    pub(crate) p50: Duration,
+    pub(crate) max: Duration,
+}
+
+/// The steady phase cut into stretches of `width` by send time, in order.
+pub(crate) fn stretches(timed: &[(Duration, Duration)], width: Duration) -> Vec<Stretch> {
+    let mut by_stretch: std::collections::BTreeMap<u128, Vec<Duration>> = Default::default();
+    for (sent, latency) in timed {
+        by_stretch.entry(sent.as_nanos() / width.as_nanos().max(1)).or_default().push(*latency);
+    }
+    by_stretch
+        .into_iter()
+        .map(|(k, mut l)| {
+            l.sort();
+            Stretch { from: width * k as u32, p50: percentile(&l, 0.5), max: l.last().copied().unwrap_or_default() }
+        })
+        .collect()
 }
 
 /// Counts deliveries per inbound message id as they arrive on the recipients' queues.
