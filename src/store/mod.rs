@@ -115,6 +115,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, "console series", include_str!("../../migrations/0023_console_series.sql")),
     (24, "traced messages", include_str!("../../migrations/0024_traced_messages.sql")),
     (25, "small statistics samples", include_str!("../../migrations/0025_small_statistics_samples.sql")),
+    (26, "time indexes brin", include_str!("../../migrations/0026_time_indexes_brin.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
