@@ -145,6 +145,7 @@ async fn publish_batch(
     let now = hub.clock.now();
     // Deliveries withheld in this batch: a notice about one of them has nothing to name.
     let mut withheld_now: Vec<Uuid> = Vec::new();
+    let mut decoded: Option<(Uuid, Result<serde_json::Value, crate::schemas::SchemaError>)> = None;
     for row in batch {
         if row.kind != "delivery" && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r))) {
             window.drain(hub).await?;
@@ -159,7 +160,16 @@ async fn publish_batch(
             withheld_now.push(row.message_id);
             continue;
         }
-        let (body, props) = match message(hub, &row) {
+        // An update goes to several recipients, its rows one after another: read it once.
+        if decoded.as_ref().is_none_or(|(event_id, _)| *event_id != row.event_id) {
+            decoded = Some((row.event_id, hub.schemas.decode_stored(&row.schema_fingerprint, &row.avro)));
+        }
+        let stored = match decoded.as_ref().map(|(_, stored)| stored) {
+            Some(Ok(stored)) => Ok(stored),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("not read".to_string()),
+        };
+        let (body, props) = match stored.and_then(|stored| message(hub, &row, stored).map_err(|e| e.to_string())) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
@@ -437,8 +447,11 @@ async fn withhold_at_publish(hub: &Hub, row: &Pending, reason: &str, now: DateTi
 }
 
 /// The body and properties of one delivery or notice.
-fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate::schemas::SchemaError> {
-    let stored = hub.schemas.decode_stored(&row.schema_fingerprint, &row.avro)?;
+fn message(
+    hub: &Hub,
+    row: &Pending,
+    stored: &serde_json::Value,
+) -> Result<(Vec<u8>, BasicProperties), crate::schemas::SchemaError> {
     let (copy, event_type) = match (row.refers_to, notice::Kind::parse(&row.kind)) {
         (Some(refers_to), Some(kind)) => {
             let retraction = notice::Notice {
@@ -453,9 +466,9 @@ fn message(hub: &Hub, row: &Pending) -> Result<(Vec<u8>, BasicProperties), crate
                 legal_basis: &row.legal_basis,
                 decided_at: row.decided_at,
             };
-            (notice::notice(&stored, &retraction), notice::EVENT_TYPE)
+            (notice::notice(stored, &retraction), notice::EVENT_TYPE)
         }
-        _ => (delivery_copy(hub, row, &stored), row.event_type.as_str()),
+        _ => (delivery_copy(hub, row, stored), row.event_type.as_str()),
     };
     let format = hub.settings.agency(&row.recipient).map(|a| a.delivery).unwrap_or_default();
     let (body, content_type) = match format {

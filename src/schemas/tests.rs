@@ -60,6 +60,15 @@ fn a_field_outside_the_schema_is_refused_with_its_path() {
 }
 
 #[test]
+fn a_value_of_the_wrong_type_in_a_list_is_refused_with_its_path() {
+    let s = get().unwrap();
+    let mut u = sample_update();
+    u["subject"]["identifiers"][0]["value"] = Json::from(12345);
+    let err = s.encode_datum(&u).unwrap_err().to_string();
+    assert!(err.contains("subject.identifiers[0].value"), "{err}");
+}
+
+#[test]
 fn unchanged_schemas_are_compatible_and_a_new_required_field_is_not() {
     let s = get().unwrap();
     assert!(check_compatibility(&s.files).unwrap().is_empty());
