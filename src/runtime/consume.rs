@@ -249,6 +249,7 @@ impl InHand {
         }
         let refs: Vec<(&Inbound, u32)> = msgs.iter().map(|(m, n)| (m, *n)).collect();
         let read = hub.read_batch(&refs).await?;
+        tracing::debug!(messages = refs.len(), took_ms = received.elapsed().as_millis() as u64, "batch archived and read");
         Ok(InHand { msgs, ackers, read, received })
     }
 }
@@ -287,7 +288,9 @@ async fn gather(hub: &Hub, consumer: &mut lapin::Consumer, first: Delivery) -> R
 async fn finish(hub: &Hub, names: &Names, dead_ch: &Channel, batch: InHand) -> Result<(), RunError> {
     let InHand { msgs, ackers, read, received } = batch;
     let refs: Vec<(&Inbound, u32)> = msgs.iter().map(|(m, n)| (m, *n)).collect();
+    let storing = std::time::Instant::now();
     let outcomes = hub.store_batch(&refs, read).await?;
+    tracing::debug!(messages = refs.len(), took_ms = storing.elapsed().as_millis() as u64, "batch stored");
     let mut all_stored = true;
     for ((msg, _), outcome) in msgs.iter().zip(&outcomes) {
         match outcome {
