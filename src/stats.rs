@@ -40,9 +40,18 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Adds to a count. Called per message, refusal and confirm: the labels are copied only the
+    /// first time they are seen (a family holds a few dozen label sets, so finding one by
+    /// walking them costs less than building a key to look it up).
     pub fn add(&self, family: &'static str, labels: &[&str], n: u64) {
         if let Ok(mut f) = self.families.lock() {
-            *f.entry(family).or_default().entry(labels.iter().map(|l| l.to_string()).collect()).or_default() += n;
+            let counts = f.entry(family).or_default();
+            match counts.iter_mut().find(|(key, _)| key.iter().map(String::as_str).eq(labels.iter().copied())) {
+                Some((_, count)) => *count += n,
+                None => {
+                    counts.insert(labels.iter().map(|l| l.to_string()).collect(), n);
+                }
+            }
         }
     }
 

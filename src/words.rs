@@ -24,6 +24,9 @@ pub fn result_in_words(code: &str) -> Option<&'static str> {
 
 /// A feed's code in words, where the summary knows it; otherwise the code as sent.
 pub fn in_words(field: &str, code: &str) -> String {
+    if let Some(words) = code_in_words(field, code) {
+        return words.to_string();
+    }
     let words = match (field, code) {
         ("episode_event", "REF") => "referred",
         ("episode_event", "TRI") => "triage",
@@ -123,4 +126,45 @@ pub fn reason_in_words(code: &str) -> String {
         "" => "withheld".into(),
         other => other.replace('_', " "),
     }
+}
+
+/// Codes the person would otherwise have to look up: sex, ethnicity (the police's 2011 census
+/// categories), drug test results, pleas, verdicts.
+pub fn code_in_words(field: &str, code: &str) -> Option<&'static str> {
+    let words = match (field, code) {
+        ("sex", "F") => "female",
+        ("sex", "M") => "male",
+        ("sex", "X" | "U") => "not stated",
+        ("opiates" | "cocaine" | "amphetamine" | "cannabis" | "benzodiazepines", c) => {
+            return result_in_words(c).or(Some("not tested"));
+        }
+        ("plea", "G") => "guilty",
+        ("plea", "NG") => "not guilty",
+        ("verdict", "G") => "guilty",
+        ("verdict", "NG") => "not guilty",
+        ("ethnicity", c) => match c {
+            "W1" => "White – English, Welsh, Scottish, Northern Irish or British",
+            "W2" => "White – Irish",
+            "W3" => "White – any other White background",
+            "W9" => "White – Gypsy or Irish Traveller",
+            "M1" => "Mixed – White and Black Caribbean",
+            "M2" => "Mixed – White and Black African",
+            "M3" => "Mixed – White and Asian",
+            "M9" => "Mixed – any other mixed background",
+            "A1" => "Asian – Indian",
+            "A2" => "Asian – Pakistani",
+            "A3" => "Asian – Bangladeshi",
+            "A4" => "Asian – Chinese",
+            "A9" => "Asian – any other Asian background",
+            "B1" => "Black – Caribbean",
+            "B2" => "Black – African",
+            "B9" => "Black – any other Black background",
+            "O2" => "Arab",
+            "O9" => "any other ethnic group",
+            "NS" => "not stated",
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(words)
 }

@@ -214,7 +214,7 @@ fn label(field: &str) -> String {
 /// groups of values as short lines rather than JSON.
 fn value_in_words(field: &str, value: &Json) -> String {
     match value {
-        Json::String(s) => code_in_words(field, s).map(str::to_string).unwrap_or_else(|| in_words(field, s)),
+        Json::String(s) => in_words(field, s),
         Json::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
         Json::Number(n) => n.to_string(),
         Json::Null => String::new(),
@@ -226,47 +226,6 @@ fn value_in_words(field: &str, value: &Json) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     }
-}
-
-/// Codes the person would otherwise have to look up: sex, ethnicity (the police's 2011 census
-/// categories), drug test results, pleas, verdicts.
-fn code_in_words(field: &str, code: &str) -> Option<&'static str> {
-    let words = match (field, code) {
-        ("sex", "F") => "female",
-        ("sex", "M") => "male",
-        ("sex", "X" | "U") => "not stated",
-        ("opiates" | "cocaine" | "amphetamine" | "cannabis" | "benzodiazepines", c) => {
-            return crate::words::result_in_words(c).or(Some("not tested"));
-        }
-        ("plea", "G") => "guilty",
-        ("plea", "NG") => "not guilty",
-        ("verdict", "G") => "guilty",
-        ("verdict", "NG") => "not guilty",
-        ("ethnicity", c) => match c {
-            "W1" => "White – English, Welsh, Scottish, Northern Irish or British",
-            "W2" => "White – Irish",
-            "W3" => "White – any other White background",
-            "W9" => "White – Gypsy or Irish Traveller",
-            "M1" => "Mixed – White and Black Caribbean",
-            "M2" => "Mixed – White and Black African",
-            "M3" => "Mixed – White and Asian",
-            "M9" => "Mixed – any other mixed background",
-            "A1" => "Asian – Indian",
-            "A2" => "Asian – Pakistani",
-            "A3" => "Asian – Bangladeshi",
-            "A4" => "Asian – Chinese",
-            "A9" => "Asian – any other Asian background",
-            "B1" => "Black – Caribbean",
-            "B2" => "Black – African",
-            "B9" => "Black – any other Black background",
-            "O2" => "Arab",
-            "O9" => "any other ethnic group",
-            "NS" => "not stated",
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some(words)
 }
 
 /// What kind of update a disclosure was about, in words.

@@ -249,7 +249,11 @@ impl InHand {
         }
         let refs: Vec<(&Inbound, u32)> = msgs.iter().map(|(m, n)| (m, *n)).collect();
         let read = hub.read_batch(&refs).await?;
-        tracing::debug!(messages = refs.len(), took_ms = received.elapsed().as_millis() as u64, "batch archived and read");
+        tracing::debug!(
+            messages = refs.len(),
+            took_ms = received.elapsed().as_millis() as u64,
+            "batch archived and read"
+        );
         Ok(InHand { msgs, ackers, read, received })
     }
 }
@@ -322,9 +326,10 @@ async fn finish(hub: &Hub, names: &Names, dead_ch: &Channel, batch: InHand) -> R
     let took = received.elapsed();
     for ((msg, _), outcome) in msgs.iter().zip(&outcomes) {
         hub.stats.processing.observe(took);
-        count(hub, msg, outcome);
+        let env = msg.envelope();
+        count(hub, &env, outcome);
         if hub.spans.is_on() {
-            hub.spans.record(process_span(msg, outcome, took));
+            hub.spans.record(process_span(msg, &env, outcome, took));
         }
     }
     hub.stats.batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -334,26 +339,26 @@ async fn finish(hub: &Hub, names: &Names, dead_ch: &Channel, batch: InHand) -> R
 
 /// Counts a committed message for `/metrics` as the inbox records it: received, applied (in
 /// whole or part, or kept), and its refusals by reason. A message seen before counts nothing.
-fn count(hub: &Hub, msg: &Inbound, outcome: &Result<Applied, impl std::fmt::Display>) {
+fn count(hub: &Hub, env: &crate::store::message::Envelope, outcome: &Result<Applied, impl std::fmt::Display>) {
     let Ok(Applied::Stored { events, kept, dead_letters, .. }) = outcome else { return };
-    let connector = msg.envelope().connector;
+    let connector = &env.connector;
     let counters = &hub.stats.counters;
-    counters.add("messages_received", &[&connector], 1);
+    counters.add("messages_received", &[connector], 1);
     if *events > 0 || *kept > 0 {
-        counters.add("messages_applied", &[&connector], 1);
+        counters.add("messages_applied", &[connector], 1);
     }
     for d in dead_letters {
-        counters.add("refusals", &[&connector, &d.code], 1);
+        counters.add("refusals", &[connector, &d.code], 1);
     }
 }
 
 /// The span the message was processed in (for the OTLP exporter), in its trace.
 fn process_span(
     msg: &Inbound,
+    env: &crate::store::message::Envelope,
     outcome: &Result<Applied, impl std::fmt::Display>,
     took: std::time::Duration,
 ) -> crate::otlp::Span {
-    let env = msg.envelope();
     let trace = crate::trace_context::TraceParent::of_message(&env.agency, &env.message_id, msg.traceparent.as_deref());
     let (span_id, parent) = crate::otlp::process_span(&trace, msg.traceparent.is_some());
     let end = std::time::SystemTime::now();
