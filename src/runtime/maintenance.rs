@@ -42,12 +42,15 @@ pub async fn run(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             return;
         }
-        look_after_due_tables(&hub).await;
+        look_after_due_tables(&hub, &mut shutdown).await;
     }
 }
 
-/// One pass: every table past its thresholds, one at a time (each statement is short).
-pub async fn look_after_due_tables(hub: &Hub) {
+/// One pass: every table past its thresholds, one at a time, with a rest after each as long as
+/// it took (at most a second). Run back to back, a pass of a fast-growing store took a core from
+/// the message path for about a second, and that second held the slowest deliveries of a latency
+/// run (BENCHMARKS.md, session 13); rested, the same work is spread thin.
+pub async fn look_after_due_tables(hub: &Hub, shutdown: &mut watch::Receiver<bool>) {
     let due = match maintenance::due(&hub.pool).await {
         Ok(due) => due,
         Err(e) => {
@@ -62,6 +65,13 @@ pub async fn look_after_due_tables(hub: &Hub) {
                 tracing::debug!(table = %table.table, vacuum = table.vacuum, took_ms = started.elapsed().as_millis() as u64, "table statistics refreshed")
             }
             Err(e) => tracing::warn!(table = %table.table, "store maintenance failed: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(started.elapsed().min(Duration::from_secs(1))) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
         }
     }
 }
