@@ -116,6 +116,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (24, "traced messages", include_str!("../../migrations/0024_traced_messages.sql")),
     (25, "small statistics samples", include_str!("../../migrations/0025_small_statistics_samples.sql")),
     (26, "time indexes brin", include_str!("../../migrations/0026_time_indexes_brin.sql")),
+    (27, "local day statistics", include_str!("../../migrations/0027_local_day_statistics.sql")),
+    (28, "unused indexes", include_str!("../../migrations/0028_unused_indexes.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

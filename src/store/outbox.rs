@@ -272,7 +272,8 @@ pub struct Pending {
 }
 
 /// Up to `limit` rows not yet confirmed nor withheld at publish, in the order decided, each with
-/// its update's Avro encoding — of the outbox `partitions` (of `of`) only. A row's partition is
+/// its update's Avro encoding — of the outbox `partitions` (of `of`) only, and after row `after`
+/// if given. A row's partition is
 /// its person's (a notice's, the person of the delivery it retracts), so one publisher sends
 /// everything about a person, in order.
 pub async fn pending(
@@ -280,7 +281,7 @@ pub async fn pending(
     limit: i64,
     partitions: &[i32],
     of: i32,
-    in_flight: &[i64],
+    after: Option<i64>,
 ) -> Result<Vec<Pending>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.id, o.event_id, o.recipient, o.message_id, o.subject_id, o.withheld_fields, o.agreement, o.purpose,
@@ -293,13 +294,13 @@ pub async fn pending(
          WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
            AND get_byte(uuid_send(coalesce(r.subject_id, o.subject_id, '00000000-0000-0000-0000-000000000000')), 15) % $3
                = ANY($2)
-           AND o.id <> ALL($4)
+           AND o.id > coalesce($4, 0)
          ORDER BY o.id LIMIT $1",
     )
     .bind(limit)
     .bind(partitions)
     .bind(of)
-    .bind(in_flight)
+    .bind(after)
     .fetch_all(pool)
     .await
 }

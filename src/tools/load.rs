@@ -97,8 +97,11 @@ pub struct DeadLetters<'a> {
     pub names: &'a Names,
 }
 
-/// Loads `plan` (files under `dir`, in order) `batch` files per transaction. Reading the next
-/// batch (from disk, then archiving, parsing, validating, encoding) overlaps with storing this one.
+/// Loads `plan` (files under `dir`, in order) `batch` files per transaction, fewer where they
+/// reach `broker.batch_max_bytes` (as a consumer's batch does): a batch in hand takes some 40
+/// times its files' size in memory (records, Avro, decisions, the statements' parameters), and
+/// a month's first files can be large. Reading the next batch (from disk, then archiving,
+/// parsing, validating, encoding) overlaps with storing this one.
 pub async fn load(
     hub: Arc<Hub>,
     dir: &Path,
@@ -110,11 +113,19 @@ pub async fn load(
     let mut progress = crate::tools::progress::Progress::new("loading", "files", plan.len());
     let (tx, mut rx) = mpsc::channel::<anyhow::Result<Vec<File>>>(2);
     let dir = dir.to_path_buf();
+    let max_bytes = hub.settings.broker.batch_max_bytes.max(1);
     let reader = tokio::task::spawn_blocking(move || {
-        for chunk in plan.chunks(batch.max(1)) {
-            let files = chunk.iter().map(|p| read_file(&dir, p)).collect();
-            if tx.blocking_send(files).is_err() {
-                return;
+        let mut chunk = Vec::new();
+        let mut bytes = 0;
+        for (n, p) in plan.iter().enumerate() {
+            let file = read_file(&dir, p);
+            bytes += file.as_ref().map_or(0, |f| f.msg.body.len());
+            chunk.push(file);
+            if chunk.len() >= batch.max(1) || bytes >= max_bytes || n + 1 == plan.len() {
+                bytes = 0;
+                if tx.blocking_send(std::mem::take(&mut chunk).into_iter().collect()).is_err() {
+                    return;
+                }
             }
         }
     });

@@ -50,8 +50,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
     // Steady rate (below capacity).
     let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
     let timed = steady_timed(&sandbox, &arrivals, updates, rate, 2).await?;
-    let mut latencies: Vec<Duration> = timed.iter().map(|(_, l)| *l).collect();
-    latencies.sort();
+    let latencies = sorted_latencies(&timed);
     println!(
         "hub at {rate} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,

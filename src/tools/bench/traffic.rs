@@ -128,10 +128,14 @@ pub(crate) async fn steady(
     rate: u32,
     phase: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    let mut latencies: Vec<Duration> =
-        steady_timed(sandbox, arrivals, updates, rate, phase).await?.into_iter().map(|(_, l)| l).collect();
+    Ok(sorted_latencies(&steady_timed(sandbox, arrivals, updates, rate, phase).await?))
+}
+
+/// The latencies of [`steady_timed`]'s deliveries, sorted (for percentiles).
+pub(crate) fn sorted_latencies(timed: &[(Duration, Duration)]) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = timed.iter().map(|(_, l)| *l).collect();
     latencies.sort();
-    Ok(latencies)
+    latencies
 }
 
 /// The same as [`steady`], each latency with when its update was sent (from the first send), in
