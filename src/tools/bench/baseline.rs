@@ -219,17 +219,20 @@ impl Baselines {
 /// the hub runs inside it, beside the benchmark's own publishers and watchers, so this is an
 /// upper bound on what the hub alone holds.
 pub(crate) fn print_memory() {
+    print_memory_of("this process (hub and benchmark together)");
+}
+
+/// Prints the resident memory of this process now and at its peak, saying what it holds.
+pub(crate) fn print_memory_of(what: &str) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
         line.split_whitespace().nth(1)?.parse().ok()
     };
     match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(now), Some(peak)) => println!(
-            "resident memory of this process (hub and benchmark together): {} MB now, {} MB at peak",
-            now / 1024,
-            peak / 1024
-        ),
+        (Some(now), Some(peak)) => {
+            println!("resident memory of {what}: {} MB now, {} MB at peak", now / 1024, peak / 1024)
+        }
         _ => println!("resident memory: not available on this system"),
     }
 }

@@ -13,6 +13,9 @@ use super::baseline::print_machine;
 pub(super) async fn run(settings: Settings, generated: &super::Store) -> anyhow::Result<()> {
     let (sandbox, from, to) =
         load_generated(settings, "Report", generated.people, generated.months, generated.batch).await?;
+    super::baseline::print_memory_of(
+        "this process after the load (the load, with the hub's consumers and store maintenance)",
+    );
     let timed = time_reports(&sandbox.hub.pool, from, to).await;
     super::baseline::print_memory();
     finish(sandbox, generated.keep).await?;
