@@ -28,7 +28,7 @@ pub struct LoadArgs {
     agency: Option<String>,
     #[arg(long, requires = "agency")]
     connector: Option<String>,
-    /// Files per transaction.
+    /// Files per transaction (fewer where they reach `broker.batch_max_bytes`).
     #[arg(long, default_value_t = 200)]
     batch: usize,
     #[arg(required = true)]
