@@ -130,7 +130,7 @@ pub fn reason_in_words(code: &str) -> String {
 
 /// Codes the person would otherwise have to look up: sex, ethnicity (the police's 2011 census
 /// categories), drug test results, pleas, verdicts.
-pub fn code_in_words(field: &str, code: &str) -> Option<&'static str> {
+fn code_in_words(field: &str, code: &str) -> Option<&'static str> {
     let words = match (field, code) {
         ("sex", "F") => "female",
         ("sex", "M") => "male",

@@ -50,14 +50,14 @@ pub(super) async fn load_generated(
     settings.clock.fixed = format!("{to}T00:00:00Z");
     let dir = std::env::temp_dir().join(format!("tracker-bench-{}", uuid::Uuid::new_v4().simple()));
     let generating = Instant::now();
-    let files = generate_elsewhere(people, months, &dir)?;
+    let plan = generate_elsewhere(people, months, &dir)?;
     println!(
-        "{what} benchmark: {people} people over {months} months generated ({files} payloads) in {:.1} s",
+        "{what} benchmark: {people} people over {months} months generated ({} payloads) in {:.1} s",
+        plan.len(),
         generating.elapsed().as_secs_f64()
     );
     print_machine();
     let sandbox = Sandbox::start_consuming(settings, "bench").await?;
-    let plan = crate::tools::demo::send_plan(&dir)?;
     let dead = crate::tools::load::DeadLetters { ch: &sandbox.ch, names: &sandbox.names };
     let loaded = crate::tools::load::load(sandbox.hub.clone(), &dir, plan, batch, &dead).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -67,10 +67,14 @@ pub(super) async fn load_generated(
 }
 
 /// Writes the generated traffic (seed 42) from a child process (`tracker demo generate`), and
-/// returns how many payloads it wrote. The generator holds a whole period's records in memory
+/// returns its send plan. The generator holds a whole period's records in memory
 /// before writing them; in this process, what the allocator kept of that would count in the
 /// resident memory printed for the hub that loads them.
-fn generate_elsewhere(people: usize, months: u32, dir: &std::path::Path) -> anyhow::Result<usize> {
+fn generate_elsewhere(
+    people: usize,
+    months: u32,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<crate::tools::demo::PlannedSend>> {
     let exe = std::env::current_exe().context("finding this program to generate traffic with")?;
     let output = std::process::Command::new(exe)
         .args(["demo", "generate", "--seed", "42", "--people", &people.to_string(), "--months", &months.to_string()])
@@ -81,7 +85,7 @@ fn generate_elsewhere(people: usize, months: u32, dir: &std::path::Path) -> anyh
     if !output.status.success() {
         anyhow::bail!("`tracker demo generate` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
-    Ok(crate::tools::demo::send_plan(dir)?.len())
+    crate::tools::demo::send_plan(dir)
 }
 
 /// Times every report over the configured store as it is, for the span of its events.
