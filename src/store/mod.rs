@@ -118,6 +118,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (26, "time indexes brin", include_str!("../../migrations/0026_time_indexes_brin.sql")),
     (27, "local day statistics", include_str!("../../migrations/0027_local_day_statistics.sql")),
     (28, "unused indexes", include_str!("../../migrations/0028_unused_indexes.sql")),
+    (29, "delivery latency rollups", include_str!("../../migrations/0029_delivery_latency_rollups.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -327,9 +327,24 @@ pub async fn traceparents(
     Ok(rows.into_iter().map(|(agency, message_id, tp)| ((agency, message_id), tp)).collect())
 }
 
-/// Marks rows the broker confirmed.
+/// Marks rows the broker confirmed, and counts each row's latency (decision to confirm) into the
+/// running totals the delivery-latency report reads, in the same statement. A row confirmed again
+/// (published twice after a crash between confirm and this mark) keeps its first time and is
+/// counted once.
 pub async fn mark_published(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET published_at = $2 WHERE id = ANY($1)").bind(ids).bind(now).execute(pool).await?;
+    sqlx::query(
+        "WITH settled AS (
+             UPDATE outbox SET published_at = $2 WHERE id = ANY($1) AND published_at IS NULL
+             RETURNING decided_at, recipient, published_at)
+         INSERT INTO delivery_latencies AS l (day, recipient, bucket_ms, deliveries)
+         SELECT (decided_at AT TIME ZONE 'Europe/London')::date, recipient, latency_bucket_ms(published_at - decided_at), count(*)
+         FROM settled GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+         ON CONFLICT (day, recipient, bucket_ms) DO UPDATE SET deliveries = l.deliveries + excluded.deliveries",
+    )
+    .bind(ids)
+    .bind(now)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -210,6 +210,69 @@ async fn the_sample_month_gives_the_figures_worked_out_by_hand() {
     hub.finish().await;
 }
 
+/// Report 42's percentiles come from the totals the publisher keeps as it marks rows confirmed:
+/// each is the least latency that share of a recipient's deliveries did not exceed, to the
+/// millisecond below 1 s and to three significant figures above. A row confirmed twice (published
+/// again after a crash before its mark) keeps its first time and counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_latency_counts_each_confirmed_delivery_once_at_its_latency() {
+    let hub = TestHub::start_without_publisher().await;
+    hub.send_sample_plan().await;
+    let (recipient, decided_at): (String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT recipient, min(decided_at) FROM outbox GROUP BY recipient ORDER BY count(*) DESC, recipient LIMIT 1",
+    )
+    .fetch_one(hub.pool())
+    .await
+    .unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE recipient = $1 ORDER BY id")
+        .bind(&recipient)
+        .fetch_all(hub.pool())
+        .await
+        .unwrap();
+    assert!(ids.len() >= 8, "{recipient} has {} deliveries", ids.len());
+
+    // Alternately under a second (exact to the ms) and above it (three significant figures).
+    let latency_ms = |k: usize| if k.is_multiple_of(2) { 3 * k as i64 + 5 } else { 1_234 * k as i64 + 7 };
+    for (k, id) in ids.iter().enumerate() {
+        let at = decided_at + chrono::Duration::milliseconds(latency_ms(k));
+        tracker::store::outbox::mark_published(hub.pool(), &[*id], at).await.unwrap();
+    }
+    // Confirmed again, an hour later: nothing changes.
+    tracker::store::outbox::mark_published(hub.pool(), &ids, decided_at + chrono::Duration::hours(1)).await.unwrap();
+
+    let bucket = |ms: i64| {
+        let step = if ms < 1_000 { 1 } else { 10_i64.pow(ms.ilog10() - 2) };
+        ms - ms % step
+    };
+    let mut buckets: Vec<i64> = (0..ids.len()).map(|k| bucket(latency_ms(k))).collect();
+    buckets.sort_unstable();
+    let percentile = |pct: usize| {
+        let rank = (pct * buckets.len()).div_ceil(100);
+        let ms = buckets[rank - 1];
+        format!("{}.{:03}", ms / 1_000, ms % 1_000)
+    };
+    let expected = vec![recipient.clone(), ids.len().to_string(), percentile(50), percentile(95), percentile(99)];
+    let latency = rows(&hub, "delivery-latency", month()).await;
+    assert!(latency.contains(&expected), "expected {expected:?} in {latency:?}");
+    let latest: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT max(published_at) FROM outbox WHERE recipient = $1")
+            .bind(&recipient)
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+    let slowest = (0..ids.len()).map(latency_ms).max().unwrap();
+    assert_eq!(latest, decided_at + chrono::Duration::milliseconds(slowest), "the first confirm's time is kept");
+
+    // The share matched automatically counts every stored event, from its own running total.
+    let (kept, counted): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT sum(events) FROM events_recorded_daily)::int8, (SELECT count(*) FROM events)")
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+    assert_eq!(kept, counted);
+    hub.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_states_the_definition_and_html_has_a_chart() {
     let hub = TestHub::start().await;
