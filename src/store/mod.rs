@@ -119,6 +119,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (27, "local day statistics", include_str!("../../migrations/0027_local_day_statistics.sql")),
     (28, "unused indexes", include_str!("../../migrations/0028_unused_indexes.sql")),
     (29, "delivery latency rollups", include_str!("../../migrations/0029_delivery_latency_rollups.sql")),
+    (30, "history read indexes", include_str!("../../migrations/0030_history_read_indexes.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
