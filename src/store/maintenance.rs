@@ -27,16 +27,14 @@ pub async fn server_autovacuum(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// autovacuum's so that tables growing from empty are not looked after again and again.
 pub async fn due(pool: &PgPool) -> Result<Vec<Due>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.relname AS table,
-                s.n_mod_since_analyze > 1000 + 0.1 * greatest(c.reltuples, 0) AS analyze,
-                s.n_dead_tup > 1000 + 0.2 * greatest(c.reltuples, 0)
-                  OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0) AS vacuum
-         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-         WHERE s.schemaname = current_schema()
-           AND (s.n_mod_since_analyze > 1000 + 0.1 * greatest(c.reltuples, 0)
-                OR s.n_dead_tup > 1000 + 0.2 * greatest(c.reltuples, 0)
-                OR s.n_ins_since_vacuum > 1000 + 0.2 * greatest(c.reltuples, 0))
-         ORDER BY s.relname",
+        "SELECT * FROM (
+             SELECT s.relname AS table,
+                    s.n_mod_since_analyze > 1000 + 0.1 * greatest(c.reltuples, 0) AS analyze,
+                    greatest(s.n_dead_tup, s.n_ins_since_vacuum) > 1000 + 0.2 * greatest(c.reltuples, 0) AS vacuum
+             FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+             WHERE s.schemaname = current_schema()) AS t
+         WHERE t.analyze OR t.vacuum
+         ORDER BY 1",
     )
     .fetch_all(pool)
     .await
