@@ -1,5 +1,5 @@
 //! Events: a batch's events written as column arrays with one statement; projections follow
-//! by trigger (migrations/0002).
+//! by one statement trigger over the statement's rows (migrations/0031).
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use sqlx::Row;

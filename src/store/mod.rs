@@ -120,6 +120,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (28, "unused indexes", include_str!("../../migrations/0028_unused_indexes.sql")),
     (29, "delivery latency rollups", include_str!("../../migrations/0029_delivery_latency_rollups.sql")),
     (30, "history read indexes", include_str!("../../migrations/0030_history_read_indexes.sql")),
+    (31, "projections by statement", include_str!("../../migrations/0031_projections_by_statement.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

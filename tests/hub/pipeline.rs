@@ -609,3 +609,102 @@ async fn the_publisher_window_changes_neither_what_is_delivered_nor_its_order() 
     }
     assert_eq!(by_window[0], by_window[1]);
 }
+
+/// Every projection table (kept from the events by trigger).
+const PROJECTIONS: &[&str] = &[
+    "custody_events",
+    "charges",
+    "bail_decisions",
+    "cases",
+    "hearings",
+    "offences_pleas",
+    "orders",
+    "order_requirements",
+    "warrants",
+    "supervisions",
+    "supervision_requirements",
+    "appointments",
+    "breaches",
+    "order_terminations",
+    "pre_sentence_reports",
+    "risk_registrations",
+    "drug_tests",
+    "treatment_episodes",
+    "consents",
+];
+
+/// Each projection table's rows as sorted JSON text; consents without their ordinal, which is
+/// given by the order they were stored (the order of event ids by ordinal is listed instead).
+async fn projected(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for t in PROJECTIONS {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT (to_jsonb(t) - 'ordinal')::text FROM {t} t ORDER BY 1"
+        )))
+        .fetch_all(&mut **tx)
+        .await
+        .unwrap();
+        out.insert(t.to_string(), rows);
+    }
+    let consent_order: Vec<String> =
+        sqlx::query_scalar("SELECT event_id::text FROM consents ORDER BY ordinal").fetch_all(&mut **tx).await.unwrap();
+    out.insert("consents by ordinal".into(), consent_order);
+    out
+}
+
+/// Re-projects every current record (not corrected since) from scratch, `per_statement` records
+/// to an INSERT (0: all in one), in the order they were stored.
+async fn reproject(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, per_statement: usize) {
+    for t in PROJECTIONS {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {t}"))).execute(&mut **tx).await.unwrap();
+    }
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT event_id FROM events WHERE event_id NOT IN (SELECT event_id FROM corrections) ORDER BY seq",
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .unwrap();
+    let size = if per_statement == 0 { ids.len().max(1) } else { per_statement };
+    for chunk in ids.chunks(size) {
+        sqlx::query(
+            "INSERT INTO reprojections SELECT e.* FROM UNNEST($1::uuid[]) WITH ORDINALITY AS c(id, n)
+             JOIN events e ON e.event_id = c.id ORDER BY c.n",
+        )
+        .bind(chunk)
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM reprojections").execute(&mut **tx).await.unwrap();
+}
+
+/// Projections are made by one statement trigger over all the events a statement stores: a
+/// generated quarter projected as it arrived, all in one statement, and one record at a time
+/// gives the same rows in every table (a case keeps its first-stored person and earliest
+/// hearing; consents keep the order they were stored in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_are_the_same_however_many_records_a_statement_stores() {
+    let dir = std::env::temp_dir().join(format!("projections-{}", std::process::id()));
+    tracker::tools::generate::generate(60, 3, 9, &dir).unwrap();
+    let hub = TestHub::start().await;
+    hub.send_plan_from(&dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut tx = hub.pool().begin().await.unwrap();
+    let as_arrived = projected(&mut tx).await;
+    let empty: Vec<&String> = as_arrived.iter().filter(|(_, rows)| rows.is_empty()).map(|(t, _)| t).collect();
+    assert!(empty.is_empty(), "the quarter projects into every table; empty: {empty:?}");
+    for per_statement in [0, 1, 7] {
+        reproject(&mut tx, per_statement).await;
+        let again = projected(&mut tx).await;
+        for (table, rows) in &as_arrived {
+            assert!(
+                &again[table] == rows,
+                "{table} re-projected {per_statement} to a statement: {} rows against {} as arrived",
+                again[table].len(),
+                rows.len()
+            );
+        }
+    }
+    tx.rollback().await.unwrap();
+    hub.finish().await;
+}
