@@ -72,9 +72,12 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
                 publish_batch(hub, &ch, &names, batch, &mut window).await?;
                 continue;
             }
-            // Nothing more to send for now: wait for the oldest confirm, new decisions or a tick.
+            // Nothing more to send for now: wait for the oldest confirm, confirmed rows to mark,
+            // new decisions or a tick.
+            let mark_at = window.mark_deadline();
             tokio::select! {
-                _ = window.oldest_confirmed(), if !window.is_empty() => {}
+                _ = window.oldest_confirmed(), if window.awaiting_answers() => {}
+                _ = tokio::time::sleep_until(mark_at.unwrap_or_else(tokio::time::Instant::now)), if mark_at.is_some() => {}
                 _ = hub.publisher_wakeup.notified() => {}
                 _ = tokio::time::sleep(every.min(Duration::from_secs(1))) => {}
                 _ = shutdown.changed() => {}
@@ -198,36 +201,50 @@ async fn publish_batch(
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Publishes awaiting their confirms, oldest first, at most `broker.publish_window` of them:
-/// the publisher sends the next rows while earlier ones are confirmed. Rows are marked published
-/// as their confirms arrive, in order and in batches; the first nack, return or timeout stops
-/// the publisher (what is not marked is published again, under the same message ids).
+/// the publisher sends the next rows while earlier ones are confirmed. Confirmed rows are marked
+/// published in order and together (`MARK_BATCH`, `MARK_LINGER`), each at the time its confirm
+/// was seen; until marked they keep their place in the window. The first nack, return or timeout
+/// stops the publisher (what is not marked is published again, under the same message ids).
 struct Window {
     size: usize,
     in_flight: std::collections::VecDeque<InFlight>,
+    /// Confirmed, not yet marked: each with when its confirm was seen (the clock's time and the
+    /// monotonic instant).
+    confirmed: Vec<(InFlight, DateTime<Utc>, std::time::Instant)>,
 }
+
+/// Confirmed rows are marked published once this many wait...
+const MARK_BATCH: usize = 256;
+/// ...or once the oldest has waited this long. Marking is one statement whatever the count (it
+/// also adds to the latency totals), so marking each confirm as it came cost the database about
+/// a millisecond per two or three rows; a short wait lets one statement mark dozens. Nothing is
+/// delivered later for it: the broker has the message already.
+const MARK_LINGER: Duration = Duration::from_millis(20);
 
 impl Window {
     fn new(size: usize) -> Window {
-        Window { size: size.max(1), in_flight: std::collections::VecDeque::new() }
+        Window { size: size.max(1), in_flight: std::collections::VecDeque::new(), confirmed: Vec::new() }
     }
 
-    fn is_empty(&self) -> bool {
-        self.in_flight.is_empty()
+    /// Whether any publish still waits for the broker's answer.
+    fn awaiting_answers(&self) -> bool {
+        !self.in_flight.is_empty()
     }
 
-    /// How many more rows may be published before the oldest is confirmed.
+    /// How many more rows may be published before the oldest is confirmed and marked.
     fn room(&self) -> usize {
-        self.size.saturating_sub(self.in_flight.len())
+        self.size.saturating_sub(self.in_flight.len() + self.confirmed.len())
     }
 
-    /// The last outbox row in flight: the next rows are read after it. Rows are read in id order,
-    /// so every pending row before it is in flight — except one whose transaction committed after
-    /// a later id was read (ids are taken at insert, not at commit). Such a row is read once the
-    /// window is empty (it is drained at every lease check), so it waits seconds, never for ever.
-    /// A cursor rather than a list of the ids to skip: `id <> ALL(1,024 ids)` cost PostgreSQL
-    /// ~2 ms per read, comparing every row in flight against every other.
+    /// The last outbox row in flight or waiting to be marked: the next rows are read after it.
+    /// Rows are read in id order, so every pending row before it is in the window — except one
+    /// whose transaction committed after a later id was read (ids are taken at insert, not at
+    /// commit). Such a row is read once the window is empty (it is drained at every lease check),
+    /// so it waits seconds, never for ever. A cursor rather than a list of the ids to skip:
+    /// `id <> ALL(1,024 ids)` cost PostgreSQL ~2 ms per read, comparing every row in flight
+    /// against every other.
     fn last_id(&self) -> Option<i64> {
-        self.in_flight.iter().map(|f| f.id).max()
+        self.in_flight.iter().map(|f| f.id).chain(self.confirmed.iter().map(|(f, ..)| f.id)).max()
     }
 
     fn push(&mut self, f: InFlight) {
@@ -242,49 +259,78 @@ impl Window {
         }
     }
 
-    /// Settles the oldest publishes that have their answers, without waiting for the others.
+    /// When the oldest confirmed row will have waited `MARK_LINGER` to be marked.
+    fn mark_deadline(&self) -> Option<tokio::time::Instant> {
+        self.confirmed.first().map(|(_, _, seen)| (*seen + MARK_LINGER).into())
+    }
+
+    /// Takes the oldest publishes that have their answers, without waiting for the others, and
+    /// marks the confirmed ones once enough wait or the oldest has waited long enough. A refusal
+    /// or broken connection stops here, after marking what was confirmed before it.
     async fn settle_ready(&mut self, hub: &Hub) -> Result<(), RunError> {
-        let mut confirmed = Vec::new();
-        let mut failure = None;
-        while let Some(front) = self.in_flight.front_mut() {
-            if !front.answered_now() {
-                if front.taken.elapsed() > CONFIRM_TIMEOUT {
-                    failure = Some(BrokerError::Timeout(format!("the confirm of outbox row {}", front.id)));
-                }
-                break;
-            }
-            let Some(f) = self.in_flight.pop_front() else { break };
-            match f.outcome {
-                Some(Err(e)) => {
-                    failure = Some(match e {
-                        ConfirmFailure::Refused => BrokerError::Refused {
-                            what: format!("outbox row {}", f.id),
-                            why: "nacked or unroutable".into(),
-                        },
-                        ConfirmFailure::Broker(e) => BrokerError::from(e),
-                    });
-                    break;
-                }
-                _ => confirmed.push(f),
-            }
+        let failure = self.take_answered(hub);
+        let due = self.confirmed.len() >= MARK_BATCH
+            || self.confirmed.first().is_some_and(|(_, _, seen)| seen.elapsed() >= MARK_LINGER);
+        if failure.is_some() || due {
+            self.mark(hub).await?;
         }
-        settle(hub, confirmed).await?;
         match failure {
             Some(e) => Err(e.into()),
             None => Ok(()),
         }
     }
 
-    /// Waits for every publish in flight and settles them.
+    /// Moves the answered publishes at the front to `confirmed`, stopping at the first that was
+    /// refused (returned as the failure) or that has waited past `CONFIRM_TIMEOUT`.
+    fn take_answered(&mut self, hub: &Hub) -> Option<BrokerError> {
+        while let Some(front) = self.in_flight.front_mut() {
+            if !front.answered_now() {
+                if front.taken.elapsed() > CONFIRM_TIMEOUT {
+                    return Some(BrokerError::Timeout(format!("the confirm of outbox row {}", front.id)));
+                }
+                return None;
+            }
+            let f = self.in_flight.pop_front()?;
+            match f.outcome {
+                Some(Err(ConfirmFailure::Refused)) => {
+                    return Some(BrokerError::Refused {
+                        what: format!("outbox row {}", f.id),
+                        why: "nacked or unroutable".into(),
+                    });
+                }
+                Some(Err(ConfirmFailure::Broker(e))) => return Some(BrokerError::from(e)),
+                _ => self.confirmed.push((f, hub.clock.now(), std::time::Instant::now())),
+            }
+        }
+        None
+    }
+
+    /// Marks every confirmed row published.
+    async fn mark(&mut self, hub: &Hub) -> Result<(), RunError> {
+        settle(hub, std::mem::take(&mut self.confirmed)).await
+    }
+
+    /// Waits for every publish in flight and marks them.
     async fn drain(&mut self, hub: &Hub) -> Result<(), RunError> {
         while let Some(front) = self.in_flight.front_mut() {
             if tokio::time::timeout(CONFIRM_TIMEOUT, front.wait()).await.is_err() {
-                return Err(BrokerError::Timeout(format!("the confirm of outbox row {}", front.id)).into());
+                self.mark(hub).await?;
+                return Err(
+                    BrokerError::Timeout(format!("the confirm of outbox row {}", front_id(&self.in_flight))).into()
+                );
             }
-            self.settle_ready(hub).await?;
+            if let Some(e) = self.take_answered(hub) {
+                self.mark(hub).await?;
+                return Err(e.into());
+            }
         }
-        Ok(())
+        self.mark(hub).await
     }
+}
+
+/// The id of the oldest row in flight, for an error message.
+fn front_id(in_flight: &std::collections::VecDeque<InFlight>) -> i64 {
+    in_flight.front().map_or(0, |f| f.id)
 }
 
 /// The update last decoded. An update goes to several recipients, its rows one after another,
@@ -313,19 +359,18 @@ enum ConfirmFailure {
 }
 
 /// Marks confirmed rows published (one statement), then counts them and records their spans.
-async fn settle(hub: &Hub, confirmed: Vec<InFlight>) -> Result<(), RunError> {
+async fn settle(hub: &Hub, confirmed: Vec<(InFlight, DateTime<Utc>, std::time::Instant)>) -> Result<(), RunError> {
     if confirmed.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = confirmed.iter().map(|f| f.id).collect();
-    crate::store::outbox::mark_published(&hub.pool, &ids, hub.clock.now())
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let ids: Vec<i64> = confirmed.iter().map(|(f, ..)| f.id).collect();
+    let times: Vec<DateTime<Utc>> = confirmed.iter().map(|(_, at, _)| *at).collect();
+    crate::store::outbox::mark_published(&hub.pool, &ids, &times).await.map_err(crate::store::StoreError::from)?;
     let real_clock = matches!(hub.clock, crate::clock::Clock::System);
-    for f in confirmed {
-        hub.stats.publishing.observe(f.taken.elapsed());
+    for (f, at, seen) in confirmed {
+        hub.stats.publishing.observe(seen.duration_since(f.taken));
         // Receipt to confirmed delivery, when the hub runs on the real clock.
-        if real_clock && let Ok(latency) = (Utc::now() - f.decided_at).to_std() {
+        if real_clock && let Ok(latency) = (at - f.decided_at).to_std() {
             hub.stats.delivery.observe(latency);
         }
         match f.kind.as_str() {

@@ -327,14 +327,15 @@ pub async fn traceparents(
     Ok(rows.into_iter().map(|(agency, message_id, tp)| ((agency, message_id), tp)).collect())
 }
 
-/// Marks rows the broker confirmed, and counts each row's latency (decision to confirm) into the
-/// running totals the delivery-latency report reads, in the same statement. A row confirmed again
-/// (published twice after a crash between confirm and this mark) keeps its first time and is
-/// counted once.
-pub async fn mark_published(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+/// Marks rows the broker confirmed, each at the time its confirm was seen, and counts each row's
+/// latency (decision to confirm) into the running totals the delivery-latency report reads, in
+/// the same statement. A row confirmed again (published twice after a crash between confirm and
+/// this mark) keeps its first time and is counted once.
+pub async fn mark_published(pool: &PgPool, ids: &[i64], confirmed_at: &[DateTime<Utc>]) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH settled AS (
-             UPDATE outbox SET published_at = $2 WHERE id = ANY($1) AND published_at IS NULL
+             UPDATE outbox SET published_at = ($2::timestamptz[])[array_position($1::bigint[], id)]
+             WHERE id = ANY($1) AND published_at IS NULL
              RETURNING decided_at, recipient, published_at)
          INSERT INTO delivery_latencies AS l (day, recipient, bucket_ms, deliveries)
          SELECT (decided_at AT TIME ZONE 'Europe/London')::date, recipient, latency_bucket_ms(published_at - decided_at), count(*)
@@ -342,7 +343,7 @@ pub async fn mark_published(pool: &PgPool, ids: &[i64], now: DateTime<Utc>) -> R
          ON CONFLICT (day, recipient, bucket_ms) DO UPDATE SET deliveries = l.deliveries + excluded.deliveries",
     )
     .bind(ids)
-    .bind(now)
+    .bind(confirmed_at)
     .execute(pool)
     .await?;
     Ok(())

@@ -235,10 +235,12 @@ async fn delivery_latency_counts_each_confirmed_delivery_once_at_its_latency() {
     let latency_ms = |k: usize| if k.is_multiple_of(2) { 3 * k as i64 + 5 } else { 1_234 * k as i64 + 7 };
     for (k, id) in ids.iter().enumerate() {
         let at = decided_at + chrono::Duration::milliseconds(latency_ms(k));
-        tracker::store::outbox::mark_published(hub.pool(), &[*id], at).await.unwrap();
+        tracker::store::outbox::mark_published(hub.pool(), &[*id], &[at]).await.unwrap();
     }
     // Confirmed again, an hour later: nothing changes.
-    tracker::store::outbox::mark_published(hub.pool(), &ids, decided_at + chrono::Duration::hours(1)).await.unwrap();
+    tracker::store::outbox::mark_published(hub.pool(), &ids, &vec![decided_at + chrono::Duration::hours(1); ids.len()])
+        .await
+        .unwrap();
 
     let bucket = |ms: i64| {
         let step = if ms < 1_000 { 1 } else { 10_i64.pow(ms.ilog10() - 2) };
