@@ -202,7 +202,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Publishes awaiting their confirms, oldest first, at most `broker.publish_window` of them:
 /// the publisher sends the next rows while earlier ones are confirmed. Confirmed rows are marked
-/// published in order and together (`MARK_BATCH`, `MARK_LINGER`), each at the time its confirm
+/// published in order and together (`MARK_BATCH`, `MARK_LINGER`, or the window full), each at the time its confirm
 /// was seen; until marked they keep their place in the window. The first nack, return or timeout
 /// stops the publisher (what is not marked is published again, under the same message ids).
 struct Window {
@@ -265,11 +265,14 @@ impl Window {
     }
 
     /// Takes the oldest publishes that have their answers, without waiting for the others, and
-    /// marks the confirmed ones once enough wait or the oldest has waited long enough. A refusal
+    /// marks the confirmed ones once enough wait, the window is full or the oldest has waited
+    /// long enough. A refusal
     /// or broken connection stops here, after marking what was confirmed before it.
     async fn settle_ready(&mut self, hub: &Hub) -> Result<(), RunError> {
         let failure = self.take_answered(hub);
+        // A full window marks at once: a small `publish_window` must not wait out the linger.
         let due = self.confirmed.len() >= MARK_BATCH
+            || (!self.confirmed.is_empty() && self.room() == 0)
             || self.confirmed.first().is_some_and(|(_, _, seen)| seen.elapsed() >= MARK_LINGER);
         if failure.is_some() || due {
             self.mark(hub).await?;
