@@ -208,9 +208,17 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 struct Window {
     size: usize,
     in_flight: std::collections::VecDeque<InFlight>,
-    /// Confirmed, not yet marked: each with when its confirm was seen (the clock's time and the
-    /// monotonic instant).
-    confirmed: Vec<(InFlight, DateTime<Utc>, std::time::Instant)>,
+    /// Confirmed, not yet marked.
+    confirmed: Vec<Confirmed>,
+}
+
+/// A publish the broker confirmed, with when its confirm was seen.
+struct Confirmed {
+    row: InFlight,
+    /// By the hub's clock: the row's `published_at`.
+    at: DateTime<Utc>,
+    /// By the monotonic clock: for the linger and the publishing histogram.
+    seen: std::time::Instant,
 }
 
 /// Confirmed rows are marked published once this many wait...
@@ -244,7 +252,7 @@ impl Window {
     /// `id <> ALL(1,024 ids)` cost PostgreSQL ~2 ms per read, comparing every row in flight
     /// against every other.
     fn last_id(&self) -> Option<i64> {
-        self.in_flight.iter().map(|f| f.id).chain(self.confirmed.iter().map(|(f, ..)| f.id)).max()
+        self.in_flight.iter().map(|f| f.id).chain(self.confirmed.iter().map(|c| c.row.id)).max()
     }
 
     fn push(&mut self, f: InFlight) {
@@ -261,7 +269,7 @@ impl Window {
 
     /// When the oldest confirmed row will have waited `MARK_LINGER` to be marked.
     fn mark_deadline(&self) -> Option<tokio::time::Instant> {
-        self.confirmed.first().map(|(_, _, seen)| (*seen + MARK_LINGER).into())
+        self.confirmed.first().map(|c| (c.seen + MARK_LINGER).into())
     }
 
     /// Takes the oldest publishes that have their answers, without waiting for the others, and
@@ -273,7 +281,7 @@ impl Window {
         // A full window marks at once: a small `publish_window` must not wait out the linger.
         let due = self.confirmed.len() >= MARK_BATCH
             || (!self.confirmed.is_empty() && self.room() == 0)
-            || self.confirmed.first().is_some_and(|(_, _, seen)| seen.elapsed() >= MARK_LINGER);
+            || self.confirmed.first().is_some_and(|c| c.seen.elapsed() >= MARK_LINGER);
         if failure.is_some() || due {
             self.mark(hub).await?;
         }
@@ -302,7 +310,7 @@ impl Window {
                     });
                 }
                 Some(Err(ConfirmFailure::Broker(e))) => return Some(BrokerError::from(e)),
-                _ => self.confirmed.push((f, hub.clock.now(), std::time::Instant::now())),
+                _ => self.confirmed.push(Confirmed { row: f, at: hub.clock.now(), seen: std::time::Instant::now() }),
             }
         }
         None
@@ -316,11 +324,10 @@ impl Window {
     /// Waits for every publish in flight and marks them.
     async fn drain(&mut self, hub: &Hub) -> Result<(), RunError> {
         while let Some(front) = self.in_flight.front_mut() {
+            let id = front.id;
             if tokio::time::timeout(CONFIRM_TIMEOUT, front.wait()).await.is_err() {
                 self.mark(hub).await?;
-                return Err(
-                    BrokerError::Timeout(format!("the confirm of outbox row {}", front_id(&self.in_flight))).into()
-                );
+                return Err(BrokerError::Timeout(format!("the confirm of outbox row {id}")).into());
             }
             if let Some(e) = self.take_answered(hub) {
                 self.mark(hub).await?;
@@ -329,11 +336,6 @@ impl Window {
         }
         self.mark(hub).await
     }
-}
-
-/// The id of the oldest row in flight, for an error message.
-fn front_id(in_flight: &std::collections::VecDeque<InFlight>) -> i64 {
-    in_flight.front().map_or(0, |f| f.id)
 }
 
 /// The update last decoded. An update goes to several recipients, its rows one after another,
@@ -362,15 +364,15 @@ enum ConfirmFailure {
 }
 
 /// Marks confirmed rows published (one statement), then counts them and records their spans.
-async fn settle(hub: &Hub, confirmed: Vec<(InFlight, DateTime<Utc>, std::time::Instant)>) -> Result<(), RunError> {
+async fn settle(hub: &Hub, confirmed: Vec<Confirmed>) -> Result<(), RunError> {
     if confirmed.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = confirmed.iter().map(|(f, ..)| f.id).collect();
-    let times: Vec<DateTime<Utc>> = confirmed.iter().map(|(_, at, _)| *at).collect();
+    let ids: Vec<i64> = confirmed.iter().map(|c| c.row.id).collect();
+    let times: Vec<DateTime<Utc>> = confirmed.iter().map(|c| c.at).collect();
     crate::store::outbox::mark_published(&hub.pool, &ids, &times).await.map_err(crate::store::StoreError::from)?;
     let real_clock = matches!(hub.clock, crate::clock::Clock::System);
-    for (f, at, seen) in confirmed {
+    for Confirmed { row: f, at, seen } in confirmed {
         hub.stats.publishing.observe(seen.duration_since(f.taken));
         // Receipt to confirmed delivery, when the hub runs on the real clock.
         if real_clock && let Ok(latency) = (at - f.decided_at).to_std() {
