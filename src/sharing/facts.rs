@@ -225,8 +225,9 @@ pub async fn people(
     treatment: &[AgencyId],
     these: &BTreeSet<Uuid>,
 ) -> Result<(HashMap<Uuid, PersonFacts>, HashMap<Uuid, PersonFacts>), sqlx::Error> {
+    let these_ids: Vec<Uuid> = these.iter().copied().collect();
     let records = Records {
-        naming: store::involvements::of_people(tx, subjects).await?,
+        naming: store::involvements::naming_of_people(tx, subjects, &these_ids, months).await?,
         orders: store::events::order_marks(tx, subjects).await?,
         consents: store::consents::of_people(tx, subjects).await?,
     };
@@ -245,7 +246,9 @@ pub async fn people(
 
 /// The stored records facts are made from, each with its event id.
 struct Records {
-    naming: Vec<(Uuid, Uuid, AgencyId, DateTime<Utc>)>,
+    /// Naming events: those of `these` with their event id, the others (`None`) thinned to what
+    /// periods can tell apart.
+    naming: Vec<(Option<Uuid>, Uuid, AgencyId, DateTime<Utc>)>,
     orders: Vec<store::events::OrderMarkRow>,
     consents: Vec<store::consents::ConsentRecordRow>,
 }
@@ -266,7 +269,7 @@ impl Records {
             .collect();
         let mut times: HashMap<(Uuid, &AgencyId), Vec<DateTime<Utc>>> = HashMap::new();
         for (event, subject, agency, at) in &self.naming {
-            if counts(event) {
+            if event.as_ref().is_none_or(&counts) {
                 times.entry((*subject, agency)).or_default().push(*at);
             }
         }

@@ -121,6 +121,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (29, "delivery latency rollups", include_str!("../../migrations/0029_delivery_latency_rollups.sql")),
     (30, "history read indexes", include_str!("../../migrations/0030_history_read_indexes.sql")),
     (31, "projections by statement", include_str!("../../migrations/0031_projections_by_statement.sql")),
+    (32, "references by construction", include_str!("../../migrations/0032_references_by_construction.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -97,6 +97,7 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
     // What each message became.
     assert_eq!(hub.count("SELECT count(*) FROM inbox").await, 26);
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 45);
+    assert_eq!(hub.rows_naming_a_missing_event().await, [], "every row naming an event names a stored one");
     let names: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT name FROM subject_details WHERE subject_id = $1 ORDER BY 1")
             .bind(chloe)
@@ -689,6 +690,7 @@ async fn projections_are_the_same_however_many_records_a_statement_stores() {
     let hub = TestHub::start().await;
     hub.send_plan_from(&dir).await;
     let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(hub.rows_naming_a_missing_event().await, [], "every row naming an event names a stored one");
     let mut tx = hub.pool().begin().await.unwrap();
     let as_arrived = projected(&mut tx).await;
     let empty: Vec<&String> = as_arrived.iter().filter(|(_, rows)| rows.is_empty()).map(|(t, _)| t).collect();

@@ -664,3 +664,87 @@ async fn an_order_ended_earlier_than_known_retracts_what_it_no_longer_allows() {
     ));
     hub.finish().await;
 }
+
+/// Involvement periods read back thinned (`store::involvements::naming_of_people`) are the
+/// periods every naming event makes — with the records of `these` and without them — for
+/// people with hundreds of records over years at random times, and periods of 1, 3 and 12
+/// months (including gaps just under and over a period, and times in the same second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thinned_naming_events_make_the_same_periods_as_all_of_them() {
+    use chrono::{DateTime, Duration, Utc};
+    use tracker::sharing::periods::periods;
+    let hub = TestHub::start_idle(|_| {}).await;
+    let mut rng = fastrand::Rng::with_seed(12);
+    let start: DateTime<Utc> = "2023-01-31T10:00:00Z".parse().unwrap();
+    let agencies = ["police-05", "probation", "treatment"];
+    let mut rows: Vec<(uuid::Uuid, uuid::Uuid, &str, DateTime<Utc>)> = Vec::new();
+    let people: Vec<uuid::Uuid> = (0..12).map(|_| uuid::Uuid::new_v4()).collect();
+    for (n, person) in people.iter().enumerate() {
+        for agency in agencies {
+            let mut at = start + Duration::days(rng.i64(0..60));
+            for _ in 0..rng.usize(1..300) {
+                rows.push((uuid::Uuid::new_v4(), *person, agency, at));
+                // Mostly close together, sometimes a month or a year apart (by person, so
+                // some people have only short gaps and some many long ones).
+                at += match rng.u32(0..100) {
+                    0..=2 => Duration::days(rng.i64(25..400)),
+                    3..=5 if n % 2 == 0 => Duration::days(rng.i64(27..32)),
+                    6..=8 => Duration::zero(),
+                    _ => Duration::seconds(rng.i64(1..86_400 * 9)),
+                };
+            }
+        }
+    }
+    for chunk in rows.chunks(1000) {
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|r| r.0).collect();
+        let subjects: Vec<uuid::Uuid> = chunk.iter().map(|r| r.1).collect();
+        let agencies: Vec<&str> = chunk.iter().map(|r| r.2).collect();
+        let times: Vec<DateTime<Utc>> = chunk.iter().map(|r| r.3).collect();
+        sqlx::query(
+            "INSERT INTO involvements (event_id, subject_id, agency, occurred_at)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[])",
+        )
+        .bind(ids)
+        .bind(subjects)
+        .bind(agencies)
+        .bind(times)
+        .execute(hub.pool())
+        .await
+        .unwrap();
+    }
+    let mut thinned_to = 0;
+    for months in [1, 3, 12] {
+        // A batch's records: a random tenth of them.
+        let these: Vec<uuid::Uuid> = rows.iter().filter(|_| rng.u32(0..10) == 0).map(|r| r.0).collect();
+        let mut tx = hub.pool().begin().await.unwrap();
+        let read = tracker::store::involvements::naming_of_people(&mut tx, &people, &these, months).await.unwrap();
+        tx.rollback().await.unwrap();
+        if months == 12 {
+            thinned_to = read.len();
+        }
+        for person in &people {
+            for agency in agencies {
+                let all: Vec<_> = rows.iter().filter(|r| r.1 == *person && r.2 == agency).collect();
+                let mine = |with_these: bool| -> Vec<DateTime<Utc>> {
+                    read.iter()
+                        .filter(|r| r.1 == *person && r.2.as_str() == agency)
+                        .filter(|r| with_these || r.0.is_none_or(|e| !these.contains(&e)))
+                        .map(|r| r.3)
+                        .collect()
+                };
+                let times = |with_these: bool| -> Vec<DateTime<Utc>> {
+                    all.iter().filter(|r| with_these || !these.contains(&r.0)).map(|r| r.3).collect()
+                };
+                for with_these in [true, false] {
+                    assert_eq!(
+                        periods(&mine(with_these), months),
+                        periods(&times(with_these), months),
+                        "{agency}, {months} months, with this batch's records: {with_these}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(thinned_to * 3 < rows.len(), "a few rows per window, not one per record: {thinned_to} of {}", rows.len());
+    hub.finish().await;
+}

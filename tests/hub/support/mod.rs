@@ -227,7 +227,50 @@ impl TestHub {
     pub async fn finish(self) {
         self.0.finish().await.expect("sandbox cleans up");
     }
+
+    /// Every table whose rows name an event by reference without a foreign key (migration 0032:
+    /// they hold by construction), with how many of its rows name an event the store does not
+    /// hold. Empty when every such reference holds.
+    pub async fn rows_naming_a_missing_event(&self) -> Vec<(String, i64)> {
+        let mut missing = Vec::new();
+        for table in EVENT_REFERENCES_BY_CONSTRUCTION {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.event_id)"
+            )))
+            .fetch_one(self.pool())
+            .await
+            .expect(table);
+            if n > 0 {
+                missing.push((table.to_string(), n));
+            }
+        }
+        missing
+    }
 }
+
+/// The tables migration 0032 took the foreign key to events off.
+const EVENT_REFERENCES_BY_CONSTRUCTION: &[&str] = &[
+    "appointments",
+    "bail_decisions",
+    "breaches",
+    "charges",
+    "custody_events",
+    "drug_tests",
+    "hearings",
+    "offences_pleas",
+    "order_requirements",
+    "order_terminations",
+    "orders",
+    "pre_sentence_reports",
+    "risk_registrations",
+    "supervision_requirements",
+    "supervisions",
+    "treatment_episodes",
+    "warrants",
+    "involvements",
+    "record_identifiers",
+    "outbox",
+];
 
 /// A copy of `connectors/` in a temporary directory, for tests that break and fix a connector.
 pub fn connectors_copy() -> PathBuf {
