@@ -113,18 +113,20 @@ impl EventRows {
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
-        // Each record's identifiers, for linking later records to it (identity::link_all).
+        // Each record's identifiers, for linking later records to it (identity::link_all). Which
+        // rows were stored goes as a flag beside each row: `id = ANY(stored ids)` compared every
+        // row with every stored id, quadratic in a load's batch of thousands.
         sqlx::query(
             "INSERT INTO record_identifiers (event_id, scheme, value)
              SELECT DISTINCT e.id, i->>'scheme', i->>'value'
-             FROM UNNEST($1::uuid[], $2::jsonb[]) AS e(id, identifiers)
+             FROM UNNEST($1::uuid[], $2::jsonb[], $3::bool[]) AS e(id, identifiers, stored)
              CROSS JOIN LATERAL jsonb_array_elements(e.identifiers) AS i
-             WHERE e.id = ANY($3) AND i ? 'scheme' AND i ? 'value'
+             WHERE e.stored AND i ? 'scheme' AND i ? 'value'
              ON CONFLICT DO NOTHING",
         )
         .bind(&self.ids)
         .bind(&self.identifiers)
-        .bind(inserted.iter().copied().collect::<Vec<Uuid>>())
+        .bind(self.ids.iter().map(|id| inserted.contains(id)).collect::<Vec<bool>>())
         .execute(&mut **tx)
         .await?;
         let mut out = Vec::with_capacity(inserted.len());

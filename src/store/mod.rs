@@ -122,6 +122,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (30, "history read indexes", include_str!("../../migrations/0030_history_read_indexes.sql")),
     (31, "projections by statement", include_str!("../../migrations/0031_projections_by_statement.sql")),
     (32, "references by construction", include_str!("../../migrations/0032_references_by_construction.sql")),
+    (33, "notices by delivery", include_str!("../../migrations/0033_notices_by_delivery.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {
