@@ -83,7 +83,7 @@ pub async fn withheld(
     sqlx::query_as(
         "SELECT e.subject_id, e.event_type, e.data_class, coalesce(l.reason, ''), count(*)
          FROM events e
-         CROSS JOIN LATERAL (SELECT decision, reason FROM disclosure_log
+         CROSS JOIN LATERAL (SELECT decision, reason FROM disclosure_log_by_stage
                              WHERE event_id = e.event_id AND recipient = $1 ORDER BY id DESC LIMIT 1) l
          WHERE e.subject_id = ANY($2) AND l.decision = 'withhold'
          GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 4",

@@ -59,16 +59,17 @@ pub async fn insert_chained(
     hashes: &[String],
 ) -> Result<(), sqlx::Error> {
     let col = |f: fn(&LogEntry) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
-    let list = |f: fn(&LogEntry) -> &Vec<String>| entries.iter().map(|e| serde_json::json!(f(e))).collect::<Vec<_>>();
+    let list =
+        |f: fn(&LogEntry) -> &Vec<String>| entries.iter().map(|e| super::text_array_literal(f(e))).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO disclosure_log (event_id, subject_id, recipient, stage, decision, reason, agreement, purpose,
             legal_basis, event_type, data_class, fields_disclosed, fields_withheld, catch_up, logged_at, prev_hash, hash)
          SELECT t.event_id, t.subject_id, t.recipient, t.stage, t.decision, t.reason, t.agreement, t.purpose, t.legal_basis,
                 t.event_type, t.data_class,
-                ARRAY(SELECT jsonb_array_elements_text(t.disclosed)), ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+                t.disclosed::text[], t.withheld::text[],
                 t.catch_up, t.logged_at, t.prev_hash, t.hash
          FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], $14::bool[], $15::timestamptz[],
+                     $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bool[], $15::timestamptz[],
                      $16::text[], $17::text[]) WITH ORDINALITY
               AS t(event_id, subject_id, recipient, stage, decision, reason, agreement, purpose, legal_basis, event_type,
                    data_class, disclosed, withheld, catch_up, logged_at, prev_hash, hash, n)
@@ -136,7 +137,7 @@ pub async fn latest_decisions(
         "SELECT e.subject_id AS person, l.recipient, e.event_id, e.occurred_at, l.decision, l.reason
          FROM UNNEST($1::uuid[], $3::timestamptz[]) AS p(subject_id, since)
          JOIN events e ON e.subject_id = p.subject_id AND e.occurred_at >= p.since
-         CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log
+         CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log_by_stage
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted', 'recalled')
                              ORDER BY recipient, id DESC) l
          WHERE NOT (e.event_id = ANY($2)) AND {CURRENT}"
@@ -178,7 +179,7 @@ pub struct PairEntry {
 /// Every entry about (update, recipient), in log order.
 pub async fn of_pair(pool: &PgPool, event_id: Uuid, recipient: &str) -> Result<Vec<PairEntry>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT stage, decision, reason, agreement, catch_up, logged_at FROM disclosure_log
+        "SELECT stage, decision, reason, agreement, catch_up, logged_at FROM disclosure_log_by_stage
          WHERE event_id = $1 AND recipient = $2 ORDER BY id",
     )
     .bind(event_id)

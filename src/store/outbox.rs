@@ -161,9 +161,9 @@ pub async fn queue_deliveries(
     sqlx::query(
         "INSERT INTO outbox (event_id, recipient, message_id, subject_id, withheld_fields, agreement, purpose,
             legal_basis, consent_scope, catch_up, decided_at)
-         SELECT t.event_id, t.recipient, t.message_id, t.subject_id, ARRAY(SELECT jsonb_array_elements_text(t.withheld)),
+         SELECT t.event_id, t.recipient, t.message_id, t.subject_id, t.withheld::text[],
                 t.agreement, t.purpose, t.legal_basis, t.consent_scope, t.catch_up, $11
-         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
                      $9::text[], $10::bool[]) WITH ORDINALITY
               AS t(event_id, recipient, message_id, subject_id, withheld, agreement, purpose, legal_basis, consent_scope, catch_up, n)
          ORDER BY t.n
@@ -173,7 +173,7 @@ pub async fn queue_deliveries(
     .bind(rows.iter().map(|d| d.recipient.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.message_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.subject_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|d| serde_json::json!(d.withheld_fields)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| super::text_array_literal(&d.withheld_fields)).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.agreement.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.purpose.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.legal_basis.as_str()).collect::<Vec<_>>())

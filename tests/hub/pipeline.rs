@@ -710,3 +710,26 @@ async fn projections_are_the_same_however_many_records_a_statement_stores() {
     tx.rollback().await.unwrap();
     hub.finish().await;
 }
+
+/// Field lists go into the disclosure log and the outbox as array literals, one per row: what
+/// PostgreSQL reads back must be the list exactly, whatever its items hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_list_reaches_the_store_exactly_as_it_was() {
+    let hub = TestHub::start_idle(|_| {}).await;
+    let lists: Vec<Vec<String>> = vec![
+        vec![],
+        vec!["offence.details".into(), "address".into()],
+        ["", "with,comma", "{brace}", "quote\"d", "back\\slash", "NULL", " spaced ", "ünïcode"]
+            .map(String::from)
+            .into(),
+    ];
+    for list in lists {
+        let stored: Vec<String> = sqlx::query_scalar("SELECT $1::text::text[]")
+            .bind(tracker::store::text_array_literal(&list))
+            .fetch_one(hub.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, list);
+    }
+    hub.finish().await;
+}
