@@ -117,11 +117,14 @@ pub async fn load(
     let reader = tokio::task::spawn_blocking(move || {
         let mut chunk = Vec::new();
         let mut bytes = 0;
-        for (n, p) in plan.iter().enumerate() {
-            let file = read_file(&dir, p);
+        let files = plan.len();
+        // Each entry of the plan is dropped once its file is read: a year's plan is a quarter of a
+        // million entries, and what they held is used again for the batches that follow.
+        for (n, p) in plan.into_iter().enumerate() {
+            let file = read_file(&dir, &p);
             bytes += file.as_ref().map_or(0, |f| f.msg.body.len());
             chunk.push(file);
-            if chunk.len() >= batch.max(1) || bytes >= max_bytes || n + 1 == plan.len() {
+            if chunk.len() >= batch.max(1) || bytes >= max_bytes || n + 1 == files {
                 bytes = 0;
                 if tx.blocking_send(std::mem::take(&mut chunk).into_iter().collect()).is_err() {
                     return;

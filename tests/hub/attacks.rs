@@ -360,17 +360,18 @@ fn an_unknown_user_costs_as_much_as_a_wrong_password() {
     .into();
     let verified = tracker::http::auth::Verified::default();
     let time = |user: &str| {
-        let mut runs: Vec<Duration> = (0..3)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                assert!(verified.check(&users, user, "wrong").is_none());
-                t.elapsed()
-            })
-            .collect();
-        runs.sort();
-        runs[1]
+        let t = std::time::Instant::now();
+        assert!(verified.check(&users, user, "wrong").is_none());
+        t.elapsed()
     };
-    let (known, unknown) = (time("op"), time("nobody"));
+    // Interleaved, and the fastest of each kept: other tests share the two cores, and a run
+    // slowed by them says nothing about the check's own cost (a median of three, one kind after
+    // the other, once read 25 ms against 54 ms with both the same).
+    let (mut known, mut unknown) = (Duration::MAX, Duration::MAX);
+    for _ in 0..7 {
+        known = known.min(time("op"));
+        unknown = unknown.min(time("nobody"));
+    }
     // On main an unknown name answered 30 times faster than a wrong password.
     assert!(unknown * 2 > known, "unknown user {unknown:?}, wrong password {known:?}");
 }
