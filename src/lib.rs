@@ -1,7 +1,8 @@
 //! Tracker: a justice information-sharing hub.
 //!
 //! Layout — each folder a room, in the order a message meets them:
-//! - `settings`, `clock`, `telemetry`: configuration, the hub's clock, logging.
+//! - `settings`, `clock`, `telemetry`: configuration, the hub's clock, logging; `allocator`: how
+//!   the process keeps its memory (set before anything else runs).
 //! - `domain`: person identifiers and the canonical event vocabulary.
 //! - `schemas`: the Avro schemas (`schemas/*.avsc`), validation, encoding, compatibility.
 //! - `connectors`: declared legacy-format connectors (`connectors/*.toml`): decode and map. Pure.
@@ -33,6 +34,7 @@
 //! - `cli`: the command line.
 //! - `tools`: one-off tools apart from the product — demo, generator, bulk load, benchmarks,
 //!   attack suite, the sandbox tests run a hub in, fuzz entry points.
+pub mod allocator;
 pub mod app;
 pub mod broker;
 pub mod chain;
