@@ -47,6 +47,16 @@ pub async fn erase(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    // Its identifiers no longer link anything: the rows found by the identifiers the record holds
+    // (the table is read by identifier only), before they are blanked below.
+    sqlx::query(
+        "DELETE FROM record_identifiers r
+         USING events e CROSS JOIN LATERAL jsonb_array_elements(e.identifiers) AS i
+         WHERE e.event_id = $1 AND r.event_id = $1 AND r.scheme = i->>'scheme' AND r.value = i->>'value'",
+    )
+    .bind(record.event_id)
+    .execute(&mut **tx)
+    .await?;
     // The append-only trigger lets an erasure through in this transaction only.
     sqlx::query("SET LOCAL tracker.erasing = 'on'").execute(&mut **tx).await?;
     sqlx::query(
@@ -60,7 +70,6 @@ pub async fn erase(
     .execute(&mut **tx)
     .await?;
     sqlx::query("SET LOCAL tracker.erasing = 'off'").execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM record_identifiers WHERE event_id = $1").bind(record.event_id).execute(&mut **tx).await?;
     sqlx::query("UPDATE identity_conflicts SET identifiers = '[]'::jsonb WHERE event_id = $1")
         .bind(record.event_id)
         .execute(&mut **tx)

@@ -113,7 +113,9 @@ impl EventRows {
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
-        // Each record's identifiers, for linking later records to it (identity::link_all). Which
+        // Each record's identifiers, for linking later records to it (identity::link_all), once: only
+        // records this statement stored for the first time have rows written, so there is no
+        // duplicate to refuse and the table has no key (migration 0035). Which
         // rows were stored goes as a flag beside each row: `id = ANY(stored ids)` compared every
         // row with every stored id, quadratic in a load's batch of thousands.
         sqlx::query(
@@ -121,8 +123,7 @@ impl EventRows {
              SELECT DISTINCT e.id, i->>'scheme', i->>'value'
              FROM UNNEST($1::uuid[], $2::jsonb[], $3::bool[]) AS e(id, identifiers, stored)
              CROSS JOIN LATERAL jsonb_array_elements(e.identifiers) AS i
-             WHERE e.stored AND i ? 'scheme' AND i ? 'value'
-             ON CONFLICT DO NOTHING",
+             WHERE e.stored AND i ? 'scheme' AND i ? 'value'",
         )
         .bind(&self.ids)
         .bind(&self.identifiers)

@@ -2,17 +2,21 @@
 //! share an identifier with new ones.
 use sqlx::{Postgres, Transaction};
 
-/// (scheme, value) of every identifier of every record holding one of these identifiers.
+/// (scheme, value) of every identifier of every record holding one of these identifiers: the
+/// records found by identifier here, their other identifiers read from the records themselves
+/// (the rows here were made from them).
 pub async fn identifiers_sharing(
     tx: &mut Transaction<'_, Postgres>,
     schemes: &[&str],
     values: &[&str],
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT DISTINCT r2.scheme, r2.value
+        "SELECT DISTINCT i->>'scheme', i->>'value'
          FROM UNNEST($1::text[], $2::text[]) AS k(scheme, value)
-         JOIN record_identifiers r1 ON r1.scheme = k.scheme AND r1.value = k.value
-         JOIN record_identifiers r2 ON r2.event_id = r1.event_id",
+         JOIN record_identifiers r ON r.scheme = k.scheme AND r.value = k.value
+         JOIN events e ON e.event_id = r.event_id
+         CROSS JOIN LATERAL jsonb_array_elements(e.identifiers) AS i
+         WHERE i ? 'scheme' AND i ? 'value'",
     )
     .bind(schemes)
     .bind(values)

@@ -271,6 +271,26 @@ async fn a_payload_naming_another_agency_or_too_large_is_refused_whole() {
     hub.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_many_frames_long_reaches_the_archive_whole() {
+    let hub = TestHub::start().await;
+    // The hub asks the broker for small frames (they bound lapin's buffers per connection).
+    let conn = tracker::broker::connect(&hub.hub.settings.broker.url).await.unwrap();
+    assert_eq!(conn.configuration().frame_max(), tracker::broker::FRAME_MAX_BYTES);
+    tracker::broker::close(&conn, "checked").await;
+    // A payload of many frames arrives byte for byte (refused, as it is not JSON, and archived).
+    let body: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    hub.send_bytes("probation.probation-events", "many-frames-1", &body).await;
+    let archived: Vec<u8> = sqlx::query_scalar("SELECT body FROM raw_archive WHERE message_id = 'many-frames-1'")
+        .fetch_one(hub.pool())
+        .await
+        .unwrap();
+    assert_eq!(archived.len(), body.len());
+    assert!(archived == body, "the archived payload is the one sent");
+    assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE message_id = 'many-frames-1'").await, 1);
+    hub.finish().await;
+}
+
 fn registration(ids: &str, n: u32) -> Vec<u8> {
     format!(
         r#"{{"eventType":"probation-case.registration.added","version":1,"occurredAt":"2026-11-05T11:00:00+00:00",

@@ -468,6 +468,11 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
     // What stays: the records existed and were erased, with no personal data.
     assert_eq!(hub.count("SELECT count(*) FROM events").await, events_before);
     assert_eq!(hub.count("SELECT count(*) FROM erasures WHERE agency = 'police-05'").await, 2);
+    assert_eq!(
+        hub.count("SELECT count(*) FROM record_identifiers r JOIN erasures x USING (event_id)").await,
+        0,
+        "no identifier of an erased record links anything"
+    );
     let (archived,): (Vec<u8>,) = sqlx::query_as(
         "SELECT a.body FROM raw_archive a JOIN events e ON e.agency = a.agency AND e.message_id = a.message_id
          WHERE e.event_id = $1",
