@@ -28,9 +28,12 @@ pub struct LoadArgs {
     agency: Option<String>,
     #[arg(long, requires = "agency")]
     connector: Option<String>,
-    /// Files per transaction (fewer where they reach `broker.batch_max_bytes`).
-    #[arg(long, default_value_t = 200)]
+    /// Files per transaction (fewer where they reach --batch-bytes).
+    #[arg(long, default_value_t = crate::tools::load::Batches::DEFAULT_FILES)]
     batch: usize,
+    /// Bytes of files per transaction at most (a batch in hand takes some 40 times as much memory).
+    #[arg(long, default_value_t = crate::tools::load::Batches::DEFAULT_MAX_BYTES)]
+    batch_bytes: usize,
     #[arg(required = true)]
     paths: Vec<PathBuf>,
 }
@@ -97,7 +100,8 @@ pub async fn load(settings: Settings, args: LoadArgs) -> anyhow::Result<ExitCode
     let hub = Arc::new(Hub::build(settings).await?);
     let conn = crate::broker::connect(&hub.settings.broker.url).await?;
     let ch = publish::confirm_channel(&conn).await?;
-    let loaded = load::load(hub, &dir, plan, args.batch, &load::DeadLetters { ch: &ch, names: &names }).await;
+    let batches = load::Batches { files: args.batch, max_bytes: args.batch_bytes };
+    let loaded = load::load(hub, &dir, plan, batches, &load::DeadLetters { ch: &ch, names: &names }).await;
     crate::broker::close(&conn, "loaded").await;
     let loaded = loaded?;
     println!("{}", loaded.describe());

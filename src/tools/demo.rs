@@ -21,20 +21,87 @@ pub struct PlannedSend {
     pub connector: String,
 }
 
-#[derive(Deserialize)]
-struct Expected {
-    send: Vec<PlannedSend>,
-}
-
 /// The send plan: the month in date order, then `bad/`.
 pub fn send_plan(samples: &Path) -> anyhow::Result<Vec<PlannedSend>> {
+    let mut plan = Vec::new();
+    for_each_planned_send(samples, |p| plan.push(p))?;
+    Ok(plan)
+}
+
+/// Hands each entry of the send plan (`expected.json` → `send`) to `each`, in order, as the file
+/// is read, and returns how many there were: a generated year's plan is 35 MB of JSON and a
+/// quarter of a million entries, which a load need never hold at once.
+pub fn for_each_planned_send(samples: &Path, each: impl FnMut(PlannedSend)) -> anyhow::Result<usize> {
     let path = samples.join("expected.json");
-    // Read as it is parsed: a generated year's plan is 35 MB of JSON, which would otherwise be
-    // held whole beside the plan it becomes.
     let file = std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
-    let expected: Expected = serde_json::from_reader(std::io::BufReader::new(file))
+    let mut reader = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+    let count = serde::de::DeserializeSeed::deserialize(plan_reader::Expected(each), &mut reader)
+        .and_then(|count| reader.end().map(|()| count))
         .with_context(|| format!("parsing {}", path.display()))?;
-    Ok(expected.send)
+    Ok(count)
+}
+
+/// serde visitors that read `expected.json` entry by entry: its `send` list is handed over an
+/// entry at a time; every other key is skipped unread.
+mod plan_reader {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::PlannedSend;
+
+    /// The whole file: an object holding `send`. Yields how many entries it held.
+    pub struct Expected<F>(pub F);
+
+    impl<'de, F: FnMut(PlannedSend)> DeserializeSeed<'de> for Expected<F> {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+
+    impl<'de, F: FnMut(PlannedSend)> Visitor<'de> for Expected<F> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object with a `send` list")
+        }
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<usize, A::Error> {
+            let mut count = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "send" && count.is_none() {
+                    count = Some(map.next_value_seed(Sends(&mut self.0))?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            count.ok_or_else(|| serde::de::Error::missing_field("send"))
+        }
+    }
+
+    /// The `send` list, an entry at a time.
+    struct Sends<'f, F>(&'f mut F);
+
+    impl<'de, F: FnMut(PlannedSend)> DeserializeSeed<'de> for Sends<'_, F> {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, F: FnMut(PlannedSend)> Visitor<'de> for Sends<'_, F> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of payloads to send")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut count = 0;
+            while let Some(entry) = seq.next_element::<PlannedSend>()? {
+                (self.0)(entry);
+                count += 1;
+            }
+            Ok(count)
+        }
+    }
 }
 
 /// Waits until the inbox holds the message (the hub has committed it).

@@ -431,7 +431,8 @@ async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_a
     let hub = TestHub::start_without_publisher().await;
     let dead = tracker::tools::load::DeadLetters { ch: &hub.ch, names: &hub.names };
     let plan = tracker::tools::demo::send_plan(Path::new(SAMPLES)).unwrap();
-    let loaded = tracker::tools::load::load(hub.hub.clone(), Path::new(SAMPLES), plan.clone(), 7, &dead).await.unwrap();
+    let loaded =
+        tracker::tools::load::load(hub.hub.clone(), Path::new(SAMPLES), plan.into(), batches(7), &dead).await.unwrap();
     assert_eq!((loaded.files, loaded.already_loaded, loaded.events), (26, 0, 45), "{loaded:?}");
     assert_eq!((loaded.refused, loaded.kept), (5, 1), "{loaded:?}");
     assert!(loaded.failed.is_empty(), "{:?}", loaded.failed);
@@ -444,8 +445,10 @@ async fn a_bulk_load_stores_and_decides_what_the_broker_path_would_and_loading_a
     assert!(dead_letters.iter().any(|m| header_text(m, "tracker-error").starts_with("row 3: has 24 fields")));
     assert_eq!(hub.count("SELECT count(*) FROM refusals WHERE dead_lettered_at IS NULL").await, 0);
 
-    // Loading again (or resuming after an interruption) stores and sends nothing twice.
-    let again = tracker::tools::load::load(hub.hub.clone(), Path::new(SAMPLES), plan, 10, &dead).await.unwrap();
+    // Loading again (or resuming after an interruption) stores and sends nothing twice: here from
+    // the directory's plan, read as the load goes.
+    let (dir, plan) = tracker::tools::load::plan_for(None, None, &[SAMPLES.into()]).unwrap();
+    let again = tracker::tools::load::load(hub.hub.clone(), &dir, plan, batches(10), &dead).await.unwrap();
     assert_eq!((again.already_loaded, again.events, again.queued), (26, 0, 0), "{again:?}");
     assert_eq!(row_counts(&hub).await, expected_rows);
     assert_eq!(hub.queue_depth(&hub.names.dead_queue()).await, 0, "no dead letter twice");
@@ -472,10 +475,18 @@ fn a_load_names_what_it_needs() {
     let (_, plan) =
         tracker::tools::load::plan_for(Some("police-05".into()), Some("police-custody".into()), &["x.csv".into()])
             .unwrap();
+    let tracker::tools::load::Plan::Listed(plan) = plan else { panic!("files given one by one are listed") };
     assert_eq!(
         (plan[0].agency.as_str(), plan[0].connector.as_str(), plan[0].file.as_str()),
         ("police-05", "police-custody", "x.csv")
     );
+    // A directory's plan is counted, and read as the load goes.
+    let (_, plan) = tracker::tools::load::plan_for(None, None, &[SAMPLES.into()]).unwrap();
+    assert!(matches!(plan, tracker::tools::load::Plan::OfDirectory { files: 26 }));
+}
+
+fn batches(files: usize) -> tracker::tools::load::Batches {
+    tracker::tools::load::Batches { files, max_bytes: 512 * 1024 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ const RUNS: usize = 5;
 /// Loads generated traffic (as `bench reports`), then times the court's views.
 pub(super) async fn run(settings: Settings, generated: &super::Store) -> anyhow::Result<()> {
     let (sandbox, _, _) =
-        super::reports::load_generated(settings, "Court view", generated.people, generated.months, generated.batch)
+        super::reports::load_generated(settings, "Court view", generated.people, generated.months, generated.batches())
             .await?;
     let timed = time_views(&sandbox.hub).await;
     super::baseline::print_memory();

@@ -68,9 +68,12 @@ pub struct Store {
     people: usize,
     #[arg(long, default_value_t = 12)]
     months: u32,
-    /// Files per transaction while loading.
-    #[arg(long, default_value_t = 200)]
+    /// Files per transaction while loading (fewer where they reach --batch-bytes).
+    #[arg(long, default_value_t = crate::tools::load::Batches::DEFAULT_FILES)]
     batch: usize,
+    /// Bytes of files per transaction at most while loading.
+    #[arg(long, default_value_t = crate::tools::load::Batches::DEFAULT_MAX_BYTES)]
+    batch_bytes: usize,
     /// Read the configured database instead (period: the events' span, to the last one
     /// recorded).
     #[arg(long)]
@@ -78,6 +81,12 @@ pub struct Store {
     /// Keep the generated store afterwards (its URL is printed) to time it again with --store.
     #[arg(long, conflicts_with = "store")]
     keep: bool,
+}
+
+impl Store {
+    fn batches(&self) -> crate::tools::load::Batches {
+        crate::tools::load::Batches { files: self.batch, max_bytes: self.batch_bytes }
+    }
 }
 
 pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use super::baseline::print_machine;
 /// period (median of three runs each).
 pub(super) async fn run(settings: Settings, generated: &super::Store) -> anyhow::Result<()> {
     let (sandbox, from, to) =
-        load_generated(settings, "Report", generated.people, generated.months, generated.batch).await?;
+        load_generated(settings, "Report", generated.people, generated.months, generated.batches()).await?;
     super::baseline::print_memory_of(
         "this process after the load (the load, with the hub's consumers and store maintenance)",
     );
@@ -42,7 +42,7 @@ pub(super) async fn load_generated(
     what: &str,
     people: usize,
     months: u32,
-    batch: usize,
+    batches: crate::tools::load::Batches,
 ) -> anyhow::Result<(Sandbox, chrono::NaiveDate, chrono::NaiveDate)> {
     let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     let to = from + chrono::Duration::days(i64::from(months) * 31);
@@ -53,28 +53,24 @@ pub(super) async fn load_generated(
     let plan = generate_elsewhere(people, months, &dir)?;
     println!(
         "{what} benchmark: {people} people over {months} months generated ({} payloads) in {:.1} s",
-        plan.len(),
+        plan.files(),
         generating.elapsed().as_secs_f64()
     );
     print_machine();
     let sandbox = Sandbox::start_consuming(settings, "bench").await?;
     let dead = crate::tools::load::DeadLetters { ch: &sandbox.ch, names: &sandbox.names };
-    let loaded = crate::tools::load::load(sandbox.hub.clone(), &dir, plan, batch, &dead).await;
+    let loaded = crate::tools::load::load(sandbox.hub.clone(), &dir, plan, batches, &dead).await;
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = loaded?;
-    println!("{} (batches of {batch} files)", loaded.describe());
+    println!("{} (batches of {} files or {} KiB)", loaded.describe(), batches.files, batches.max_bytes / 1024);
     Ok((sandbox, from, to))
 }
 
 /// Writes the generated traffic (seed 42) from a child process (`tracker demo generate`), and
-/// returns its send plan. The generator holds a whole period's records in memory
+/// returns its send plan (read as the load goes). The generator holds a whole period's records in memory
 /// before writing them; in this process, what the allocator kept of that would count in the
 /// resident memory printed for the hub that loads them.
-fn generate_elsewhere(
-    people: usize,
-    months: u32,
-    dir: &std::path::Path,
-) -> anyhow::Result<Vec<crate::tools::demo::PlannedSend>> {
+fn generate_elsewhere(people: usize, months: u32, dir: &std::path::Path) -> anyhow::Result<crate::tools::load::Plan> {
     let exe = std::env::current_exe().context("finding this program to generate traffic with")?;
     let output = std::process::Command::new(exe)
         .args(["demo", "generate", "--seed", "42", "--people", &people.to_string(), "--months", &months.to_string()])
@@ -85,7 +81,8 @@ fn generate_elsewhere(
     if !output.status.success() {
         anyhow::bail!("`tracker demo generate` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
-    crate::tools::demo::send_plan(dir)
+    let files = crate::tools::demo::for_each_planned_send(dir, |_| {})?;
+    Ok(crate::tools::load::Plan::OfDirectory { files })
 }
 
 /// Times every report over the configured store as it is, for the span of its events.
