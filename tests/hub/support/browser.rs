@@ -60,19 +60,18 @@ impl Browser {
     pub fn text(&self, css: &str) -> String {
         // The console refreshes itself every few seconds: an element found just before a refresh
         // is gone (ChromeDriver answers 404, stale element) by the time its text is asked for.
-        // Find it again on the new page.
+        // Find it again on the new page; mid-refresh it may not be found at all for a moment.
         for _ in 0..5 {
-            let id = self.find(css).unwrap_or_else(|| {
-                let raw = post(&self.url("/element"), &json!({"using": "css selector", "value": css}));
-                panic!("no {css} on the page ({raw}):\n{}", self.source())
-            });
-            if let Ok(mut res) = ureq::get(&self.url(&format!("/element/{id}/text"))).call() {
+            if let Some(id) = self.find(css)
+                && let Ok(mut res) = ureq::get(&self.url(&format!("/element/{id}/text"))).call()
+            {
                 let got: Json = res.body_mut().read_json().unwrap();
                 return got["value"].as_str().unwrap_or_default().to_string();
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        panic!("{css} went stale five times running");
+        let raw = post(&self.url("/element"), &json!({"using": "css selector", "value": css}));
+        panic!("{css} missing or stale five times running ({raw}):\n{}", self.source());
     }
 
     pub fn click(&self, css: &str) {
