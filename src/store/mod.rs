@@ -129,6 +129,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "record identifiers by identifier",
         include_str!("../../migrations/0035_record_identifiers_by_identifier.sql"),
     ),
+    (36, "outbox unsent", include_str!("../../migrations/0036_outbox_unsent.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and

@@ -614,8 +614,12 @@ async fn the_publisher_window_changes_neither_what_is_delivered_nor_its_order() 
         hub.send_sample_plan().await;
         let decided = hub.count("SELECT count(*) FROM outbox").await;
         assert!(decided > 50, "the month queues deliveries: {decided}");
+        assert_eq!(hub.count("SELECT count(*) FROM outbox_unsent").await, decided, "all of it listed unsent");
+        assert_eq!(hub.unsent_list_mismatches().await, 0);
         hub.start_publisher().await;
         tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(60)).await.unwrap();
+        assert_eq!(hub.count("SELECT count(*) FROM outbox_unsent").await, 0, "nothing left listed");
+        assert_eq!(hub.unsent_list_mismatches().await, 0);
         let received = received_in_order(&hub).await;
         let order: BTreeMap<String, i64> =
             sqlx::query_as::<_, (uuid::Uuid, i64)>("SELECT message_id, id FROM outbox WHERE published_at IS NOT NULL")

@@ -462,6 +462,7 @@ async fn an_erasure_leaves_no_trace_of_the_record_in_the_store_and_tells_every_h
             .unwrap();
     assert_eq!(done.erased, records);
     assert_eq!(done.archive_copies, 2, "the message's archived copy, once per record");
+    assert_eq!(hub.unsent_list_mismatches().await, 0, "notices are listed in their delivery's partition");
     all_published(&hub).await;
 
     assert_eq!(everywhere(hub.pool(), WORDING).await, [], "no trace of the erased records' payload");

@@ -276,8 +276,10 @@ async fn withdrawing_consent_stops_queued_health_updates_and_expiry_is_honoured(
         by: "test-operator".into(),
     };
     tracker::consent::record(hub.pool(), &withdraw, now).await.unwrap();
+    assert_eq!(hub.unsent_list_mismatches().await, 0, "everything queued is listed unsent");
     hub.start_publisher().await;
     tracker::tools::demo::wait_published(hub.pool(), std::time::Duration::from_secs(30)).await.unwrap();
+    assert_eq!(hub.unsent_list_mismatches().await, 0, "rows published and withheld at publish are off the list");
     let got = received(&hub).await;
     assert_eq!(
         got["probation"].iter().filter(|r| r.record["data_class"] == "health").count(),

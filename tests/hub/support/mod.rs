@@ -228,6 +228,25 @@ impl TestHub {
         self.0.finish().await.expect("sandbox cleans up");
     }
 
+    /// Rows where `outbox_unsent` (kept by triggers, migration 0036) and the outbox disagree: an
+    /// id listed that is published or withheld at publish, an unsent row not listed, or a listed
+    /// row in the wrong publisher partition. Zero when the publisher's list is exact.
+    pub async fn unsent_list_mismatches(&self) -> i64 {
+        self.count(
+            "SELECT count(*) FROM (
+                 (SELECT id, person_byte FROM outbox_unsent
+                  EXCEPT SELECT o.id, outbox_person_byte(coalesce(r.subject_id, o.subject_id))
+                         FROM outbox o LEFT JOIN outbox r ON r.message_id = o.refers_to
+                         WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL)
+                 UNION ALL
+                 (SELECT o.id, outbox_person_byte(coalesce(r.subject_id, o.subject_id))
+                  FROM outbox o LEFT JOIN outbox r ON r.message_id = o.refers_to
+                  WHERE o.published_at IS NULL AND o.withheld_at_publish IS NULL
+                  EXCEPT SELECT id, person_byte FROM outbox_unsent)) AS differ",
+        )
+        .await
+    }
+
     /// Every table whose rows name an event by reference without a foreign key (migration 0032:
     /// they hold by construction), with how many of its rows name an event the store does not
     /// hold. Empty when every such reference holds.
