@@ -4,8 +4,8 @@
 //! `scale.check_secs`); each queue is single-active-consumer on the broker as well. A consumer
 //! takes the messages its queue has ready (up to `broker.batch_size`, waiting at most
 //! `broker.batch_linger_ms` for more) and hands them to `process` as one batch: archived and
-//! read, then stored in one transaction — while it is stored, the next batch is archived and read —
-//! then the batch's dead letters confirmed, then one acknowledgement for all. A transient fault
+//! read, then stored in one transaction — while it is stored, whatever arrives is archived and read
+//! as the next batch — then the batch's dead letters confirmed, then one acknowledgement for all. A transient fault
 //! closes the connections (so every unacknowledged message goes back to its queue), waits,
 //! reconnects and goes on. Shutdown stops taking work, finishes the batch in hand and leaves the
 //! rest unacknowledged for the next start.
@@ -188,7 +188,7 @@ async fn consume_queue(
                         Some(Ok(delivery)) => delivery,
                     },
                 };
-                let batch = gather(&hub, &mut consumer, first).await?;
+                let batch = gather(&mut consumer, first, BatchLimits::of(&hub)).await?;
                 InHand::read(&hub, &agency, batch).await?
             }
         };
@@ -207,13 +207,82 @@ async fn consume_queue(
                 Some(Ok(delivery)) => delivery,
             },
         };
-        let read_next = async {
-            let batch = gather(&hub, &mut consumer, first).await?;
-            InHand::read(&hub, &agency, batch).await
+        let stored = std::sync::atomic::AtomicBool::new(false);
+        let stored_now = tokio::sync::Notify::new();
+        let store = async {
+            let outcome = store.await;
+            stored.store(true, std::sync::atomic::Ordering::SeqCst);
+            stored_now.notify_one();
+            outcome
         };
+        let read_next = read_while_storing(&hub, &agency, &queue, &mut consumer, first, &stored, &stored_now);
         let (stored, read) = tokio::join!(store, read_next);
         stored?;
         next = Some(read?);
+    }
+}
+
+/// Reads the next batch while the one before is stored: what the consumer holds when `first`
+/// arrives, then whatever else arrives before the store ends (`stored` set, `stored_now`
+/// notified), a piece at a time, up to the batch's size. At a steady rate below capacity the
+/// messages arriving during a store then wait for the next store, not the one after it, and
+/// the batches stay even (taken only at `first`, a batch of one or two alternated with one of
+/// everything that came during its store).
+async fn read_while_storing(
+    hub: &Hub,
+    agency: &AgencyId,
+    queue: &str,
+    consumer: &mut lapin::Consumer,
+    first: Delivery,
+    stored: &std::sync::atomic::AtomicBool,
+    stored_now: &tokio::sync::Notify,
+) -> Result<InHand, RunError> {
+    let limits = BatchLimits::of(hub);
+    let mut in_hand = InHand::read(hub, agency, gather(consumer, first, limits).await?).await?;
+    while !stored.load(std::sync::atomic::Ordering::SeqCst) {
+        let Some(room) = limits.room_after(&in_hand) else { break };
+        let next = tokio::select! {
+            biased;
+            _ = stored_now.notified() => break,
+            next = consumer.next() => next,
+        };
+        let delivery = match next {
+            None => return Err(RunError::Cancelled(queue.to_string())),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(delivery)) => delivery,
+        };
+        let more = InHand::read(hub, agency, gather(consumer, delivery, room).await?).await?;
+        in_hand.append(more);
+    }
+    Ok(in_hand)
+}
+
+/// How much one batch may hold: `broker.batch_size` messages, `broker.batch_max_bytes` of
+/// payload (a batch always takes one message), and how long to wait for more.
+#[derive(Clone, Copy)]
+struct BatchLimits {
+    messages: usize,
+    bytes: usize,
+    linger: std::time::Duration,
+}
+
+impl BatchLimits {
+    fn of(hub: &Hub) -> BatchLimits {
+        BatchLimits {
+            messages: hub.settings.broker.batch_size.max(1),
+            bytes: hub.settings.broker.batch_max_bytes,
+            linger: std::time::Duration::from_millis(hub.settings.broker.batch_linger_ms),
+        }
+    }
+
+    /// What is left for more messages after `in_hand`, if anything.
+    fn room_after(self, in_hand: &InHand) -> Option<BatchLimits> {
+        let bytes: usize = in_hand.msgs.iter().map(|(m, _)| m.body.len()).sum();
+        (in_hand.msgs.len() < self.messages && bytes < self.bytes).then(|| BatchLimits {
+            messages: self.messages - in_hand.msgs.len(),
+            bytes: self.bytes - bytes,
+            linger: self.linger,
+        })
     }
 }
 
@@ -256,16 +325,24 @@ impl InHand {
         );
         Ok(InHand { msgs, ackers, read, received })
     }
+
+    /// Adds messages that arrived after these, to be stored and acknowledged with them.
+    fn append(&mut self, later: InHand) {
+        self.msgs.extend(later.msgs);
+        self.ackers.extend(later.ackers);
+        self.read.append(later.read);
+    }
 }
 
 /// The batch that begins with `first`: every further message the consumer already holds (or
-/// that arrives within the linger), up to the batch size or `batch_max_bytes` of payload, in
-/// queue order.
-async fn gather(hub: &Hub, consumer: &mut lapin::Consumer, first: Delivery) -> Result<Vec<Delivery>, RunError> {
+/// that arrives within the linger), up to the limits, in queue order.
+async fn gather(
+    consumer: &mut lapin::Consumer,
+    first: Delivery,
+    limits: BatchLimits,
+) -> Result<Vec<Delivery>, RunError> {
     use futures_util::FutureExt;
-    let size = hub.settings.broker.batch_size.max(1);
-    let linger = std::time::Duration::from_millis(hub.settings.broker.batch_linger_ms);
-    let max_bytes = hub.settings.broker.batch_max_bytes;
+    let BatchLimits { messages: size, bytes: max_bytes, linger } = limits;
     let deadline = tokio::time::Instant::now() + linger;
     let mut bytes = first.data.len();
     let mut batch = vec![first];

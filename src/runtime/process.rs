@@ -46,6 +46,14 @@ pub struct ReadBatch {
     prepared: Vec<Prepared>,
 }
 
+impl ReadBatch {
+    /// Adds the messages read after these (a consumer reads what arrives while a batch is
+    /// stored in pieces, and stores them as one batch).
+    pub fn append(&mut self, later: ReadBatch) {
+        self.prepared.extend(later.prepared);
+    }
+}
+
 /// The places of the batch's messages not committed before, one run per agency (in the order
 /// each agency first appears), each in batch order.
 fn runs_by_agency(prepared: &[Prepared]) -> Vec<Vec<usize>> {

@@ -49,7 +49,12 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
 
     // Steady rate (below capacity).
     let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
+    let batches_before = stored_batches(&sandbox);
     let timed = steady_timed(&sandbox, &arrivals, updates, rate, 2).await?;
+    let (batches, messages) = {
+        let after = stored_batches(&sandbox);
+        (after.0 - batches_before.0, after.1 - batches_before.1)
+    };
     let latencies = sorted_latencies(&timed);
     println!(
         "hub at {rate} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
@@ -57,6 +62,10 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         latencies.len()
+    );
+    println!(
+        "  stored in {batches} transactions, {:.1} messages each on average",
+        messages as f64 / batches.max(1) as f64
     );
     print_stretches(&timed);
     // Two processes: a `tracker run` of this binary joins on the same database and broker prefix,
@@ -78,6 +87,15 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         w.abort();
     }
     sandbox.finish().await
+}
+
+/// Batches the sandboxed hub has stored, and the messages they held.
+fn stored_batches(sandbox: &Sandbox) -> (u64, u64) {
+    let stats = &sandbox.hub.stats;
+    (
+        stats.batches.load(std::sync::atomic::Ordering::SeqCst),
+        stats.acknowledged.load(std::sync::atomic::Ordering::SeqCst),
+    )
 }
 
 /// Whether the slow deliveries of the steady phase came together (a stall: the hub's statistics
