@@ -38,6 +38,13 @@ impl From<Vec<PlannedSend>> for Plan {
 }
 
 impl Plan {
+    /// The send plan (`expected.json`) of `dir`, read through once to count its files, so that
+    /// a malformed plan is refused before anything is loaded and the progress has a total.
+    pub fn of_directory(dir: &Path) -> anyhow::Result<Plan> {
+        let files = crate::tools::demo::for_each_planned_send(dir, |_| {})?;
+        Ok(Plan::OfDirectory { files })
+    }
+
     pub fn files(&self) -> usize {
         match self {
             Plan::Listed(files) => files.len(),
@@ -101,8 +108,7 @@ pub fn plan_for(
                     "give one directory holding a send plan (expected.json), or --agency and --connector with files"
                 );
             };
-            let files = crate::tools::demo::for_each_planned_send(dir, |_| {})?;
-            Ok((dir.clone(), Plan::OfDirectory { files }))
+            Ok((dir.clone(), Plan::of_directory(dir)?))
         }
     }
 }

@@ -81,8 +81,7 @@ fn generate_elsewhere(people: usize, months: u32, dir: &std::path::Path) -> anyh
     if !output.status.success() {
         anyhow::bail!("`tracker demo generate` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
-    let files = crate::tools::demo::for_each_planned_send(dir, |_| {})?;
-    Ok(crate::tools::load::Plan::OfDirectory { files })
+    crate::tools::load::Plan::of_directory(dir)
 }
 
 /// Times every report over the configured store as it is, for the span of its events.
