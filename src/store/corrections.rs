@@ -97,7 +97,9 @@ pub type KeyedRecord<'a> = (&'a str, &'a str, &'a str, &'a serde_json::Value, &'
 
 /// Which of these keys (agency, event type, key; by index) have a current stored record: only
 /// those can be repeats or corrections. Keys only, so the common case (every key new) sends no
-/// payloads.
+/// payloads. One probe of `events_record_key` per key (the `LIMIT 1` keeps it a probe): written
+/// as `EXISTS`, the planner hashed every current keyed record of the store for a batch's 2,500
+/// keys while the store was small (72 ms a batch over 35,500 events).
 pub async fn keys_held(
     tx: &mut Transaction<'_, Postgres>,
     keys: &[(&str, &str, &str)],
@@ -107,9 +109,11 @@ pub async fn keys_held(
     }
     let found: Vec<(i64,)> = sqlx::query_as(
         "SELECT r.n FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(agency, event_type, record_key, n)
-         WHERE EXISTS (SELECT 1 FROM events e
-                       WHERE e.agency = r.agency AND e.event_type = r.event_type AND e.record_key = r.record_key
-                         AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id))",
+         CROSS JOIN LATERAL (
+             SELECT 1 FROM events e
+             WHERE e.agency = r.agency AND e.event_type = r.event_type AND e.record_key = r.record_key
+               AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = e.event_id)
+             LIMIT 1) AS held",
     )
     .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
