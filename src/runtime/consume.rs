@@ -207,15 +207,14 @@ async fn consume_queue(
                 Some(Ok(delivery)) => delivery,
             },
         };
-        let stored = std::sync::atomic::AtomicBool::new(false);
-        let stored_now = tokio::sync::Notify::new();
+        // Told once the store ends (a permit kept if nobody waits at that moment).
+        let store_done = tokio::sync::Notify::new();
         let store = async {
             let outcome = store.await;
-            stored.store(true, std::sync::atomic::Ordering::SeqCst);
-            stored_now.notify_one();
+            store_done.notify_one();
             outcome
         };
-        let read_next = read_while_storing(&hub, &agency, &queue, &mut consumer, first, &stored, &stored_now);
+        let read_next = read_while_storing(&hub, &agency, &queue, &mut consumer, first, &store_done);
         let (stored, read) = tokio::join!(store, read_next);
         stored?;
         next = Some(read?);
@@ -223,8 +222,8 @@ async fn consume_queue(
 }
 
 /// Reads the next batch while the one before is stored: what the consumer holds when `first`
-/// arrives, then whatever else arrives before the store ends (`stored` set, `stored_now`
-/// notified), a piece at a time, up to the batch's size. At a steady rate below capacity the
+/// arrives, then whatever else arrives before the store ends (`store_done` notified), a piece
+/// at a time, up to the batch's size. At a steady rate below capacity the
 /// messages arriving during a store then wait for the next store, not the one after it, and
 /// the batches stay even (taken only at `first`, a batch of one or two alternated with one of
 /// everything that came during its store).
@@ -234,16 +233,15 @@ async fn read_while_storing(
     queue: &str,
     consumer: &mut lapin::Consumer,
     first: Delivery,
-    stored: &std::sync::atomic::AtomicBool,
-    stored_now: &tokio::sync::Notify,
+    store_done: &tokio::sync::Notify,
 ) -> Result<InHand, RunError> {
     let limits = BatchLimits::of(hub);
     let mut in_hand = InHand::read(hub, agency, gather(consumer, first, limits).await?).await?;
-    while !stored.load(std::sync::atomic::Ordering::SeqCst) {
-        let Some(room) = limits.room_after(&in_hand) else { break };
+    // The store may end while a piece is read: its permit then ends the loop at the next look.
+    while let Some(room) = limits.room_after(&in_hand) {
         let next = tokio::select! {
             biased;
-            _ = stored_now.notified() => break,
+            _ = store_done.notified() => break,
             next = consumer.next() => next,
         };
         let delivery = match next {
