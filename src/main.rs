@@ -3,9 +3,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Sets mimalloc's options before mimalloc starts: a constructor that runs before its own
+/// (priority 101; lower numbers run first), since mimalloc reserves its first arena as it starts.
+#[used]
+#[unsafe(link_section = ".init_array.00100")]
+static BEFORE_THE_ALLOCATOR_STARTS: extern "C" fn() = {
+    extern "C" fn configure() {
+        tracker::allocator::keep_memory_small();
+    }
+    configure
+};
+
 fn main() -> ExitCode {
-    // Before the runtime's threads exist: they take their allocator arenas as they start.
-    tracker::allocator::keep_memory_small();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
