@@ -130,6 +130,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0035_record_identifiers_by_identifier.sql"),
     ),
     (36, "outbox unsent", include_str!("../../migrations/0036_outbox_unsent.sql")),
+    (37, "latency bucket as plpgsql", include_str!("../../migrations/0037_latency_bucket_as_plpgsql.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
