@@ -1,4 +1,5 @@
-//! The `tracker` binary: parses the command line and hands over to `tracker::cli`.
+//! The `tracker` binary: chooses the allocator (mimalloc, see `tracker::allocator`), parses the
+//! command line and hands over to `tracker::cli`.
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,6 +9,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sets mimalloc's options before mimalloc starts: a constructor that runs before its own
 /// (priority 101; lower numbers run first), since mimalloc reserves its first arena as it starts.
+/// An ELF section: elsewhere mimalloc runs with its defaults.
+#[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array.00100")]
 static BEFORE_THE_ALLOCATOR_STARTS: extern "C" fn() = {

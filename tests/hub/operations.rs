@@ -362,3 +362,25 @@ async fn listings_print_json_for_programs_and_a_replay_still_refused_exits_1() {
     .unwrap();
     hub.finish().await;
 }
+
+/// The `tracker` binary starts its allocator (mimalloc) set to return freed memory at once and
+/// to commit its arenas as it uses them — set before mimalloc starts, or they would not hold —
+/// and an operator's own `MIMALLOC_*` setting wins.
+#[test]
+fn the_binary_starts_its_allocator_set_to_keep_memory_small() {
+    let options = |env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracker"))
+            .arg("--help")
+            .env("MIMALLOC_VERBOSE", "1")
+            .envs(env.iter().copied())
+            .output()
+            .expect("tracker runs");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let ours = options(&[]);
+    assert!(ours.contains("option 'purge_delay': 0 "), "{ours}");
+    assert!(ours.contains("option 'arena_eager_commit': 0 "), "{ours}");
+    let theirs = options(&[("MIMALLOC_PURGE_DELAY", "250")]);
+    assert!(theirs.contains("option 'purge_delay': 250 "), "{theirs}");
+    assert!(theirs.contains("option 'arena_eager_commit': 0 "), "{theirs}");
+}
