@@ -43,7 +43,10 @@ async fn every_route_answers_as_the_openapi_document_says() {
                 .args(["run", &format!("{base}/api/v1/openapi.json")])
                 .args(["--checks", "all"])
                 .args(["--auth", &format!("{user}:{password}"), "--max-examples", EXAMPLES_PER_ROUTE])
-                .args(["--seed", "1", "--workers", "2", "--request-timeout", "30", "--no-color"])
+                // One worker: with two, Hypothesis's threads parse source concurrently and
+                // CPython 3.11's AST converter (python/cpython#106905) can fail one of them with
+                // "AST constructor recursion depth mismatch", a runtime error that is not ours.
+                .args(["--seed", "1", "--workers", "1", "--request-timeout", "30", "--no-color"])
                 .args(["--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all"])
                 .output()
                 .expect("python3 runs");
