@@ -36,6 +36,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
     // Flat out: every arrest published at once.
     let bodies: Vec<Vec<u8>> = (0..updates).map(|p| arrest(p, 1)).collect();
     let start = Instant::now();
+    let cpu = super::cpu::CpuTimes::now();
     publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &bodies, "flat").await?;
     let end = wait_total(&arrivals, updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
     let took = (end - start).as_secs_f64();
@@ -45,11 +46,13 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         (updates * RECIPIENTS.len()) as f64 / took,
         updates * RECIPIENTS.len()
     );
+    super::cpu::print_since("the flat-out run", cpu);
     baselines.print_ratio(updates as f64 / took);
 
     // Steady rate (below capacity).
     let rate = rate.unwrap_or(((updates as f64 / took) / 2.0).max(1.0) as u32);
     let batches_before = stored_batches(&sandbox);
+    let cpu = super::cpu::CpuTimes::now();
     let timed = steady_timed(&sandbox, &arrivals, updates, rate, 2).await?;
     let (batches, messages) = {
         let after = stored_batches(&sandbox);
@@ -68,11 +71,12 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         messages as f64 / batches.max(1) as f64
     );
     print_stretches(&timed);
+    super::cpu::print_since("the steady run", cpu);
     // Two processes: a `tracker run` of this binary joins on the same database and broker prefix,
     // takes its share of the queues and outbox partitions, and the flat-out phase runs again.
     super::baseline::print_memory();
     match two_processes(&sandbox, &arrivals, updates).await {
-        Ok(took) => {
+        Ok((took, cpu)) => {
             println!(
                 "two hub processes flat out: {:>8.0} updates/s  {:>8.0} deliveries/s  ({} deliveries in {took:.2} s)",
                 updates as f64 / took,
@@ -80,6 +84,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
                 updates * RECIPIENTS.len()
             );
             baselines.print_ratio(updates as f64 / took);
+            super::cpu::print_since("the two processes' run", cpu);
         }
         Err(e) => println!("two hub processes: not measured: {e:#}"),
     }
@@ -131,8 +136,13 @@ fn print_stretches(timed: &[(Duration, Duration)]) {
 }
 
 /// Starts a second hub process on the sandbox, waits until it holds a share of the work, then
-/// sends every person another arrest at once; the seconds until all were delivered.
-async fn two_processes(sandbox: &Sandbox, arrivals: &Arrivals, updates: usize) -> anyhow::Result<f64> {
+/// sends every person another arrest at once; the seconds until all were delivered, and the
+/// processors' counters when the sending began.
+async fn two_processes(
+    sandbox: &Sandbox,
+    arrivals: &Arrivals,
+    updates: usize,
+) -> anyhow::Result<(f64, Option<super::cpu::CpuTimes>)> {
     let settings = &sandbox.hub.settings;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("run")
@@ -155,9 +165,10 @@ async fn two_processes(sandbox: &Sandbox, arrivals: &Arrivals, updates: usize) -
         let already = arrivals.total.load(std::sync::atomic::Ordering::SeqCst);
         let bodies: Vec<Vec<u8>> = (0..updates).map(|p| arrest(p, 3)).collect();
         let start = Instant::now();
+        let cpu = super::cpu::CpuTimes::now();
         publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &bodies, "two").await?;
         let end = wait_total(arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
-        Ok((end - start).as_secs_f64())
+        Ok(((end - start).as_secs_f64(), cpu))
     }
     .await;
     let _ = child.kill();

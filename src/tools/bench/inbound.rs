@@ -28,6 +28,7 @@ pub(super) async fn run(mut settings: Settings, rows: usize, rows_per_file: usiz
     let msgs = files.len() as f64;
 
     let start = Instant::now();
+    let cpu = super::cpu::CpuTimes::now();
     publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &files, "bench").await?;
     sandbox.wait_acknowledged(files.len() as u64, Duration::from_secs(3600)).await?;
     let took = start.elapsed().as_secs_f64();
@@ -42,6 +43,7 @@ pub(super) async fn run(mut settings: Settings, rows: usize, rows_per_file: usiz
         msgs / took,
         events as f64 / took
     );
+    super::cpu::print_since("the hub's run", cpu);
     baselines.print_ratio(msgs / took);
     super::baseline::print_memory();
     sandbox.finish().await

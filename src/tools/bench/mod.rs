@@ -4,9 +4,11 @@
 //! latency), `reports` (the 42 reports over a generated or the configured store) and `court`
 //! (the court's list and bench summary over one).
 //! `traffic` builds the payloads and watches the recipients' queues; `baseline` measures what
-//! the broker alone does with the same messages.
+//! the broker alone does with the same messages; `cpu` what the processors did meanwhile (busy, idle,
+//! stolen by the host).
 mod baseline;
 mod court;
+mod cpu;
 mod delivery;
 mod hostile;
 mod inbound;

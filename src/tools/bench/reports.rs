@@ -59,10 +59,12 @@ pub(super) async fn load_generated(
     print_machine();
     let sandbox = Sandbox::start_consuming(settings, "bench").await?;
     let dead = crate::tools::load::DeadLetters { ch: &sandbox.ch, names: &sandbox.names };
+    let cpu = super::cpu::CpuTimes::now();
     let loaded = crate::tools::load::load(sandbox.hub.clone(), &dir, plan, batches, &dead).await;
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = loaded?;
     println!("{} (batches of {} files or {} KiB)", loaded.describe(), batches.files, batches.max_bytes / 1024);
+    super::cpu::print_since("the load", cpu);
     Ok((sandbox, from, to))
 }
 
