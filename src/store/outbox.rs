@@ -328,7 +328,10 @@ pub async fn traceparents(
 /// this mark) keeps its first time and is counted once. The outbox indexes neither column the
 /// mark sets, so the new row versions stay on their pages (HOT) and no index is touched; a
 /// trigger takes the rows out of `outbox_unsent`. Each row finds its time by a join with the
-/// pairs (looking it up in the array of ids instead cost a scan of the array per row).
+/// pairs (looking it up in the array of ids instead cost a scan of the array per row). The rows
+/// are also named by `id = ANY($1)`, so that they are found through the primary key whatever the
+/// planner thinks of the table: with the join alone, a plan made while the outbox was small read
+/// the whole table for each mark (a hash join), and went on doing so as it grew.
 pub async fn mark_published(pool: &PgPool, ids: &[i64], confirmed_at: &[DateTime<Utc>]) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH settled AS (
@@ -336,7 +339,7 @@ pub async fn mark_published(pool: &PgPool, ids: &[i64], confirmed_at: &[DateTime
              FROM (SELECT DISTINCT ON (id) id, confirmed_at
                    FROM UNNEST($1::bigint[], $2::timestamptz[]) AS c(id, confirmed_at)
                    ORDER BY id, confirmed_at) c
-             WHERE o.id = c.id AND o.published_at IS NULL
+             WHERE o.id = ANY($1) AND o.id = c.id AND o.published_at IS NULL
              RETURNING o.decided_at, o.recipient, o.published_at)
          INSERT INTO delivery_latencies AS l (day, recipient, bucket_ms, deliveries)
          SELECT (decided_at AT TIME ZONE 'Europe/London')::date, recipient, latency_bucket_ms(published_at - decided_at), count(*)
