@@ -34,7 +34,33 @@ use crate::store::outbox::Pending;
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    super::retry::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
+    let told = tokio::spawn(wake_when_told(hub.clone()));
+    let result =
+        super::retry::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await;
+    told.abort();
+    result
+}
+
+/// Wakes the publisher whenever any hub process on this database commits rows to publish
+/// (PostgreSQL's notification, sent by the outbox's trigger at commit): rows another process
+/// decided for this one's partitions are read at once rather than at the next tick. A lost
+/// connection is opened again; meanwhile the tick still finds the rows.
+async fn wake_when_told(hub: Arc<Hub>) {
+    loop {
+        match crate::store::outbox::listen_for_new_rows(&hub.settings.database.url).await {
+            Ok(mut listener) => loop {
+                match listener.recv().await {
+                    Ok(_) => hub.publisher_wakeup.notify_one(),
+                    Err(e) => {
+                        tracing::debug!("outbox notifications: {e}");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::debug!("outbox notifications: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
@@ -47,6 +73,11 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
     let every = Duration::from_secs(hub.settings.scale.check_secs.max(1));
     let mut checked = tokio::time::Instant::now() - every;
     let mut window = Window::new(hub.settings.broker.publish_window);
+    // Whether the outbox may hold rows not yet read. A read that returns fewer rows than it asked
+    // for saw them all: the next waits for word of new ones (a commit in this process, any
+    // process's notification, a tick), not for each confirm or mark — that re-reading was a
+    // statement per wake-up that found nothing, several for each batch stored.
+    let mut unread = Unread::Maybe;
     hub.stats.publisher_connected.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = async {
         loop {
@@ -59,14 +90,26 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
                 window.drain(hub).await?;
                 balance(&mut leases, partitions).await?;
                 checked = tokio::time::Instant::now();
+                unread = Unread::Maybe;
             }
             window.settle_ready(hub).await?;
             let held: Vec<i32> = leases.held().iter().copied().collect();
             let room = window.room();
-            let batch: Vec<Pending> = if held.is_empty() || room == 0 {
+            let after = window.last_id();
+            if unread == Unread::BeforeCursor && after.is_none() {
+                // Read past a row whose transaction committed after a later one's: read again
+                // from the start now that nothing is in flight (see `Window::last_id`).
+                unread = Unread::Maybe;
+            }
+            let batch: Vec<Pending> = if held.is_empty() || room == 0 || unread != Unread::Maybe {
                 Vec::new()
             } else {
-                pending(hub, &held, partitions, room, window.last_id()).await?
+                let asked = room.min(BATCH);
+                let batch = pending(hub, &held, partitions, room, after).await?;
+                if batch.len() < asked {
+                    unread = if after.is_some() { Unread::BeforeCursor } else { Unread::None };
+                }
+                batch
             };
             if !batch.is_empty() {
                 publish_batch(hub, &ch, &names, batch, &mut window).await?;
@@ -78,8 +121,8 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
             tokio::select! {
                 _ = window.oldest_confirmed(), if window.awaiting_answers() => {}
                 _ = tokio::time::sleep_until(mark_at.unwrap_or_else(tokio::time::Instant::now)), if mark_at.is_some() => {}
-                _ = hub.publisher_wakeup.notified() => {}
-                _ = tokio::time::sleep(every.min(Duration::from_secs(1))) => {}
+                _ = hub.publisher_wakeup.notified() => unread = Unread::Maybe,
+                _ = tokio::time::sleep(every.min(Duration::from_secs(1))) => unread = Unread::Maybe,
                 _ = shutdown.changed() => {}
             }
         }
@@ -89,6 +132,18 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
     leases.leave().await;
     crate::broker::close(&conn, "publisher stopping").await;
     result
+}
+
+/// What the publisher knows of rows it has not read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unread {
+    /// There may be some: read.
+    Maybe,
+    /// None, as of the last read.
+    None,
+    /// None after the cursor; one committed late with an id before it may wait there until the
+    /// window empties.
+    BeforeCursor,
 }
 
 /// Takes this process's fair share of the outbox partitions (those no process holds first) and

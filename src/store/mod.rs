@@ -131,6 +131,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (36, "outbox unsent", include_str!("../../migrations/0036_outbox_unsent.sql")),
     (37, "latency bucket as plpgsql", include_str!("../../migrations/0037_latency_bucket_as_plpgsql.sql")),
+    (38, "outbox notify", include_str!("../../migrations/0038_outbox_notify.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and

@@ -267,6 +267,18 @@ pub struct Pending {
     pub inbound_traceparent: Option<String>,
 }
 
+/// The channel on which PostgreSQL tells, at each commit that added rows to publish, that there
+/// are some (the trigger of migration 0038).
+const NEW_ROWS: &str = "tracker_outbox";
+
+/// A connection of its own that hears of every commit adding rows to publish, from any hub
+/// process on this database.
+pub async fn listen_for_new_rows(url: &str) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(NEW_ROWS).await?;
+    Ok(listener)
+}
+
 /// Up to `limit` rows not yet confirmed nor withheld at publish (those `outbox_unsent` names,
 /// migration 0036), in the order decided, each with its update's Avro encoding — of the outbox
 /// `partitions` (of `of`) only, and after row `after` if given. A row's partition is its

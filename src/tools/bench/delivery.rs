@@ -76,7 +76,8 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
     // takes its share of the queues and outbox partitions, and the flat-out phase runs again.
     super::baseline::print_memory();
     match two_processes(&sandbox, &arrivals, updates).await {
-        Ok((took, cpu)) => {
+        Ok(two) => {
+            let took = two.flat_out_secs;
             println!(
                 "two hub processes flat out: {:>8.0} updates/s  {:>8.0} deliveries/s  ({} deliveries in {took:.2} s)",
                 updates as f64 / took,
@@ -84,7 +85,15 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
                 updates * RECIPIENTS.len()
             );
             baselines.print_ratio(updates as f64 / took);
-            super::cpu::print_since("the two processes' run", cpu);
+            super::cpu::print_since("the two processes' run", two.cpu);
+            let latencies = sorted_latencies(&two.quiet);
+            println!(
+                "two hub processes at {QUIET_RATE} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries; half are decided by one process and published by the other)",
+                percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+                percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+                latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+                latencies.len()
+            );
         }
         Err(e) => println!("two hub processes: not measured: {e:#}"),
     }
@@ -135,14 +144,24 @@ fn print_stretches(timed: &[(Duration, Duration)]) {
     );
 }
 
+/// The quiet traffic two processes are timed at: a publisher with little to do is the one that
+/// hears late of rows another process decided for it.
+const QUIET_RATE: u32 = 20;
+const QUIET_UPDATES: usize = 200;
+
+/// What two hub processes did: flat out, and at a quiet rate.
+struct TwoProcesses {
+    /// Seconds until every update sent at once was delivered.
+    flat_out_secs: f64,
+    /// The processors' counters when that sending began.
+    cpu: Option<super::cpu::CpuTimes>,
+    /// (sent since the first, publish → delivered) of each delivery at `QUIET_RATE`.
+    quiet: Vec<(Duration, Duration)>,
+}
+
 /// Starts a second hub process on the sandbox, waits until it holds a share of the work, then
-/// sends every person another arrest at once; the seconds until all were delivered, and the
-/// processors' counters when the sending began.
-async fn two_processes(
-    sandbox: &Sandbox,
-    arrivals: &Arrivals,
-    updates: usize,
-) -> anyhow::Result<(f64, Option<super::cpu::CpuTimes>)> {
+/// sends every person another arrest at once, then a few more at a quiet rate.
+async fn two_processes(sandbox: &Sandbox, arrivals: &Arrivals, updates: usize) -> anyhow::Result<TwoProcesses> {
     let settings = &sandbox.hub.settings;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("run")
@@ -168,7 +187,8 @@ async fn two_processes(
         let cpu = super::cpu::CpuTimes::now();
         publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &bodies, "two").await?;
         let end = wait_total(arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
-        Ok(((end - start).as_secs_f64(), cpu))
+        let quiet = steady_timed(sandbox, arrivals, QUIET_UPDATES.min(updates), QUIET_RATE, 4).await?;
+        Ok(TwoProcesses { flat_out_secs: (end - start).as_secs_f64(), cpu, quiet })
     }
     .await;
     let _ = child.kill();
