@@ -34,11 +34,18 @@ use crate::store::outbox::Pending;
 
 /// Runs the publisher until `shutdown`, reconnecting after faults.
 pub async fn run(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    let told = tokio::spawn(wake_when_told(hub.clone()));
-    let result =
-        super::retry::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await;
-    told.abort();
-    result
+    // Stopped with the publisher, however it ends (returned, or dropped when a stop times out).
+    let _told = StopOnDrop(tokio::spawn(wake_when_told(hub.clone())));
+    super::retry::keep_running("publishing", shutdown.clone(), || run_connected(&hub, shutdown.clone())).await
+}
+
+/// A task stopped when this is dropped.
+struct StopOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Wakes the publisher whenever any hub process on this database commits rows to publish

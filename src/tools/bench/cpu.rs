@@ -43,7 +43,12 @@ impl CpuTimes {
 
 /// Prints what the processors did from `since` until now, for the phase `what`.
 pub fn print_since(what: &str, since: Option<CpuTimes>) {
-    match since.zip(CpuTimes::now()).and_then(|(a, b)| a.shares_until(b)) {
+    print_between(what, since, CpuTimes::now());
+}
+
+/// Prints what the processors did between two readings, for the phase `what`.
+pub fn print_between(what: &str, from: Option<CpuTimes>, to: Option<CpuTimes>) {
+    match from.zip(to).and_then(|(a, b)| a.shares_until(b)) {
         Some((busy, idle, stolen)) => {
             println!("  processors during {what}: {busy:.0} % busy, {idle:.0} % idle, {stolen:.0} % stolen by the host")
         }

@@ -58,14 +58,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         let after = stored_batches(&sandbox);
         (after.0 - batches_before.0, after.1 - batches_before.1)
     };
-    let latencies = sorted_latencies(&timed);
-    println!(
-        "hub at {rate} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        latencies.len()
-    );
+    print_latencies(&format!("hub at {rate} updates/s"), &timed, "");
     println!(
         "  stored in {batches} transactions, {:.1} messages each on average",
         messages as f64 / batches.max(1) as f64
@@ -85,14 +78,11 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
                 updates * RECIPIENTS.len()
             );
             baselines.print_ratio(updates as f64 / took);
-            super::cpu::print_since("the two processes' run", two.cpu);
-            let latencies = sorted_latencies(&two.quiet);
-            println!(
-                "two hub processes at {QUIET_RATE} updates/s: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries; half are decided by one process and published by the other)",
-                percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-                percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-                latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-                latencies.len()
+            super::cpu::print_between("the two processes' run", two.cpu, two.cpu_after);
+            print_latencies(
+                &format!("two hub processes at {QUIET_RATE} updates/s"),
+                &two.quiet,
+                "; half are decided by one process and published by the other",
             );
         }
         Err(e) => println!("two hub processes: not measured: {e:#}"),
@@ -101,6 +91,20 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         w.abort();
     }
     sandbox.finish().await
+}
+
+/// One line of a steady phase's latencies: `what`, then p50, p99 and max from publish to
+/// delivery, and how many deliveries (`note` after the count).
+fn print_latencies(what: &str, timed: &[(Duration, Duration)], note: &str) {
+    let latencies = sorted_latencies(timed);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{what}: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries{note})",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        latencies.len()
+    );
 }
 
 /// Batches the sandboxed hub has stored, and the messages they held.
@@ -153,8 +157,9 @@ const QUIET_UPDATES: usize = 200;
 struct TwoProcesses {
     /// Seconds until every update sent at once was delivered.
     flat_out_secs: f64,
-    /// The processors' counters when that sending began.
+    /// The processors' counters when that sending began and when the last was delivered.
     cpu: Option<super::cpu::CpuTimes>,
+    cpu_after: Option<super::cpu::CpuTimes>,
     /// (sent since the first, publish → delivered) of each delivery at `QUIET_RATE`.
     quiet: Vec<(Duration, Duration)>,
 }
@@ -187,8 +192,9 @@ async fn two_processes(sandbox: &Sandbox, arrivals: &Arrivals, updates: usize) -
         let cpu = super::cpu::CpuTimes::now();
         publish_all(&sandbox.ch, &sandbox.names.inbound_exchange(), "police-05.police-custody", &bodies, "two").await?;
         let end = wait_total(arrivals, already + updates * RECIPIENTS.len(), Duration::from_secs(3600)).await?;
+        let cpu_after = super::cpu::CpuTimes::now();
         let quiet = steady_timed(sandbox, arrivals, QUIET_UPDATES.min(updates), QUIET_RATE, 4).await?;
-        Ok(TwoProcesses { flat_out_secs: (end - start).as_secs_f64(), cpu, quiet })
+        Ok(TwoProcesses { flat_out_secs: (end - start).as_secs_f64(), cpu, cpu_after, quiet })
     }
     .await;
     let _ = child.kill();
