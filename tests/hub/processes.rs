@@ -200,3 +200,22 @@ async fn when_one_of_two_hub_processes_is_killed_the_other_finishes_its_work() {
     assert_eq!(rows, reference_rows, "the same stored rows as one process: nothing stored twice");
     assert!(matches!(verified, tracker::sharing::log::Verified::Intact { .. }), "{verified:?}");
 }
+
+/// A commit that queues deliveries tells every publisher on the database (a PostgreSQL
+/// notification at commit, from the outbox's trigger), so a publisher holding the person's
+/// partition in another process hears of the rows at once rather than at its next look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_queues_deliveries_tells_the_publishers_of_every_process() {
+    let hub = TestHub::start_without_publisher().await;
+    // What another process's publisher listens on.
+    let mut listener = tracker::store::outbox::listen_for_new_rows(&hub.hub.settings.database.url).await.unwrap();
+    let samples = Path::new(crate::support::SAMPLES);
+    hub.send("police-05", "police-custody", &samples.join("police-custody-05CL-20261030-1000.csv")).await;
+    let queued = hub.count("SELECT count(*) FROM outbox").await;
+    let told = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await;
+    hub.finish().await;
+
+    assert!(queued > 0, "the custody file queued deliveries");
+    let told = told.expect("told within 10 s of the commit").expect("the listening connection held");
+    assert_eq!(told.channel(), "tracker_outbox");
+}
