@@ -98,9 +98,8 @@ impl Hub {
             .zip(&envelopes)
             .map(|((msg, _), env)| (env, msg.body.as_slice(), msg.archive_headers()))
             .collect();
-        let archive_ids = crate::store::archive::archive_many(&self.pool, &payloads, now).await?;
-        let keys: Vec<(&str, &str)> = envelopes.iter().map(|e| (e.agency.as_str(), e.message_id.as_str())).collect();
-        let committed_before = crate::store::inbox::processed_among(&self.pool, &keys).await?;
+        let (archive_ids, committed_before): (Vec<i64>, Vec<bool>) =
+            crate::store::archive::archive_many(&self.pool, &payloads, now).await?.into_iter().unzip();
         let prepared = self.read_messages(msgs, envelopes, archive_ids, committed_before, now).await;
         Ok(ReadBatch { prepared })
     }

@@ -97,12 +97,15 @@ pub async fn archived(pool: &PgPool, id: i64) -> Result<(String, String, String,
 const MANY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Archives a batch's payloads (`(envelope, body, headers)` each), once per (agency, message id,
-/// body), with as few statements as their size allows; returns each one's archive id, in order.
+/// body), with as few statements as their size allows; returns each one's archive id and whether
+/// the inbox already holds its message (committed before: a redelivery or a resend), in order.
+/// Both come from one statement after the inserts (they were two, one more round trip for every
+/// piece a consumer reads while a batch is stored).
 pub async fn archive_many(
     pool: &PgPool,
     payloads: &[(&Envelope, &[u8], Json)],
     now: DateTime<Utc>,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<(i64, bool)>, StoreError> {
     use sha2::Digest;
     let shas: Vec<String> = payloads.iter().map(|(_, body, _)| hex::encode(sha2::Sha256::digest(body))).collect();
     let mut start = 0;
@@ -134,8 +137,9 @@ pub async fn archive_many(
         .await?;
         start = end;
     }
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT k.n, a.id FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(agency, message_id, sha, n)
+    let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
+        "SELECT k.n, a.id, EXISTS (SELECT 1 FROM inbox i WHERE i.agency = k.agency AND i.message_id = k.message_id)
+         FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(agency, message_id, sha, n)
          JOIN raw_archive a ON a.agency = k.agency AND a.message_id = k.message_id AND a.body_sha256 = k.sha",
     )
     .bind(payloads.iter().map(|(e, _, _)| e.agency.as_str()).collect::<Vec<_>>())
@@ -143,10 +147,10 @@ pub async fn archive_many(
     .bind(&shas)
     .fetch_all(pool)
     .await?;
-    let mut ids: Vec<Option<i64>> = vec![None; payloads.len()];
-    for (n, id) in rows {
+    let mut ids: Vec<Option<(i64, bool)>> = vec![None; payloads.len()];
+    for (n, id, committed_before) in rows {
         if let Some(slot) = usize::try_from(n - 1).ok().and_then(|i| ids.get_mut(i)) {
-            *slot = Some(id);
+            *slot = Some((id, committed_before));
         }
     }
     // Every payload was inserted or found above; one missing (deleted meanwhile) is retried.

@@ -102,25 +102,6 @@ pub async fn upsert_reprocessed(
         == 1)
 }
 
-/// Which of these (agency, message id) the inbox holds: one flag per message, in order.
-pub async fn processed_among(pool: &PgPool, messages: &[(&str, &str)]) -> Result<Vec<bool>, sqlx::Error> {
-    let held: Vec<i64> = sqlx::query_scalar(
-        "SELECT k.n FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(agency, message_id, n)
-         JOIN inbox i ON i.agency = k.agency AND i.message_id = k.message_id",
-    )
-    .bind(messages.iter().map(|m| m.0).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.1).collect::<Vec<_>>())
-    .fetch_all(pool)
-    .await?;
-    let mut out = vec![false; messages.len()];
-    for n in held {
-        if let Some(flag) = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)) {
-            *flag = true;
-        }
-    }
-    Ok(out)
-}
-
 /// Records messages met for the first time, one statement; one flag per row, in order: false
 /// where the inbox already held it (or it repeats an earlier row), and nothing was written.
 pub async fn insert_new_many(
