@@ -112,7 +112,7 @@ async fn run_connected(hub: &Hub, mut shutdown: watch::Receiver<bool>) -> Result
                 Vec::new()
             } else {
                 let asked = room.min(BATCH);
-                let batch = pending(hub, &held, partitions, room, after).await?;
+                let batch = pending(hub, &held, partitions, asked, after).await?;
                 if batch.len() < asked {
                     unread = if after.is_some() { Unread::BeforeCursor } else { Unread::None };
                 }
@@ -171,7 +171,7 @@ async fn balance(leases: &mut Leases, partitions: i32) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The next rows to publish (at most `limit`, all after `after`: the last row in flight), each
+/// The next rows to publish (at most `limit`, at most `BATCH` as the caller asks; all after `after`: the last row in flight), each
 /// with the trace context its message came with.
 async fn pending(
     hub: &Hub,
@@ -181,8 +181,8 @@ async fn pending(
     after: Option<i64>,
 ) -> Result<Vec<Pending>, RunError> {
     let store = |e: sqlx::Error| RunError::from(crate::store::StoreError::from(e));
-    let limit = limit.min(BATCH) as i64;
-    let mut rows = crate::store::outbox::pending(&hub.pool, limit, partitions, of, after).await.map_err(store)?;
+    let mut rows =
+        crate::store::outbox::pending(&hub.pool, limit as i64, partitions, of, after).await.map_err(store)?;
     let mut messages: Vec<(String, String)> =
         rows.iter().map(|r| (r.source_agency.clone(), r.source_message_id.clone())).collect();
     messages.sort();

@@ -58,7 +58,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         let after = stored_batches(&sandbox);
         (after.0 - batches_before.0, after.1 - batches_before.1)
     };
-    print_latencies(&format!("hub at {rate} updates/s"), &timed, "");
+    print_latencies(&format!("hub at {rate} updates/s"), &sorted_latencies(&timed), "");
     println!(
         "  stored in {batches} transactions, {:.1} messages each on average",
         messages as f64 / batches.max(1) as f64
@@ -81,7 +81,7 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
             super::cpu::print_between("the two processes' run", two.cpu, two.cpu_after);
             print_latencies(
                 &format!("two hub processes at {QUIET_RATE} updates/s"),
-                &two.quiet,
+                &sorted_latencies(&two.quiet),
                 "; half are decided by one process and published by the other",
             );
         }
@@ -91,20 +91,6 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: Option<u32
         w.abort();
     }
     sandbox.finish().await
-}
-
-/// One line of a steady phase's latencies: `what`, then p50, p99 and max from publish to
-/// delivery, and how many deliveries (`note` after the count).
-fn print_latencies(what: &str, timed: &[(Duration, Duration)], note: &str) {
-    let latencies = sorted_latencies(timed);
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "{what}: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries{note})",
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default()),
-        latencies.len()
-    );
 }
 
 /// Batches the sandboxed hub has stored, and the messages they held.

@@ -11,7 +11,9 @@ use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 
 use super::baseline::pass_through;
-use super::traffic::{Arrivals, arrest, involve_everyone, percentile, publish_all, steady, watch_queues};
+use super::traffic::{
+    Arrivals, arrest, involve_everyone, percentile, print_latencies, publish_all, steady, watch_queues,
+};
 use crate::settings::Settings;
 use crate::tools::sandbox::Sandbox;
 
@@ -84,9 +86,9 @@ pub(super) async fn run(mut settings: Settings, updates: usize, rate: u32, hosti
     for l in [&mut quiet, &mut broker_alone, &mut attacked] {
         l.sort();
     }
-    report("quiet", &quiet);
-    report("broker alone", &broker_alone);
-    report("under attack", &attacked);
+    print_latencies(&format!("{:>13}", "quiet"), &quiet, "");
+    print_latencies(&format!("{:>13}", "broker alone"), &broker_alone, "");
+    print_latencies(&format!("{:>13}", "under attack"), &attacked, "");
     let refused: i64 =
         sqlx::query_scalar("SELECT count(DISTINCT message_id) FROM refusals WHERE message_id LIKE 'attack-%'")
             .fetch_one(&sandbox.hub.pool)
@@ -163,14 +165,4 @@ fn join(attacker: std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result
 async fn delete_queue(sandbox: &Sandbox, queue: &str) -> anyhow::Result<()> {
     sandbox.ch.queue_delete(queue.into(), QueueDeleteOptions::default()).await?;
     Ok(())
-}
-
-fn report(what: &str, latencies: &[Duration]) {
-    println!(
-        "{what:>13}: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries)",
-        percentile(latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        latencies.len()
-    );
 }

@@ -272,6 +272,19 @@ pub(crate) async fn wait_total(arrivals: &Arrivals, want: usize, timeout: Durati
     }
 }
 
+/// One line of latencies (sorted): `what`, then p50, p99 and max from publish to delivery, and
+/// how many deliveries (`note` after the count).
+pub(crate) fn print_latencies(what: &str, sorted: &[Duration], note: &str) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{what}: latency publish → delivered  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} deliveries{note})",
+        ms(percentile(sorted, 0.50)),
+        ms(percentile(sorted, 0.99)),
+        ms(sorted.last().copied().unwrap_or_default()),
+        sorted.len()
+    );
+}
+
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
