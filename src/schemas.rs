@@ -10,13 +10,13 @@ use std::sync::OnceLock;
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::Schema;
-use apache_avro::writer::datum::GenericDatumWriter;
 use serde_json::{Map, Value as Json};
 
+mod binary;
 mod canonical;
 mod convert;
 pub use canonical::{parsing_canonical_form, rabin_fingerprint};
-pub use convert::{from_avro, to_avro};
+pub use convert::from_avro;
 
 include!(concat!(env!("OUT_DIR"), "/schema_files.rs"));
 
@@ -47,8 +47,6 @@ pub struct Schemas {
     /// The envelope with every named type defined inline once: the writer schema subscribers fetch.
     pub envelope_json: Json,
     envelope: &'static Schema,
-    writer: GenericDatumWriter<'static>,
-    reader: GenericDatumReader<'static>,
     /// CRC-64-AVRO fingerprint bytes as written after `C3 01` (little-endian).
     pub fingerprint: [u8; 8],
     pub events: BTreeMap<String, EventSchema>,
@@ -88,8 +86,6 @@ impl Schemas {
             .map_err(|e| SchemaError::Invalid { file: format!("{ENVELOPE}.avsc"), message: e.to_string() })?;
         let envelope: &'static Schema = Box::leak(Box::new(schema));
         let fingerprint = rabin_fingerprint(parsing_canonical_form(&envelope_json, NAMESPACE).as_bytes()).to_le_bytes();
-        let writer = GenericDatumWriter::builder(envelope).build().map_err(|e| SchemaError::Avro(e.to_string()))?;
-        let reader = GenericDatumReader::builder(envelope).build().map_err(|e| SchemaError::Avro(e.to_string()))?;
         let events = event_schemas(envelope)?;
         let mut earlier = BTreeMap::new();
         for (name, text) in history {
@@ -114,7 +110,7 @@ impl Schemas {
             })?;
             earlier.insert(its, Earlier { json, reader });
         }
-        Ok(Schemas { files, envelope_json, envelope, writer, reader, fingerprint, events, earlier })
+        Ok(Schemas { files, envelope_json, envelope, fingerprint, events, earlier })
     }
 
     /// The writer schema with `fingerprint` (as written after `C3 01`): the current one or an
@@ -159,8 +155,7 @@ impl Schemas {
 
     /// Validates an `Update` (JSON shape) against the envelope and encodes it as an Avro datum.
     pub fn encode_datum(&self, update: &Json) -> Result<Vec<u8>, SchemaError> {
-        let value = to_avro(update, self.envelope, ENVELOPE)?;
-        self.writer.write_value_to_vec(value).map_err(|e| SchemaError::Avro(e.to_string()))
+        binary::encode(update, self.envelope, ENVELOPE)
     }
 
     /// Single-object encoding: `C3 01`, the fingerprint, then the datum.
@@ -175,9 +170,7 @@ impl Schemas {
 
     /// Decodes a datum written with the envelope back to the JSON shape.
     pub fn decode_datum(&self, bytes: &[u8]) -> Result<Json, SchemaError> {
-        let mut cursor = bytes;
-        let value = self.reader.read_value(&mut cursor).map_err(|e| SchemaError::Avro(e.to_string()))?;
-        Ok(from_avro(&value))
+        binary::decode(bytes, self.envelope)
     }
 
     /// Decodes a single-object encoded message, checking its marker and fingerprint.
