@@ -130,19 +130,22 @@ impl EventRows {
         .bind(self.ids.iter().map(|id| inserted.contains(id)).collect::<Vec<bool>>())
         .execute(&mut **tx)
         .await?;
+        // The rows are done with: their types and payloads move into what is returned (a
+        // payload's copy was a tenth of the time recording spent in the hub).
+        let EventRows { owners, agencies, ids, mut types, classes, subjects, occurred, mut payloads, .. } = self;
         let mut out = Vec::with_capacity(inserted.len());
-        for (i, id) in self.ids.iter().enumerate() {
+        for (i, id) in ids.iter().enumerate() {
             if inserted.contains(id) {
                 out.push((
-                    self.owners[i],
+                    owners[i],
                     NewEvent {
                         event_id: *id,
-                        subject_id: self.subjects[i],
-                        event_type: self.types[i].clone(),
-                        data_class: self.classes[i].to_string(),
-                        source_agency: self.agencies[i].as_str().into(),
-                        occurred_at: self.occurred[i],
-                        payload: self.payloads[i].clone(),
+                        subject_id: subjects[i],
+                        event_type: std::mem::take(&mut types[i]),
+                        data_class: classes[i].to_string(),
+                        source_agency: agencies[i].as_str().into(),
+                        occurred_at: occurred[i],
+                        payload: payloads[i].take(),
                     },
                 ));
             }
