@@ -111,6 +111,7 @@ impl Hub {
         debug_assert_eq!(prepared.len(), msgs.len(), "a batch is stored with the messages it was read from");
         let bodies: Vec<&[u8]> = msgs.iter().map(|(msg, _)| msg.body.as_slice()).collect();
         let mut tx = self.pool.begin().await?;
+        crate::store::compile_nothing(&mut tx).await?;
         let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
         // Each agency's messages are stored and decided together, in their order (a consumer's
         // batch is one agency's; a load's mixes them). The order between agencies changes nothing

@@ -123,7 +123,7 @@ pub struct LatestDecision {
 
 /// Every recipient's latest decision (decided, redecided or retracted) on each update about these
 /// people that happened at or after the paired time (`since`, one per person), except the updates
-/// in `exclude`.
+/// in `exclude` (hashed once: see `events::undecided_for`).
 pub async fn latest_decisions(
     tx: &mut Transaction<'_, Postgres>,
     subjects: &[Uuid],
@@ -140,7 +140,7 @@ pub async fn latest_decisions(
          CROSS JOIN LATERAL (SELECT DISTINCT ON (recipient) recipient, decision, reason FROM disclosure_log_by_stage
                              WHERE event_id = e.event_id AND stage IN ('decided', 'redecided', 'retracted', 'recalled')
                              ORDER BY recipient, id DESC) l
-         WHERE NOT (e.event_id = ANY($2)) AND {CURRENT}"
+         WHERE e.event_id NOT IN (SELECT unnest($2::uuid[])) AND {CURRENT}"
     )))
     .bind(subjects)
     .bind(exclude)

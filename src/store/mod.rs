@@ -197,6 +197,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
     Ok(pool)
 }
 
+/// Turns PostgreSQL's JIT compilation off for the rest of this transaction. The message path's
+/// statements each take milliseconds, but a batch's lookups of thousands of people are estimated
+/// above `jit_above_cost`, and compiling them took 20-25 ms a statement whose execution took 8
+/// (auto_explain during `tracker bench inbound`). Reports keep the server's setting.
+pub async fn compile_nothing(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL jit = off").execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Whether the database answers.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await?;
