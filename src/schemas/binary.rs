@@ -14,7 +14,7 @@
 //! left, the items of all arrays together are bounded by the datum's size, and nesting is the
 //! schema's (Tracker's schemas are not recursive), so time and memory follow the input's size.
 use apache_avro::schema::{Schema, UuidSchema};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate};
 use serde_json::{Map, Value as Json};
 
 use super::{ENVELOPE, SchemaError};
@@ -280,19 +280,9 @@ impl Reader<'_> {
                     .map_err(|_| SchemaError::Avro(format!("byte {start}: {text:?} is not a UUID")))?;
                 Json::String(id.to_string())
             }
-            // A day or instant past chrono's calendar reads as null and as empty text, as
-            // `from_avro` reads them (fuzzing found the unchecked sum panicking).
-            Schema::Date => {
-                let days = self.int()?;
-                epoch()
-                    .checked_add_signed(chrono::Duration::days(i64::from(days)))
-                    .map_or(Json::Null, |day| Json::String(day.format("%Y-%m-%d").to_string()))
-            }
-            Schema::TimestampMicros => Json::String(
-                DateTime::<Utc>::from_timestamp_micros(self.long()?)
-                    .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-                    .unwrap_or_default(),
-            ),
+            // Read as `from_avro` reads apache-avro's values, past chrono's calendar included.
+            Schema::Date => super::convert::date_from_days(self.int()?),
+            Schema::TimestampMicros => super::convert::instant_from_micros(self.long()?),
             Schema::Array(a) => {
                 let mut items = Vec::new();
                 loop {
