@@ -211,52 +211,90 @@ async fn publish_batch(
     // Deliveries withheld in this batch: a notice about one of them has nothing to name.
     let mut withheld_now: Vec<Uuid> = Vec::new();
     let mut decoded = LastDecoded::default();
+    let mut ready = ReadyToSend::default();
     for row in batch {
-        if row.kind != "delivery" && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r))) {
-            window.drain(hub).await?;
-            withhold_at_publish(hub, &row, "nothing_sent", now).await?;
-            continue;
-        }
-        if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
+        let withhold = if row.kind != "delivery"
+            && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r)))
+        {
+            Some("nothing_sent")
+        } else if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
             && !consent_still_covers(hub, row.subject_id, scope, now).await?
         {
-            window.drain(hub).await?;
-            withhold_at_publish(hub, &row, "no_consent", now).await?;
-            withheld_now.push(row.message_id);
-            continue;
-        }
-        let (body, props) = match decoded
-            .of(hub, &row)
-            .and_then(|stored| message(hub, &row, stored).map_err(|e| e.to_string()))
-        {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
-                window.drain(hub).await?;
-                withhold_at_publish(hub, &row, "error", now).await?;
-                withheld_now.push(row.message_id);
-                continue;
+            Some("no_consent")
+        } else {
+            match decoded.of(hub, &row).and_then(|stored| message(hub, &row, stored).map_err(|e| e.to_string())) {
+                Ok((body, props)) => {
+                    ready.rows.push((row, body, props));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
+                    Some("error")
+                }
             }
         };
-        let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let confirm = ch
-            .basic_publish(names.outbound_exchange().into(), row.recipient.as_str().into(), opts, &body, props)
-            .await
-            .map_err(BrokerError::from)?;
-        window.push(InFlight {
-            id: row.id,
-            recipient: row.recipient.to_string(),
-            kind: row.kind.clone(),
-            trace: delivery_trace(&row),
-            message_id: row.message_id,
-            decided_at: row.decided_at,
-            sent: std::time::SystemTime::now(),
-            taken: std::time::Instant::now(),
-            confirm,
-            outcome: None,
-        });
+        if let Some(reason) = withhold {
+            // Everything before it goes out and is confirmed first.
+            ready.send(ch, names, window).await?;
+            window.drain(hub).await?;
+            withhold_at_publish(hub, &row, reason, now).await?;
+            if reason != "nothing_sent" {
+                withheld_now.push(row.message_id);
+            }
+        }
     }
-    Ok(())
+    ready.send(ch, names, window).await
+}
+
+/// Copies built and not yet handed to the broker, in outbox order.
+#[derive(Default)]
+struct ReadyToSend {
+    rows: Vec<(Pending, Vec<u8>, BasicProperties)>,
+}
+
+impl ReadyToSend {
+    /// Hands every copy to the connection at once and puts them in the window. Each publish
+    /// resolves only once lapin's I/O thread has written it, so publishing them one after another
+    /// waited for that thread once per copy (a few milliseconds a batch on a busy machine, at
+    /// times 15); polled together, their frames are queued in this order in one go (a publish
+    /// queues its frames and takes its confirm's place in the sequence on its first poll, and
+    /// `join_all` polls them first in order), and written together.
+    async fn send(&mut self, ch: &Channel, names: &Names, window: &mut Window) -> Result<(), RunError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let count = self.rows.len();
+        let (mut rows, mut bodies, mut properties) =
+            (Vec::with_capacity(count), Vec::with_capacity(count), Vec::with_capacity(count));
+        for (row, body, props) in self.rows.drain(..) {
+            rows.push(row);
+            bodies.push(body);
+            properties.push(props);
+        }
+        let exchange = names.outbound_exchange();
+        let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
+        let confirms =
+            futures_util::future::join_all(rows.iter().zip(&bodies).zip(properties).map(|((row, body), props)| {
+                ch.basic_publish(exchange.as_str().into(), row.recipient.as_str().into(), opts, body, props)
+            }))
+            .await;
+        for (row, confirm) in rows.into_iter().zip(confirms) {
+            let confirm = confirm.map_err(BrokerError::from)?;
+            window.push(InFlight {
+                id: row.id,
+                recipient: row.recipient.to_string(),
+                kind: row.kind.clone(),
+                trace: delivery_trace(&row),
+                message_id: row.message_id,
+                decided_at: row.decided_at,
+                sent: std::time::SystemTime::now(),
+                taken: std::time::Instant::now(),
+                confirm,
+                outcome: None,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// How long a publish may wait for its confirm before the connection is judged broken.

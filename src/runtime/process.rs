@@ -110,15 +110,17 @@ impl Hub {
         let prepared = read.prepared;
         debug_assert_eq!(prepared.len(), msgs.len(), "a batch is stored with the messages it was read from");
         let bodies: Vec<&[u8]> = msgs.iter().map(|(msg, _)| msg.body.as_slice()).collect();
-        let mut tx = self.pool.begin().await?;
-        crate::store::compile_nothing(&mut tx).await?;
+        let mut tx = crate::store::begin_batch(&self.pool).await?;
         let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
         // Each agency's messages are stored and decided together, in their order (a consumer's
         // batch is one agency's; a load's mixes them). The order between agencies changes nothing
         // decided: who is who and what each recipient may see are judged over the whole set of
         // records, in event time. A message committed before is skipped.
-        for run in runs_by_agency(&prepared) {
-            self.store_run(&mut tx, &prepared, &bodies, &run, &mut outcomes).await?;
+        for (n, run) in runs_by_agency(&prepared).iter().enumerate() {
+            if n > 0 {
+                crate::store::next_run(&mut tx).await?;
+            }
+            self.store_run(&mut tx, &prepared, &bodies, run, &mut outcomes).await?;
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(outcomes.len());
@@ -204,8 +206,9 @@ impl Hub {
     }
 
     /// Stores and decides a run of one agency's messages (`run`: their places in `prepared`)
-    /// under a savepoint, each statement once for the run. Should the store refuse it, the run is
-    /// stored again message by message, so that only the message at fault is refused.
+    /// under the run's savepoint (taken by the caller), each statement once for the run. Should
+    /// the store refuse it, the run is undone and stored again message by message, so that only
+    /// the message at fault is refused.
     async fn store_run(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
@@ -223,26 +226,28 @@ impl Hub {
                 Prepared::Duplicate { .. } => None,
             })
             .collect();
-        if let [(i, env, archive_id, items, now, body)] = fresh.as_slice() {
-            let span = tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id);
-            outcomes[*i] = self.store_one(tx, env, *archive_id, items, *now, body).instrument(span).await?;
-            return Ok(());
-        }
         let Some(now) = fresh.first().map(|f| f.4) else { return Ok(()) };
         let incoming: Vec<Incoming> = fresh
             .iter()
             .map(|(_, env, archive_id, items, ..)| Incoming { env, archive_id: *archive_id, items })
             .collect();
-        let mut savepoint = tx.begin().await?;
-        match super::apply::apply_run(&mut savepoint, &self.sharing, &incoming, now, Mode::Arrival).await {
+        let applied = {
+            let span = match fresh.as_slice() {
+                [(_, env, ..)] => {
+                    tracing::info_span!("message", agency = %env.agency, connector = %env.connector, message_id = %env.message_id)
+                }
+                _ => tracing::Span::none(),
+            };
+            super::apply::apply_run(tx, &self.sharing, &incoming, now, Mode::Arrival).instrument(span).await
+        };
+        match applied {
             Ok(applied) => {
-                savepoint.commit().await?;
                 for ((i, ..), applied) in fresh.iter().zip(applied) {
                     outcomes[*i] = applied.map(Ok);
                 }
             }
             Err(StoreError::Permanent(e)) => {
-                savepoint.rollback().await?;
+                crate::store::undo_run(tx).await?;
                 tracing::warn!(
                     messages = fresh.len(),
                     "the store refused a batch: storing its messages one by one: {e}"

@@ -84,9 +84,8 @@ pub async fn append(tx: &mut Transaction<'_, Postgres>, entries: &[LogEntry]) ->
     if entries.is_empty() {
         return Ok(());
     }
-    // The chain has one order: appends are serialised.
-    store::locks::disclosure_log(tx).await?;
-    let mut prev = store::disclosure_log::last_hash(tx).await?.unwrap_or_else(|| GENESIS.to_string());
+    // The chain has one order: appends are serialised (the log's lock, taken with its head).
+    let mut prev = store::disclosure_log::lock_and_read_head(tx).await?.unwrap_or_else(|| GENESIS.to_string());
     // Hashes are chained here, then every entry goes in with one statement.
     let mut prevs = Vec::with_capacity(entries.len());
     let mut hashes = Vec::with_capacity(entries.len());

@@ -46,9 +46,20 @@ pub struct ChainedEntry {
     pub entry: LogEntry,
 }
 
-/// The hash of the last entry (none while the log is empty). Call with the log locked.
-pub async fn last_hash(tx: &mut Transaction<'_, Postgres>) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT hash FROM disclosure_log ORDER BY id DESC LIMIT 1").fetch_optional(&mut **tx).await
+/// Locks the chain for the rest of the transaction (`store::locks`), then reads the hash of its
+/// last entry (none while the log is empty). One round trip: both statements go as one simple
+/// query, each with its own snapshot, so the head is read after the lock is granted and sees
+/// every entry committed before it — as two round trips did, once for every batch stored.
+pub async fn lock_and_read_head(tx: &mut Transaction<'_, Postgres>) -> Result<Option<String>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_advisory_xact_lock({}); SELECT hash FROM disclosure_log ORDER BY id DESC LIMIT 1",
+        super::locks::DISCLOSURE_LOG
+    )))
+    .fetch_all(&mut **tx)
+    .await?;
+    // The lock's row has no `hash`; the head's row, if the log has one, does.
+    rows.iter().find(|r| r.try_column("hash").is_ok()).map(|r| r.try_get("hash")).transpose()
 }
 
 /// Appends entries in order with their chain links (`prevs[i]`, `hashes[i]`), one statement.
