@@ -291,6 +291,68 @@ async fn a_payload_many_frames_long_reaches_the_archive_whole() {
     hub.finish().await;
 }
 
+/// A batch's payloads are archived once each and answered in order, whether they fit one
+/// statement (inserted and looked up together) or not (bodies past 8 MiB go in pieces): the
+/// same payload twice in a batch, or again in a later batch, is one archive row, and a payload
+/// whose message the inbox holds is recognised as committed before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_archived_once_per_payload_in_one_statement_or_in_pieces() {
+    use tracker::store::archive::archive_many;
+    use tracker::store::message::Envelope;
+    let hub = TestHub::start_idle(|_| {}).await;
+    let pool = hub.pool();
+    let env = |id: &str| Envelope {
+        agency: "police-05".into(),
+        connector: "police-custody".into(),
+        routing_key: "police-05.police-custody".into(),
+        message_id: id.into(),
+    };
+    let (a, b, c) = (env("archive-a"), env("archive-b"), env("archive-c"));
+    let headers = serde_json::json!({"user_id": "police-05"});
+    let now = chrono::Utc::now();
+    let small = |e, body: &'static [u8]| (e, body, headers.clone());
+    let first = archive_many(pool, &[small(&a, b"one"), small(&b, b"two"), small(&a, b"one")], now).await.unwrap();
+    assert_eq!(first[0], first[2], "the same payload twice in a batch is one archive row");
+    assert_ne!(first[0].0, first[1].0);
+    assert!(first.iter().all(|(_, before)| !before), "nothing was committed before");
+
+    // The inbox takes a's message; a later batch finds a and b where they were.
+    let mut tx = pool.begin().await.unwrap();
+    let row = tracker::store::inbox::InboxRow {
+        env: &a,
+        archive_id: first[0].0,
+        outcome: "refused",
+        items: 1,
+        events: 0,
+        refused: 1,
+        kept: 0,
+    };
+    tracker::store::inbox::insert_new_many(&mut tx, &[row], now).await.unwrap();
+    tx.commit().await.unwrap();
+    let again = archive_many(pool, &[small(&b, b"two"), small(&a, b"one")], now).await.unwrap();
+    assert_eq!(again, vec![(first[1].0, false), (first[0].0, true)]);
+
+    // Two bodies of 5 MiB pass one statement's 8 MiB: archived in pieces, answered the same way.
+    let big: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let batch = [
+        (&c, big.as_slice(), headers.clone()),
+        (&b, b"two".as_slice(), headers.clone()),
+        (&a, big.as_slice(), headers.clone()),
+    ];
+    let pieces = archive_many(pool, &batch, now).await.unwrap();
+    assert_eq!(pieces[1], (first[1].0, false), "b is where it was");
+    assert!(!pieces[0].1 && pieces[2].1, "c is new, a's message committed before");
+    assert_ne!(pieces[0].0, pieces[2].0, "another body under a's message id is another archive row");
+    let stored: Vec<i32> = sqlx::query_scalar("SELECT length(body) FROM raw_archive WHERE id = ANY($1) ORDER BY id")
+        .bind(vec![pieces[0].0, pieces[2].0])
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![big.len() as i32; 2], "each large body is archived whole");
+    assert_eq!(hub.count("SELECT count(*) FROM raw_archive WHERE message_id LIKE 'archive-%'").await, 4);
+    hub.finish().await;
+}
+
 fn registration(ids: &str, n: u32) -> Vec<u8> {
     format!(
         r#"{{"eventType":"probation-case.registration.added","version":1,"occurredAt":"2026-11-05T11:00:00+00:00",
