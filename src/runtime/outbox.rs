@@ -171,8 +171,8 @@ async fn balance(leases: &mut Leases, partitions: i32) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The next rows to publish (at most `limit`, at most `BATCH` as the caller asks; all after `after`: the last row in flight), each
-/// with the trace context its message came with.
+/// The next rows to publish (at most `limit`, at most `BATCH` as the caller asks; all after
+/// `after`: the last row in flight), each with the trace context its message came with.
 async fn pending(
     hub: &Hub,
     partitions: &[i32],
@@ -180,20 +180,9 @@ async fn pending(
     limit: usize,
     after: Option<i64>,
 ) -> Result<Vec<Pending>, RunError> {
-    let store = |e: sqlx::Error| RunError::from(crate::store::StoreError::from(e));
-    let mut rows =
-        crate::store::outbox::pending(&hub.pool, limit as i64, partitions, of, after).await.map_err(store)?;
-    let mut messages: Vec<(String, String)> =
-        rows.iter().map(|r| (r.source_agency.clone(), r.source_message_id.clone())).collect();
-    messages.sort();
-    messages.dedup();
-    let traced = crate::store::outbox::traceparents(&hub.pool, &messages).await.map_err(store)?;
-    if !traced.is_empty() {
-        for r in &mut rows {
-            r.inbound_traceparent = traced.get(&(r.source_agency.clone(), r.source_message_id.clone())).cloned();
-        }
-    }
-    Ok(rows)
+    crate::store::outbox::pending(&hub.pool, limit as i64, partitions, of, after)
+        .await
+        .map_err(|e| RunError::from(crate::store::StoreError::from(e)))
 }
 
 /// Publishes rows into the window, in order, without waiting for their confirms. A row whose

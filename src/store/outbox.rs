@@ -262,8 +262,9 @@ pub struct Pending {
     /// The agency and message the update came in (its trace context is the message's).
     pub source_agency: String,
     pub source_message_id: String,
-    /// The `traceparent` the message came with, as archived, if it had one (filled in by
-    /// [`traceparents`] for a batch at once).
+    /// The `traceparent` the message first came with, as archived, if it had one: a probe of the
+    /// partial index `raw_archive_traced` (migration 0024) per row, in the same statement (it was
+    /// a second statement for every batch the publisher read).
     pub inbound_traceparent: Option<String>,
 }
 
@@ -296,12 +297,16 @@ pub async fn pending(
                 o.legal_basis, o.consent_scope, o.catch_up, o.decided_at, e.avro, e.schema_fingerprint, e.event_type, e.data_class,
                 o.kind, o.refers_to, o.notice_reason, coalesce(r.withheld_at_publish IS NOT NULL AND r.published_at IS NULL, false) AS nothing_sent,
                 o.corrects, o.corrected_fields, e.agency AS source_agency, e.message_id AS source_message_id,
-                NULL::text AS inbound_traceparent
+                t.traceparent AS inbound_traceparent
          FROM (SELECT id FROM outbox_unsent
                WHERE id > coalesce($4, 0) AND person_byte % $3 = ANY($2)
                ORDER BY id LIMIT $1) u
          JOIN outbox o ON o.id = u.id JOIN events e USING (event_id)
          LEFT JOIN outbox r ON r.message_id = o.refers_to
+         LEFT JOIN LATERAL (
+             SELECT a.headers->>'traceparent' AS traceparent FROM raw_archive a
+             WHERE a.agency = e.agency AND a.message_id = e.message_id AND a.headers ? 'traceparent'
+             ORDER BY a.id LIMIT 1) t ON true
          ORDER BY u.id",
     )
     .bind(limit)
@@ -310,28 +315,6 @@ pub async fn pending(
     .bind(after)
     .fetch_all(pool)
     .await
-}
-
-/// The `traceparent` each of these messages (agency, message id) first arrived with, for those
-/// that came with one (a probe of the partial index `raw_archive_traced`).
-pub async fn traceparents(
-    pool: &PgPool,
-    messages: &[(String, String)],
-) -> Result<std::collections::HashMap<(String, String), String>, sqlx::Error> {
-    if messages.is_empty() {
-        return Ok(Default::default());
-    }
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (a.agency, a.message_id) a.agency, a.message_id, a.headers->>'traceparent'
-         FROM UNNEST($1::text[], $2::text[]) AS m(agency, message_id)
-         JOIN raw_archive a ON a.agency = m.agency AND a.message_id = m.message_id AND a.headers ? 'traceparent'
-         ORDER BY a.agency, a.message_id, a.id",
-    )
-    .bind(messages.iter().map(|m| m.0.as_str()).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.1.as_str()).collect::<Vec<_>>())
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(agency, message_id, tp)| ((agency, message_id), tp)).collect())
 }
 
 /// Marks rows the broker confirmed, each at the time its confirm was seen, and counts each row's
