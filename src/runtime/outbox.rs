@@ -202,14 +202,14 @@ async fn publish_batch(
     let mut decoded = LastDecoded::default();
     let mut ready = ReadyToSend::default();
     for row in batch {
-        let withhold = if row.kind != "delivery"
+        let reason = if row.kind != "delivery"
             && (row.nothing_sent || row.refers_to.is_some_and(|r| withheld_now.contains(&r)))
         {
-            Some("nothing_sent")
+            "nothing_sent"
         } else if let Some(scope) = row.consent_scope.as_deref().and_then(ConsentScope::parse)
             && !consent_still_covers(hub, row.subject_id, scope, now).await?
         {
-            Some("no_consent")
+            "no_consent"
         } else {
             match decoded.of(hub, &row).and_then(|stored| message(hub, &row, stored).map_err(|e| e.to_string())) {
                 Ok((body, props)) => {
@@ -218,18 +218,16 @@ async fn publish_batch(
                 }
                 Err(e) => {
                     tracing::error!(event_id = %row.event_id, recipient = %row.recipient, "cannot build the delivery: {e}");
-                    Some("error")
+                    "error"
                 }
             }
         };
-        if let Some(reason) = withhold {
-            // Everything before it goes out and is confirmed first.
-            ready.send(ch, names, window).await?;
-            window.drain(hub).await?;
-            withhold_at_publish(hub, &row, reason, now).await?;
-            if reason != "nothing_sent" {
-                withheld_now.push(row.message_id);
-            }
+        // Everything before it goes out and is confirmed first.
+        ready.send(ch, names, window).await?;
+        window.drain(hub).await?;
+        withhold_at_publish(hub, &row, reason, now).await?;
+        if reason != "nothing_sent" {
+            withheld_now.push(row.message_id);
         }
     }
     ready.send(ch, names, window).await
@@ -252,22 +250,14 @@ impl ReadyToSend {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let count = self.rows.len();
-        let (mut rows, mut bodies, mut properties) =
-            (Vec::with_capacity(count), Vec::with_capacity(count), Vec::with_capacity(count));
-        for (row, body, props) in self.rows.drain(..) {
-            rows.push(row);
-            bodies.push(body);
-            properties.push(props);
-        }
+        let mut rows = std::mem::take(&mut self.rows);
         let exchange = names.outbound_exchange();
         let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let confirms =
-            futures_util::future::join_all(rows.iter().zip(&bodies).zip(properties).map(|((row, body), props)| {
-                ch.basic_publish(exchange.as_str().into(), row.recipient.as_str().into(), opts, body, props)
-            }))
-            .await;
-        for (row, confirm) in rows.into_iter().zip(confirms) {
+        let confirms = futures_util::future::join_all(rows.iter_mut().map(|(row, body, props)| {
+            ch.basic_publish(exchange.as_str().into(), row.recipient.as_str().into(), opts, body, std::mem::take(props))
+        }))
+        .await;
+        for ((row, ..), confirm) in rows.into_iter().zip(confirms) {
             let confirm = confirm.map_err(BrokerError::from)?;
             window.push(InFlight {
                 id: row.id,
