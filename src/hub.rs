@@ -27,6 +27,10 @@ pub struct Hub {
     pub sharing: crate::sharing::Sharing,
     /// Woken after each commit that queued deliveries.
     pub publisher_wakeup: tokio::sync::Notify,
+    /// This hub's name to PostgreSQL (`tracker <random id>`, its connections' `application_name`):
+    /// the outbox's notifications carry the writer's name, and the publisher passes over its own
+    /// (it was woken directly at the commit).
+    pub name: String,
     /// Where the hub's spans go (`log.otlp_endpoint`), if anywhere.
     pub spans: crate::otlp::Exporter,
 }
@@ -40,7 +44,8 @@ impl Hub {
         settings.check_users()?;
         settings.check_retention()?;
         let schemas = schemas::get()?;
-        let pool = crate::store::connect(&settings.database.url, settings.database.max_connections)
+        let name = format!("tracker {}", uuid::Uuid::new_v4());
+        let pool = crate::store::connect(&settings.database.url, settings.database.max_connections, &name)
             .await
             .context("connecting to Postgres")?;
         crate::store::migrate(&pool).await?;
@@ -56,6 +61,7 @@ impl Hub {
             stats: Default::default(),
             sharing,
             publisher_wakeup: Default::default(),
+            name,
             spans,
         })
     }

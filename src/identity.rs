@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::connectors::mapping::DraftSubject;
 use crate::domain::identifiers::Scheme;
+use crate::domain::names::AgencyId;
 use crate::settings::AgencyKind;
 use crate::store;
 use crate::store::events::LinkingRecords;
@@ -271,37 +272,70 @@ async fn link(
 }
 
 /// Every stored record that shares an identifier with `seeds`, transitively, in groups of records
-/// alike (a person's records mostly repeat a handful of identifier sets, so what is read and
-/// resolved grows with those, not with the records).
+/// alike (a person's records mostly repeat a handful of identifier sets, so what is resolved
+/// grows with those, not with the records), ordered by their first record.
+///
+/// Each step reads the records holding the identifiers reached last and not read before, with
+/// their identifiers: the next step follows those it has not seen. A record is read once (a walk
+/// of identifiers alone, then a reading of the records it reached, read each record three
+/// times); the last step, which finds nothing new, probes the index only.
 async fn neighbours(
     tx: &mut Transaction<'_, Postgres>,
     seeds: BTreeSet<Id>,
 ) -> Result<(BTreeSet<Id>, Vec<LinkingRecords>), sqlx::Error> {
-    if seeds.is_empty() {
-        return Ok((seeds, Vec::new()));
-    }
     let mut seen = seeds;
     let mut frontier: Vec<Id> = seen.iter().cloned().collect();
+    let mut read: Vec<Uuid> = Vec::new();
+    let mut groups: Vec<LinkingRecords> = Vec::new();
     while !frontier.is_empty() {
+        let (schemes, values): (Vec<&str>, Vec<&str>) = frontier.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
+        let found = store::events::for_linking(tx, &schemes, &values, &read).await?;
         if seen.len() >= MAX_IDENTIFIERS {
+            // The records holding what was reached are read; their other identifiers are not followed.
             tracing::warn!(
                 identifiers = seen.len(),
                 "identity: shared identifiers reach too many others; resolved on those read"
             );
+            groups.extend(found);
             break;
         }
-        let (schemes, values): (Vec<&str>, Vec<&str>) = frontier.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-        let rows = store::record_identifiers::identifiers_sharing(tx, &schemes, &values).await?;
         frontier = Vec::new();
-        for (scheme, value) in rows {
-            if let Some(s) = Scheme::parse(&scheme)
-                && seen.insert((s, value.clone()))
-            {
-                frontier.push((s, value));
+        for group in &found {
+            read.extend(&group.event_ids);
+            for id in ids_of(&group.identifiers) {
+                if seen.insert(id.clone()) {
+                    frontier.push(id);
+                }
+            }
+        }
+        groups.extend(found);
+    }
+    Ok((seen, merge_alike(groups)))
+}
+
+/// Groups read in different steps that are alike (a step finds a group's other records by
+/// another identifier) become one, their records in store order; groups in order of their first
+/// record, as one reading of them all would give.
+fn merge_alike(groups: Vec<LinkingRecords>) -> Vec<LinkingRecords> {
+    let mut merged: Vec<LinkingRecords> = Vec::with_capacity(groups.len());
+    let mut index: HashMap<(AgencyId, String, Option<Uuid>, Option<String>), usize> = HashMap::new();
+    for g in groups {
+        let key = (g.agency.clone(), g.identifiers.to_string(), g.subject_id, g.status.clone());
+        match index.get(&key) {
+            Some(&at) => {
+                let into = &mut merged[at];
+                let mut records: Vec<(i64, Uuid)> =
+                    into.seqs.iter().copied().zip(into.event_ids.iter().copied()).collect();
+                records.extend(g.seqs.iter().copied().zip(g.event_ids.iter().copied()));
+                records.sort_unstable();
+                (into.seqs, into.event_ids) = records.into_iter().unzip();
+            }
+            None => {
+                index.insert(key, merged.len());
+                merged.push(g);
             }
         }
     }
-    let (schemes, values): (Vec<&str>, Vec<&str>) = seen.iter().map(|(s, v)| (s.as_str(), v.as_str())).unzip();
-    let records = store::events::for_linking(tx, &schemes, &values).await?;
-    Ok((seen, records))
+    merged.sort_by_key(|g| g.seqs.first().copied());
+    merged
 }

@@ -153,7 +153,7 @@ impl Output {
 
 /// The store, connected and with its schema up to date.
 async fn store(settings: &Settings) -> anyhow::Result<PgPool> {
-    let pool = crate::store::connect(&settings.database.url, 2).await?;
+    let pool = crate::store::connect(&settings.database.url, 2, "tracker cli").await?;
     crate::store::migrate(&pool).await?;
     Ok(pool)
 }

@@ -48,15 +48,18 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Wakes the publisher whenever any hub process on this database commits rows to publish
-/// (PostgreSQL's notification, sent by the outbox's trigger at commit): rows another process
-/// decided for this one's partitions are read at once rather than at the next tick. A lost
-/// connection is opened again; meanwhile the tick still finds the rows.
+/// Wakes the publisher whenever another hub process on this database commits rows to publish
+/// (PostgreSQL's notification, sent by the outbox's trigger at commit, naming the writer's
+/// connection): rows another process decided for this one's partitions are read at once rather
+/// than at the next tick. This process's own commits woke the publisher already: heard again,
+/// each was a second read finding nothing. A lost connection is opened again; meanwhile the tick
+/// still finds the rows.
 async fn wake_when_told(hub: Arc<Hub>) {
     loop {
         match crate::store::outbox::listen_for_new_rows(&hub.settings.database.url).await {
             Ok(mut listener) => loop {
                 match listener.recv().await {
+                    Ok(told) if told.payload() == hub.name => {}
                     Ok(_) => hub.publisher_wakeup.notify_one(),
                     Err(e) => {
                         tracing::debug!("outbox notifications: {e}");

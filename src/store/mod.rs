@@ -132,6 +132,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (36, "outbox unsent", include_str!("../../migrations/0036_outbox_unsent.sql")),
     (37, "latency bucket as plpgsql", include_str!("../../migrations/0037_latency_bucket_as_plpgsql.sql")),
     (38, "outbox notify", include_str!("../../migrations/0038_outbox_notify.sql")),
+    (39, "outbox notify names the writer", include_str!("../../migrations/0039_outbox_notify_names_the_writer.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
@@ -176,9 +177,12 @@ fn migrator() -> sqlx::migrate::Migrator {
     )
 }
 
-/// Opens a pool; Postgres NOTICEs are not worth the log lines.
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
-    let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.log_statements(tracing::log::LevelFilter::Trace);
+/// Opens a pool whose connections give PostgreSQL `name` (`application_name`: it names the
+/// writer in the outbox's notifications, see `Hub::name`); Postgres NOTICEs are not worth the log
+/// lines.
+pub async fn connect(url: &str, max_connections: u32, name: &str) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions =
+        url.parse::<PgConnectOptions>()?.application_name(name).log_statements(tracing::log::LevelFilter::Trace);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
@@ -236,7 +240,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 /// benchmarks each get their own, so they run side by side and leave the real one alone).
 pub async fn create_scratch_database(url: &str, prefix: &str) -> Result<String, StoreError> {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let pool = connect(url, 1).await?;
+    let pool = connect(url, 1, "tracker scratch").await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
     pool.close().await;
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
@@ -248,7 +252,7 @@ pub async fn drop_scratch_database(admin_url: &str, scratch_url: &str) -> Result
     let Some((_, name)) = scratch_url.rsplit_once('/') else {
         return Ok(());
     };
-    let pool = connect(admin_url, 1).await?;
+    let pool = connect(admin_url, 1, "tracker scratch").await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await?;
     pool.close().await;
     Ok(())

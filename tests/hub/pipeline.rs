@@ -435,7 +435,7 @@ async fn a_database_outage_stops_consuming_and_loses_nothing() {
     let samples = Path::new(SAMPLES);
     hub.send("police-05", "police-custody", &samples.join("police-custody-05CL-20261030-1000.csv")).await;
     let db = hub.hub.settings.database.url.rsplit_once('/').unwrap().1.to_string();
-    let admin = tracker::store::connect("postgres://postgres@127.0.0.1:5432/test", 1).await.unwrap();
+    let admin = tracker::store::connect("postgres://postgres@127.0.0.1:5432/test", 1, "tracker test").await.unwrap();
     let set = |allow: bool| format!("ALTER DATABASE {db} ALLOW_CONNECTIONS {allow}");
     sqlx::query(sqlx::AssertSqlSafe(set(false))).execute(&admin).await.unwrap();
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")

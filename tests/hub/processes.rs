@@ -213,9 +213,13 @@ async fn a_commit_that_queues_deliveries_tells_the_publishers_of_every_process()
     hub.send("police-05", "police-custody", &samples.join("police-custody-05CL-20261030-1000.csv")).await;
     let queued = hub.count("SELECT count(*) FROM outbox").await;
     let told = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await;
+    let writer = hub.hub.name.clone();
     hub.finish().await;
 
     assert!(queued > 0, "the custody file queued deliveries");
     let told = told.expect("told within 10 s of the commit").expect("the listening connection held");
     assert_eq!(told.channel(), "tracker_outbox");
+    // It names the writer, so the writing process's own publisher (woken at the commit) passes
+    // over it and every other reads.
+    assert_eq!(told.payload(), writer, "the notification names the process whose commit it announces");
 }

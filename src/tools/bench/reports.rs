@@ -88,7 +88,7 @@ fn generate_elsewhere(people: usize, months: u32, dir: &std::path::Path) -> anyh
 
 /// Times every report over the configured store as it is, for the span of its events.
 pub(super) async fn over_store(settings: Settings) -> anyhow::Result<()> {
-    let pool = crate::store::connect(&settings.database.url, 2).await?;
+    let pool = crate::store::connect(&settings.database.url, 2, "tracker bench").await?;
     crate::store::migrate(&pool).await?;
     // The period runs to the later of the last event and the hub's last record of one, so the
     // hub's own reports (disclosures, throughput, latency) are over the whole store too.
