@@ -133,6 +133,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (37, "latency bucket as plpgsql", include_str!("../../migrations/0037_latency_bucket_as_plpgsql.sql")),
     (38, "outbox notify", include_str!("../../migrations/0038_outbox_notify.sql")),
     (39, "outbox notify names the writer", include_str!("../../migrations/0039_outbox_notify_names_the_writer.sql")),
+    (40, "hearing asn", include_str!("../../migrations/0040_hearing_asn.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
