@@ -339,3 +339,43 @@ fn merge_alike(groups: Vec<LinkingRecords>) -> Vec<LinkingRecords> {
     merged.sort_by_key(|g| g.seqs.first().copied());
     merged
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(agency: &str, pnc: &str, seqs: &[i64]) -> LinkingRecords {
+        LinkingRecords {
+            agency: agency.into(),
+            identifiers: serde_json::json!([{"scheme": "PNC", "value": pnc}]),
+            subject_id: None,
+            status: None,
+            event_ids: seqs.iter().map(|s| Uuid::from_u128(*s as u128)).collect(),
+            seqs: seqs.to_vec(),
+        }
+    }
+
+    #[test]
+    fn groups_read_in_different_steps_merge_in_store_order() {
+        // Step one found records 5 and 9 of one group and record 2 of another; step two found
+        // record 7 of the first group by another identifier.
+        let merged = merge_alike(vec![
+            group("police-05", "A", &[5, 9]),
+            group("probation-05", "B", &[2]),
+            group("police-05", "A", &[7]),
+        ]);
+        let got: Vec<(String, Vec<i64>)> = merged.iter().map(|g| (g.agency.to_string(), g.seqs.clone())).collect();
+        assert_eq!(got, vec![("probation-05".to_string(), vec![2]), ("police-05".to_string(), vec![5, 7, 9])]);
+        let ids: Vec<Uuid> = [5u128, 7, 9].into_iter().map(Uuid::from_u128).collect();
+        assert_eq!(merged[1].event_ids, ids, "each record keeps its id beside its place in the store");
+    }
+
+    #[test]
+    fn groups_differing_in_anything_linking_reads_stay_apart() {
+        let mut held = group("police-05", "A", &[3]);
+        held.status = Some("open".into());
+        let merged = merge_alike(vec![group("police-05", "A", &[1]), held, group("police-05", "B", &[2])]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged.iter().map(|g| g.seqs[0]).collect::<Vec<_>>(), vec![1, 2, 3]);
+    }
+}
