@@ -98,6 +98,38 @@ async fn the_sample_month_links_each_person_once_and_refuses_bad_input_alone() {
     assert_eq!(hub.count("SELECT count(*) FROM inbox").await, 26);
     assert_eq!(hub.count("SELECT count(*) FROM events").await, 45);
     assert_eq!(hub.rows_naming_a_missing_event().await, [], "every row naming an event names a stored one");
+    assert_eq!(hub.rows_naming_a_missing_person().await, 0, "every row naming a person names a stored one");
+    // The references to people are checked per statement (migration 0041), and people are never
+    // deleted: the store still refuses a row naming someone it does not hold, as the foreign key did.
+    let stranger = uuid::Uuid::new_v4();
+    for (what, statement) in [
+        (
+            "an event moved to a stranger",
+            "UPDATE events SET subject_id = $1 WHERE event_id = (SELECT event_id FROM events WHERE subject_id IS NOT NULL ORDER BY seq LIMIT 1)",
+        ),
+        (
+            "an identifier of a stranger",
+            "INSERT INTO subject_identifiers (scheme, value, subject_id, source_agency, first_seen_at) VALUES ('PNC', '2099/0000001Z', $1, 'police-05', now())",
+        ),
+        (
+            "an identifier given to a stranger",
+            "UPDATE subject_identifiers SET subject_id = $1 WHERE scheme = 'PNC' AND value = '2019/0012345G'",
+        ),
+        (
+            "details of a stranger",
+            "INSERT INTO subject_details (subject_id, name, source_agency, first_seen_at) VALUES ($1, 'Nobody', 'police-05', now())",
+        ),
+        ("a person deleted", "DELETE FROM subjects WHERE subject_id <> $1"),
+    ] {
+        let refused =
+            sqlx::query(sqlx::AssertSqlSafe(statement)).bind(stranger).execute(hub.pool()).await.expect_err(what);
+        let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.to_string());
+        assert!(
+            code.as_deref().is_some_and(|c| c.starts_with("23")),
+            "{what}: refused as an integrity violation, got {refused}"
+        );
+    }
+    assert_eq!(hub.count("SELECT count(*) FROM subjects").await, 5, "nobody was deleted");
     let names: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT name FROM subject_details WHERE subject_id = $1 ORDER BY 1")
             .bind(chloe)
@@ -788,6 +820,7 @@ async fn projections_are_the_same_however_many_records_a_statement_stores() {
     hub.send_plan_from(&dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(hub.rows_naming_a_missing_event().await, [], "every row naming an event names a stored one");
+    assert_eq!(hub.rows_naming_a_missing_person().await, 0, "every row naming a person names a stored one");
     let mut tx = hub.pool().begin().await.unwrap();
     let as_arrived = projected(&mut tx).await;
     let empty: Vec<&String> = as_arrived.iter().filter(|(_, rows)| rows.is_empty()).map(|(t, _)| t).collect();

@@ -544,6 +544,7 @@ async fn after_an_erasure_later_records_are_placed_as_if_the_erased_one_had_neve
     assert_ne!(after, pnc_person, "nothing left ties the client to the PNC's person");
     assert_eq!(subject_of("without").await, after, "the earlier referral moved with it");
     assert_eq!(hub.rows_naming_a_missing_event().await, [], "erased and moved, every reference holds");
+    assert_eq!(hub.rows_naming_a_missing_person().await, 0, "erased and moved, every person named is held");
     hub.finish().await;
 }
 

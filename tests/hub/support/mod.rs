@@ -265,6 +265,20 @@ impl TestHub {
         }
         missing
     }
+
+    /// Rows of the tables that name a person (events, subject identifiers and details) naming
+    /// one the store does not hold. Zero when every reference to a person holds.
+    pub async fn rows_naming_a_missing_person(&self) -> i64 {
+        self.count(
+            "SELECT (SELECT count(*) FROM events t WHERE t.subject_id IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM subjects s WHERE s.subject_id = t.subject_id))
+                  + (SELECT count(*) FROM subject_identifiers t
+                       WHERE NOT EXISTS (SELECT 1 FROM subjects s WHERE s.subject_id = t.subject_id))
+                  + (SELECT count(*) FROM subject_details t
+                       WHERE NOT EXISTS (SELECT 1 FROM subjects s WHERE s.subject_id = t.subject_id))",
+        )
+        .await
+    }
 }
 
 /// The tables migration 0032 took the foreign key to events off.
