@@ -135,6 +135,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (39, "outbox notify names the writer", include_str!("../../migrations/0039_outbox_notify_names_the_writer.sql")),
     (40, "hearing asn", include_str!("../../migrations/0040_hearing_asn.sql")),
     (41, "person references by statement", include_str!("../../migrations/0041_person_references_by_statement.sql")),
+    (42, "treatment tests by person", include_str!("../../migrations/0042_treatment_tests_by_person.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
