@@ -26,19 +26,21 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- A trigger with transition tables fires for one kind of statement, hence one per kind.
-CREATE TRIGGER events_people_inserted AFTER INSERT ON events
-    REFERENCING NEW TABLE AS named FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist();
-CREATE TRIGGER events_people_updated AFTER UPDATE ON events
-    REFERENCING NEW TABLE AS named FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist();
-CREATE TRIGGER subject_identifiers_people_inserted AFTER INSERT ON subject_identifiers
-    REFERENCING NEW TABLE AS named FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist();
-CREATE TRIGGER subject_identifiers_people_updated AFTER UPDATE ON subject_identifiers
-    REFERENCING NEW TABLE AS named FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist();
-CREATE TRIGGER subject_details_people_inserted AFTER INSERT ON subject_details
-    REFERENCING NEW TABLE AS named FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist();
-CREATE TRIGGER subject_details_people_updated AFTER UPDATE ON subject_details
-    REFERENCING NEW TABLE AS named FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist();
+-- A trigger with transition tables fires for one kind of statement, hence one per kind:
+-- events_people_after_insert, events_people_after_update, and so on.
+DO $$
+DECLARE
+    t text;
+    kind text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['events', 'subject_identifiers', 'subject_details'] LOOP
+        FOREACH kind IN ARRAY ARRAY['INSERT', 'UPDATE'] LOOP
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %I REFERENCING NEW TABLE AS named '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION people_named_exist()',
+                           t || '_people_after_' || lower(kind), kind, t);
+        END LOOP;
+    END LOOP;
+END $$;
 
 CREATE FUNCTION people_are_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
