@@ -77,21 +77,33 @@ impl EventRows {
         if self.ids.is_empty() {
             return Ok(Vec::new());
         }
-        // ORDER BY ordinality keeps the item order, so `seq` follows the payload.
+        // ORDER BY ordinality keeps the item order, so `seq` follows the payload. Each record's
+        // identifiers, for linking later records to it (identity::link_all), are written by the
+        // same statement from what the insert returns: only records stored for the first time
+        // have rows written, so there is no duplicate to refuse and the table has no key
+        // (migration 0035). A second statement sent the identifiers again with a flag per row,
+        // and cost a round trip and a second parse of every record's identifiers.
         let inserted = sqlx::query(
-            "INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
-                connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro,
-                schema_fingerprint, record_key)
-             SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, e.agency, e.connector, e.message_id, e.position,
-                    e.identifiers, e.name, e.dob, e.payload, e.avro, e.avro_schema, e.record_key
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::int[], $7::jsonb[],
-                         $8::text[], $9::date[], $10::jsonb[], $11::bytea[], $13::text[], $14::text[], $15::text[],
-                         $16::bytea[], $17::text[])
-                  WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro,
-                                       agency, connector, message_id, avro_schema, record_key, n)
-             ORDER BY e.n
-             ON CONFLICT (event_id) DO NOTHING
-             RETURNING event_id",
+            "WITH stored AS (
+                 INSERT INTO events (event_id, event_type, data_class, subject_id, occurred_at, recorded_at, agency,
+                    connector, message_id, item_position, identifiers, person_name, date_of_birth, payload, avro,
+                    schema_fingerprint, record_key)
+                 SELECT e.id, e.type, e.class, e.subject, e.occurred, $12, e.agency, e.connector, e.message_id, e.position,
+                        e.identifiers, e.name, e.dob, e.payload, e.avro, e.avro_schema, e.record_key
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::int[], $7::jsonb[],
+                             $8::text[], $9::date[], $10::jsonb[], $11::bytea[], $13::text[], $14::text[], $15::text[],
+                             $16::bytea[], $17::text[])
+                      WITH ORDINALITY AS e(id, type, class, subject, occurred, position, identifiers, name, dob, payload, avro,
+                                           agency, connector, message_id, avro_schema, record_key, n)
+                 ORDER BY e.n
+                 ON CONFLICT (event_id) DO NOTHING
+                 RETURNING event_id, identifiers),
+             identified AS (
+                 INSERT INTO record_identifiers (event_id, scheme, value)
+                 SELECT DISTINCT s.event_id, i->>'scheme', i->>'value'
+                 FROM stored s CROSS JOIN LATERAL jsonb_array_elements(s.identifiers) AS i
+                 WHERE i ? 'scheme' AND i ? 'value')
+             SELECT event_id FROM stored",
         )
         .bind(&self.ids)
         .bind(&self.types)
@@ -113,23 +125,6 @@ impl EventRows {
         .fetch_all(&mut **tx)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.iter().map(|r| r.get::<Uuid, _>(0)).collect();
-        // Each record's identifiers, for linking later records to it (identity::link_all), once: only
-        // records this statement stored for the first time have rows written, so there is no
-        // duplicate to refuse and the table has no key (migration 0035). Which
-        // rows were stored goes as a flag beside each row: `id = ANY(stored ids)` compared every
-        // row with every stored id, quadratic in a load's batch of thousands.
-        sqlx::query(
-            "INSERT INTO record_identifiers (event_id, scheme, value)
-             SELECT DISTINCT e.id, i->>'scheme', i->>'value'
-             FROM UNNEST($1::uuid[], $2::jsonb[], $3::bool[]) AS e(id, identifiers, stored)
-             CROSS JOIN LATERAL jsonb_array_elements(e.identifiers) AS i
-             WHERE e.stored AND i ? 'scheme' AND i ? 'value'",
-        )
-        .bind(&self.ids)
-        .bind(&self.identifiers)
-        .bind(self.ids.iter().map(|id| inserted.contains(id)).collect::<Vec<bool>>())
-        .execute(&mut **tx)
-        .await?;
         // The rows are done with: their types and payloads move into what is returned (a
         // payload's copy was a tenth of the time recording spent in the hub).
         let EventRows { owners, agencies, ids, mut types, classes, subjects, occurred, mut payloads, .. } = self;
