@@ -172,7 +172,7 @@ fn ready(schemas: &Schemas, env: &Envelope, outcome: ItemOutcome, now: DateTime<
                     return ReadyItem::Refused { position, refusal, raw: Vec::new() };
                 };
                 let event_id = event_id(&env.agency, &env.message_id, position, &e.event_type);
-                let payload = Json::Object(e.payload);
+                let payload = std::sync::Arc::new(Json::Object(e.payload));
                 let head = UpdateHead {
                     event_id,
                     event_type: &e.event_type,

@@ -210,7 +210,7 @@ async fn keyed_records(
         }
     }
     let records: Vec<store::corrections::KeyedRecord> =
-        candidates.iter().map(|(ids, e, key)| (agency, e.event_type.as_str(), *key, &e.payload, ids)).collect();
+        candidates.iter().map(|(ids, e, key)| (agency, e.event_type.as_str(), *key, &*e.payload, ids)).collect();
     let repeated = store::corrections::unchanged(tx, &records).await?;
     out.repeated = repeated.into_iter().filter_map(|i| candidates.get(i).map(|(_, e, _)| e.event_id)).collect();
     Ok(out)

@@ -52,7 +52,7 @@ pub async fn retract_moved(
             data_class: l.data_class.clone(),
             source_agency: l.agency.clone(),
             occurred_at: l.occurred_at,
-            payload: Json::Null,
+            payload: std::sync::Arc::new(Json::Null),
         })
         .collect();
     let retractions: Vec<Retraction> = live

@@ -1,5 +1,7 @@
 //! A message as the store takes it: where it came from (`Envelope`) and its items, read and
 //! validated (`ReadyItem`: events, an item kept but not routed, or a refusal).
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -24,7 +26,8 @@ pub struct ReadyEvent {
     pub event_type: String,
     pub data_class: &'static str,
     pub occurred_at: DateTime<Utc>,
-    pub payload: Json,
+    /// Shared with the stored update sharing decides on (`NewEvent`): read, never changed.
+    pub payload: Arc<Json>,
     pub avro: Vec<u8>,
     /// The fingerprint of the schema `avro` was written with.
     pub avro_schema: [u8; 8],

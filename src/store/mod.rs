@@ -30,6 +30,7 @@ pub mod restrictions;
 pub mod retention;
 pub mod subjects;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -51,7 +52,9 @@ pub struct NewEvent {
     #[sqlx(rename = "agency")]
     pub source_agency: AgencyId,
     pub occurred_at: DateTime<Utc>,
-    pub payload: Json,
+    /// Shared with the message it was read from: sharing reads it, nothing changes it.
+    #[sqlx(try_from = "Json")]
+    pub payload: Arc<Json>,
 }
 
 #[derive(Debug, thiserror::Error)]
