@@ -278,10 +278,11 @@ impl Records {
                 p.periods.insert(agency.clone(), super::periods::periods(&at, months));
             }
         }
-        for (event, subject, event_type, at, order_type) in &self.orders {
-            let mark = match (event_type.as_str(), order_type.as_deref()) {
-                ("SupervisionStarted", _) | ("OrderMade", Some("CO" | "SSO")) => OrderMark::Started,
-                ("OrderTerminated", _) => OrderMark::Terminated,
+        // Only marks that count are read: orders made are those that begin supervision.
+        for (event, subject, event_type, at) in &self.orders {
+            let mark = match event_type.as_str() {
+                "SupervisionStarted" | "OrderMade" => OrderMark::Started,
+                "OrderTerminated" => OrderMark::Terminated,
                 _ => continue,
             };
             if let Some(p) = out.get_mut(subject).filter(|_| counts(event)) {

@@ -235,18 +235,23 @@ pub async fn update<'e, E: sqlx::PgExecutor<'e>>(executor: E, event_id: Uuid) ->
         .await
 }
 
-/// (event, person, event type, occurred at, order type).
-pub type OrderMarkRow = (Uuid, Uuid, String, DateTime<Utc>, Option<String>);
+/// (event, person, event type, occurred at).
+pub type OrderMarkRow = (Uuid, Uuid, String, DateTime<Utc>);
 
-/// (event, person, event type, occurred at, order type) of every order made, supervision started and
-/// order terminated about these people.
+/// (event, person, event type, occurred at) of every order mark about these people: supervision
+/// started, order terminated, and orders made of the types that begin supervision (community and
+/// suspended sentence orders, `CO` and `SSO`). The condition is the partial index's own
+/// (`events_order_marks_covering`, migration 0043), which holds all the read returns: the read
+/// never visits the events themselves, scattered over the months a person's records arrived in.
 pub async fn order_marks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     subjects: &[Uuid],
 ) -> Result<Vec<OrderMarkRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT event_id, subject_id, event_type, occurred_at, payload->>'order_type' FROM events e
-         WHERE subject_id = ANY($1) AND event_type IN ('OrderMade', 'SupervisionStarted', 'OrderTerminated')
+        "SELECT event_id, subject_id, event_type, occurred_at FROM events e
+         WHERE subject_id = ANY($1)
+           AND (event_type IN ('SupervisionStarted', 'OrderTerminated')
+                OR (event_type = 'OrderMade' AND payload->>'order_type' IN ('CO', 'SSO')))
            AND {CURRENT}"
     )))
     .bind(subjects)

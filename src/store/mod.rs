@@ -139,6 +139,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (40, "hearing asn", include_str!("../../migrations/0040_hearing_asn.sql")),
     (41, "person references by statement", include_str!("../../migrations/0041_person_references_by_statement.sql")),
     (42, "treatment tests by person", include_str!("../../migrations/0042_treatment_tests_by_person.sql")),
+    (43, "order marks from the index", include_str!("../../migrations/0043_order_marks_from_the_index.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
