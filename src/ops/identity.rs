@@ -49,7 +49,8 @@ pub async fn decide(hub: &Hub, id: i64, decision: Decision, by: &str) -> anyhow:
         .await?;
     crate::sharing::retract_moved(&mut tx, &moved, now).await?;
     let events = crate::sharing::moved_events(&mut tx, &moved).await?;
-    crate::sharing::decide_message(&mut tx, &hub.sharing, &events, now).await?;
+    let moved = events.iter().map(|e| e.event_id).collect();
+    crate::sharing::decide_message(&mut tx, &hub.sharing, &events, &moved, now).await?;
     tx.commit().await?;
     hub.publisher_wakeup.notify_one();
     Ok(subject)

@@ -89,8 +89,9 @@ pub async fn apply_run(
     let mut queued = crate::sharing::retract_moved(tx, &recorded.moved, now).await?;
     let mut updates = recorded.stored;
     updates.extend(crate::sharing::moved_events(tx, &recorded.moved).await?);
+    let moved: std::collections::BTreeSet<uuid::Uuid> = recorded.moved.iter().map(|m| m.event_id).collect();
     // Decided after the whole run is recorded, against the store as it now is.
-    queued += crate::sharing::decide_message(tx, sharing, &updates, now).await?;
+    queued += crate::sharing::decide_message(tx, sharing, &updates, &moved, now).await?;
     // Records the run corrects: their holders are told (the corrections were decided above).
     queued += crate::sharing::corrections::send_on(tx, &recorded.corrected, now).await?;
     Ok(recorded

@@ -18,7 +18,7 @@ pub mod notice;
 pub mod periods;
 mod record;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::London;
@@ -198,11 +198,14 @@ async fn redecide_earlier<'a, 'p>(
 
 /// Records involvement, decides every covered (update, recipient) — history catch-up first —
 /// and writes the disclosure log and outbox. Runs inside the message's transaction, after its
-/// events are stored. Returns the number of deliveries queued.
+/// events are stored. `moved` names the updates that are stored records moved to another person
+/// (or placed after being held): only those can have been decided before. Returns the number of
+/// deliveries queued.
 pub async fn decide_message(
     tx: &mut Transaction<'_, Postgres>,
     sharing: &Sharing,
     new: &[NewEvent],
+    moved: &BTreeSet<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
     let linked: Vec<&NewEvent> = new.iter().filter(|e| e.subject_id.is_some()).collect();
@@ -285,7 +288,8 @@ pub async fn decide_message(
     }
     // A record that moved to another person was decided (and perhaps delivered) before under its
     // old one: it is decided again, and its new deliveries take fresh message ids.
-    let before = facts::decided_before(tx, &message_events).await?;
+    // Records stored for the first time have no decisions yet: only the moved ones are looked up.
+    let before = if moved.is_empty() { HashMap::new() } else { facts::decided_before(tx, moved).await? };
     if !before.is_empty() {
         for d in all.iter_mut().filter(|d| d.stage == Stage::Decided) {
             if let Some(n) = before.get(&(d.event.event_id, d.recipient.clone())) {

@@ -140,6 +140,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (41, "person references by statement", include_str!("../../migrations/0041_person_references_by_statement.sql")),
     (42, "treatment tests by person", include_str!("../../migrations/0042_treatment_tests_by_person.sql")),
     (43, "order marks from the index", include_str!("../../migrations/0043_order_marks_from_the_index.sql")),
+    (44, "person check per person", include_str!("../../migrations/0044_person_check_per_person.sql")),
 ];
 
 /// A list of strings as a PostgreSQL array literal (`{"a","b"}`), every element quoted and
